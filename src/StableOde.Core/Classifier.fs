@@ -1,0 +1,202 @@
+/// The hypothesis function and its loss (SPEC §3): P = h(Y_N W + 1μᵀ) against labels C.
+namespace StableOde
+
+open System
+open MathNet.Numerics.LinearAlgebra
+open StableOde.Kernels
+
+/// The hypothesis h and its loss.
+type Hypothesis =
+    /// Softmax (Eq. 2.3) with cross-entropy S = −(1/s) Σ_i Σ_k C_ik log P_ik.
+    | Softmax
+    /// Logistic regression (Eq. 2.2) for two classes with binary cross-entropy; W is n×1, C is s×1 in {0, 1}.
+    | Logistic
+    /// Identity hypothesis with the sum of squares ½‖P − C‖²_F / s.
+    | LeastSquares
+
+/// The classifier (W, μ) with its hypothesis.
+type Classifier =
+    { Hypothesis: Hypothesis
+      /// W ∈ R^{n×m}.
+      W: Matrix<float>
+      /// μ ∈ R^m.
+      mu: Vector<float> }
+
+/// The loss's value and its gradients with respect to W, μ and Y_N.
+type LossGradient =
+    { Loss: float
+      GradW: Matrix<float>
+      GradMu: Vector<float>
+      GradY: Matrix<float> }
+
+/// Hypotheses, losses, their derivatives and labels.
+module Classifier =
+
+    /// The name used in model files.
+    let hypothesisName (h: Hypothesis) =
+        match h with
+        | Softmax -> "softmax"
+        | Logistic -> "logistic"
+        | LeastSquares -> "leastsquares"
+
+    /// Parses a hypothesis name (case-insensitive).
+    let tryParseHypothesis (text: string) =
+        match (if isNull text then "" else text.Trim().ToLowerInvariant()) with
+        | "softmax" -> Some Softmax
+        | "logistic" -> Some Logistic
+        | "leastsquares" -> Some LeastSquares
+        | _ -> None
+
+    /// Columns of C (and of W) needed for `classes` classes: 1 for logistic regression.
+    let labelWidth (h: Hypothesis) (classes: int) = if h = Logistic then 1 else classes
+
+    /// The number of classes a classifier distinguishes.
+    let classes (c: Classifier) = if c.Hypothesis = Logistic then 2 else c.W.ColumnCount
+
+    /// A zero classifier for width n and `classes` classes.
+    let zero (h: Hypothesis) (width: int) (classes: int) =
+        let m = labelWidth h classes
+        { Hypothesis = h; W = Kernels.zeros width m; mu = vzeros m }
+
+    /// Checks the classifier against a feature width; throws ArgumentException naming the problem.
+    let validate (width: int) (c: Classifier) =
+        if isNull c.W || isNull c.mu then invalidArg "classifier" "W and μ must not be null"
+        if c.W.RowCount <> width then invalidArg "W" $"W must have {width} rows (the network's width), got {c.W.RowCount}"
+        if c.mu.Count <> c.W.ColumnCount then invalidArg "mu" $"μ must have {c.W.ColumnCount} entries (the columns of W), got {c.mu.Count}"
+        if c.Hypothesis = Logistic && c.W.ColumnCount <> 1 then invalidArg "W" "logistic regression needs W with one column"
+        if not (allFinite (c.W.ToColumnMajorArray())) then invalidArg "W" "W contains NaN or infinity"
+        if not (allFinite (c.mu.ToArray())) then invalidArg "mu" "μ contains NaN or infinity"
+
+    /// The label matrix C for integer labels 0…classes−1: one-hot, or a 0/1 column for logistic.
+    let labelMatrix (h: Hypothesis) (classes: int) (labels: int[]) : Matrix<float> =
+        if isNull labels then invalidArg (nameof labels) "labels must not be null"
+        if h = Logistic && classes <> 2 then invalidArg (nameof classes) "logistic regression distinguishes exactly two classes"
+        let m = labelWidth h classes
+        let c = zeros labels.Length m
+        labels
+        |> Array.iteri (fun i l ->
+            if l < 0 || l >= classes then invalidArg (nameof labels) $"label {l} of example {i} is outside 0…{classes - 1}"
+            if h = Logistic then c[i, 0] <- float l else c[i, l] <- 1.0)
+        c
+
+    /// The scores Z = Y W + 1μᵀ.
+    let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> =
+        let s, n, m = y.RowCount, c.W.RowCount, c.W.ColumnCount
+        let z = Kernels.zeros s m
+        mulAdd false 1.0 s n m (y.ToColumnMajorArray()) (c.W.ToColumnMajorArray()) (storage z)
+        Layer.addBias s m (c.mu.ToArray()) (storage z)
+        z
+
+    let private softplus (x: float) = max x 0.0 + Math.Log(1.0 + Math.Exp(-(abs x)))
+
+    let private sigmoid (x: float) =
+        if x >= 0.0 then 1.0 / (1.0 + Math.Exp(-x))
+        else
+            let e = Math.Exp x
+            e / (1.0 + e)
+
+    /// P = h(Z): class probabilities (logistic: P(class 1)); the identity for least squares.
+    let probabilitiesOfScores (h: Hypothesis) (z: Matrix<float>) : Matrix<float> =
+        match h with
+        | Softmax ->
+            let p = copy z
+            for i in 0 .. z.RowCount - 1 do
+                let row = z.Row i
+                let mx = row.Maximum()
+                let e = row.Map(fun v -> Math.Exp(v - mx))
+                p.SetRow(i, e / e.Sum())
+            p
+        | Logistic -> z.Map sigmoid
+        | LeastSquares -> copy z
+
+    /// The loss S(Z, C) and ∂S/∂Z.
+    let lossOfScores (h: Hypothesis) (z: Matrix<float>) (c: Matrix<float>) : float * Matrix<float> =
+        let s = float z.RowCount
+        match h with
+        | Softmax ->
+            let mutable total = 0.0
+            let g = copy z
+            for i in 0 .. z.RowCount - 1 do
+                let row = z.Row i
+                let mx = row.Maximum()
+                let lse = mx + Math.Log(row.Map(fun v -> Math.Exp(v - mx)).Sum())
+                let mutable mass = 0.0
+                for k in 0 .. z.ColumnCount - 1 do
+                    total <- total - c[i, k] * (z[i, k] - lse)
+                    mass <- mass + c[i, k]
+                for k in 0 .. z.ColumnCount - 1 do
+                    g[i, k] <- (Math.Exp(z[i, k] - lse) * mass - c[i, k]) / s
+            total / s, g
+        | Logistic ->
+            let mutable total = 0.0
+            let g = copy z
+            for i in 0 .. z.RowCount - 1 do
+                let zi, ci = z[i, 0], c[i, 0]
+                total <- total + ci * softplus (-zi) + (1.0 - ci) * softplus zi
+                g[i, 0] <- (sigmoid zi - ci) / s
+            total / s, g
+        | LeastSquares ->
+            let r = z - c
+            0.5 * r.FrobeniusNorm() ** 2.0 / s, r / s
+
+    /// ∇²_Z S applied to δZ (positive semidefinite; constant for least squares).
+    let hessianOfScores (h: Hypothesis) (z: Matrix<float>) (c: Matrix<float>) (dz: Matrix<float>) : Matrix<float> =
+        let s = float z.RowCount
+        match h with
+        | Softmax ->
+            let p = probabilitiesOfScores Softmax z
+            let out = copy dz
+            for i in 0 .. z.RowCount - 1 do
+                let mass = c.Row(i).Sum()
+                let pd = p.Row(i).DotProduct(dz.Row i)
+                for k in 0 .. z.ColumnCount - 1 do
+                    out[i, k] <- mass * p[i, k] * (dz[i, k] - pd) / s
+            out
+        | Logistic ->
+            let out = copy dz
+            for i in 0 .. z.RowCount - 1 do
+                let p = sigmoid z[i, 0]
+                out[i, 0] <- p * (1.0 - p) * dz[i, 0] / s
+            out
+        | LeastSquares -> dz / s
+
+    let private checkLabels (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) =
+        if isNull c || c.RowCount <> y.RowCount || c.ColumnCount <> cl.W.ColumnCount then
+            invalidArg "labels" $"labels must be {y.RowCount}×{cl.W.ColumnCount}"
+        if not (allFinite (c.ToColumnMajorArray())) then invalidArg "labels" "labels contain NaN or infinity"
+
+    /// The loss S(h(Y W + 1μᵀ), C).
+    let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float =
+        validate y.ColumnCount cl
+        checkLabels cl y c
+        fst (lossOfScores cl.Hypothesis (scores cl y) c)
+
+    /// The loss and its gradients with respect to W, μ and Y.
+    let lossGradient (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : LossGradient =
+        validate y.ColumnCount cl
+        checkLabels cl y c
+        let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
+        { Loss = value
+          GradW = y.TransposeThisAndMultiply gz
+          GradMu = gz.ColumnSums()
+          GradY = gz.TransposeAndMultiply cl.W }
+
+    /// Class probabilities for each example (s × classes; logistic gives both columns).
+    let probabilities (cl: Classifier) (y: Matrix<float>) : Matrix<float> =
+        validate y.ColumnCount cl
+        let p = probabilitiesOfScores cl.Hypothesis (scores cl y)
+        match cl.Hypothesis with
+        | Logistic -> Matrix<float>.Build.Dense(y.RowCount, 2, fun i k -> if k = 1 then p[i, 0] else 1.0 - p[i, 0])
+        | _ -> p
+
+    /// The predicted label of each example: the most probable class (logistic: class 1 when P > ½).
+    let predict (cl: Classifier) (y: Matrix<float>) : int[] =
+        let p = probabilities cl y
+        Array.init y.RowCount (fun i -> p.Row(i).MaximumIndex())
+
+    /// The fraction of examples whose predicted label equals the given one.
+    let accuracy (cl: Classifier) (y: Matrix<float>) (labels: int[]) : float =
+        if labels.Length <> y.RowCount then invalidArg (nameof labels) $"expected {y.RowCount} labels, got {labels.Length}"
+        if labels.Length = 0 then invalidArg (nameof labels) "accuracy of no examples is undefined"
+        let predicted = predict cl y
+        float (Array.fold2 (fun acc p l -> if p = l then acc + 1 else acc) 0 predicted labels) / float labels.Length

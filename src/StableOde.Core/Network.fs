@@ -1,0 +1,249 @@
+/// A network: which propagator, which operator, how deep, and its parameters θ (SPEC §1).
+namespace StableOde
+
+open System
+open MathNet.Numerics.LinearAlgebra
+open StableOde.Kernels
+
+/// The time-stepping scheme of SPEC §1.
+type Propagator =
+    /// Forward Euler (Eq. 2.1): Y_{j+1} = Y_j + h σ(Y_j K_j + b_j).
+    | ResNet
+    /// Forward Euler on the antisymmetric operator A(K) = ½(K − Kᵀ − γI) (Eq. 4.12).
+    | AntisymmetricResNet
+    /// Hamiltonian leapfrog (Eq. 4.13, 4.16): Y_{j+1} = 2Y_j − Y_{j−1} + h² σ(Y_j K_j + b_j).
+    | Leapfrog
+    /// Hamiltonian Verlet (Eq. 4.15, 4.17) in the two variables Y and Z.
+    | Verlet
+
+/// A network's architecture: everything but its parameters.
+type Network =
+    { /// The time-stepping scheme.
+      Propagator: Propagator
+      /// σ.
+      Activation: Activation
+      /// The operator K(θ) of every layer; Verlet also uses its transpose.
+      Operator: Operator
+      /// N, the number of layers (time steps).
+      Depth: int
+      /// T, the final time; h = T / N.
+      FinalTime: float
+      /// Length of each b_j: the feature width, 1 for a bias tied across features, or the
+      /// number of channels for a convolution (one bias per channel).
+      BiasWidth: int
+      /// Length of each c_j (Verlet only, else 0), tied or per channel as for `BiasWidth`.
+      AuxBiasWidth: int }
+
+/// The parameters θ = (K_j, b_j, c_j), j = 0…N−1.
+type Parameters =
+    { /// The operator parameters of each layer, each of shape `Operator.parameterShape`.
+      K: Matrix<float>[]
+      /// The bias of each layer, added to Y_j K_j (Verlet: to Z K_jᵀ).
+      b: Vector<float>[]
+      /// The Verlet bias c_j added to Y_j K_j; empty for the other propagators.
+      c: Vector<float>[] }
+
+/// Construction and validation of networks.
+module Network =
+
+    /// h = T / N.
+    let stepSize (net: Network) = net.FinalTime / float net.Depth
+
+    /// n, the width of the features Y.
+    let width (net: Network) = Operator.inWidth net.Operator
+
+    /// m, the width of Verlet's Z (the operator's output width).
+    let auxWidth (net: Network) = Operator.outWidth net.Operator
+
+    /// The name used in model files and on the command line.
+    let propagatorName (p: Propagator) =
+        match p with
+        | ResNet -> "resnet"
+        | AntisymmetricResNet -> "antisymmetric"
+        | Leapfrog -> "leapfrog"
+        | Verlet -> "verlet"
+
+    /// Parses a propagator name (case-insensitive).
+    let tryParsePropagator (text: string) : Propagator option =
+        match (if isNull text then "" else text.Trim().ToLowerInvariant()) with
+        | "resnet" -> Some ResNet
+        | "antisymmetric" -> Some AntisymmetricResNet
+        | "leapfrog" -> Some Leapfrog
+        | "verlet" -> Some Verlet
+        | _ -> None
+
+    /// The width b_j is added to.
+    let biasTarget (net: Network) =
+        match net.Propagator with
+        | Verlet -> Operator.inWidth net.Operator
+        | _ -> Operator.outWidth net.Operator
+
+    /// Checks a network; throws ArgumentException naming the problem.
+    let validate (net: Network) =
+        Operator.validate net.Operator
+        if net.Depth < 1 then invalidArg "depth" $"depth (number of layers) must be at least 1, got {net.Depth}"
+        if not (Double.IsFinite net.FinalTime) || net.FinalTime <= 0.0 then
+            invalidArg "finalTime" $"final time must be finite and positive, got {net.FinalTime}"
+        let square = Operator.inWidth net.Operator = Operator.outWidth net.Operator
+        match net.Propagator, net.Operator with
+        | AntisymmetricResNet, Antisymmetric _ -> ()
+        | AntisymmetricResNet, _ -> invalidArg "operator" "the antisymmetric ResNet needs the antisymmetric operator"
+        | (ResNet | Leapfrog), _ when not square -> invalidArg "operator" "ResNet and leapfrog need a square operator"
+        | _ -> ()
+        let checkBias name (len: int) (target: int) =
+            if len < 1 || target % len <> 0 then
+                invalidArg name $"bias length {len} must divide the width {target} it is added to"
+        checkBias "biasWidth" net.BiasWidth (biasTarget net)
+        match net.Propagator with
+        | Verlet -> checkBias "auxBiasWidth" net.AuxBiasWidth (Operator.outWidth net.Operator)
+        | _ -> if net.AuxBiasWidth <> 0 then invalidArg "auxBiasWidth" "only Verlet has the bias c"
+
+    let private make propagator activation op depth finalTime biasWidth auxBiasWidth =
+        let net =
+            { Propagator = propagator; Activation = activation; Operator = op; Depth = depth
+              FinalTime = finalTime; BiasWidth = biasWidth; AuxBiasWidth = auxBiasWidth }
+        validate net
+        net
+
+    /// The natural bias length for an operator's width: one per channel for a convolution,
+    /// one per feature otherwise, or 1 when tied (the paper's scalar bias).
+    let private biasLength (tied: bool) (op: Operator) (w: int) =
+        if tied then 1
+        else
+            match op with
+            | Conv3x3(c, _, _)
+            | Antisymmetric(Conv3x3(c, _, _), _)
+            | NegativeSemidefinite(Conv3x3(c, _, _)) -> c
+            | _ -> w
+
+    /// A network of any propagator on any operator; `tiedBias` ties each b_j (and c_j) to one scalar.
+    let create (propagator: Propagator) (activation: Activation) (op: Operator) (depth: int) (finalTime: float) (tiedBias: bool) =
+        Operator.validate op
+        let bw =
+            match propagator with
+            | Verlet -> biasLength tiedBias op (Operator.inWidth op)
+            | _ -> biasLength tiedBias op (Operator.outWidth op)
+        let cw =
+            match propagator with
+            | Verlet -> biasLength tiedBias op (Operator.outWidth op)
+            | _ -> 0
+        make propagator activation op depth finalTime bw cw
+
+    /// ResNet (Eq. 2.1) with dense n×n layers.
+    let resnet activation width depth finalTime = create ResNet activation (Dense(width, width)) depth finalTime false
+
+    /// Antisymmetric ResNet (Eq. 4.12) with dense layers and γ ≥ 0.
+    let antisymmetric activation width gamma depth finalTime =
+        create AntisymmetricResNet activation (Antisymmetric(Dense(width, width), gamma)) depth finalTime false
+
+    /// Hamiltonian leapfrog (Eq. 4.16) with free dense layers.
+    let leapfrog activation width depth finalTime = create Leapfrog activation (Dense(width, width)) depth finalTime false
+
+    /// Hamiltonian Verlet (Eq. 4.17) with K_j ∈ R^{n×m}.
+    let verlet activation width auxWidth depth finalTime =
+        create Verlet activation (Dense(width, auxWidth)) depth finalTime false
+
+    /// The same network with another depth (multilevel training keeps T and changes N).
+    let withDepth (depth: int) (net: Network) = make net.Propagator net.Activation net.Operator depth net.FinalTime net.BiasWidth net.AuxBiasWidth
+
+/// Algebra, validation and initialisation of parameters.
+module Parameters =
+
+    let private checkFinite (name: string) (values: float[]) =
+        if not (allFinite values) then invalidArg name $"{name} contains NaN or infinity"
+
+    /// Checks shapes and finiteness of θ against a network; throws ArgumentException naming the entry.
+    let validate (net: Network) (p: Parameters) =
+        if isNull (box p) || isNull p.K || isNull p.b || isNull p.c then invalidArg "parameters" "parameters must not be null"
+        let rows, cols = Operator.parameterShape net.Operator
+        if p.K.Length <> net.Depth then invalidArg "K" $"expected {net.Depth} entries in K (one per layer), got {p.K.Length}"
+        if p.b.Length <> net.Depth then invalidArg "b" $"expected {net.Depth} entries in b (one per layer), got {p.b.Length}"
+        let cCount = if net.Propagator = Verlet then net.Depth else 0
+        if p.c.Length <> cCount then invalidArg "c" $"expected {cCount} entries in c, got {p.c.Length}"
+        for j in 0 .. net.Depth - 1 do
+            let k = p.K[j]
+            if isNull k || k.RowCount <> rows || k.ColumnCount <> cols then
+                invalidArg "K" $"K[{j}] must be {rows}×{cols}"
+            checkFinite $"K[{j}]" (k.ToColumnMajorArray())
+            if isNull p.b[j] || p.b[j].Count <> net.BiasWidth then invalidArg "b" $"b[{j}] must have length {net.BiasWidth}"
+            checkFinite $"b[{j}]" (p.b[j].ToArray())
+            if cCount > 0 then
+                if isNull p.c[j] || p.c[j].Count <> net.AuxBiasWidth then invalidArg "c" $"c[{j}] must have length {net.AuxBiasWidth}"
+                checkFinite $"c[{j}]" (p.c[j].ToArray())
+
+    /// θ = 0.
+    let zeros (net: Network) : Parameters =
+        let rows, cols = Operator.parameterShape net.Operator
+        { K = Array.init net.Depth (fun _ -> zeros rows cols)
+          b = Array.init net.Depth (fun _ -> vzeros net.BiasWidth)
+          c = Array.init (if net.Propagator = Verlet then net.Depth else 0) (fun _ -> vzeros net.AuxBiasWidth) }
+
+    /// Standard normal numbers from a seeded generator (Box–Muller).
+    let gaussians (rng: Random) (count: int) : float[] =
+        Array.init count (fun _ ->
+            let u1 = 1.0 - rng.NextDouble()
+            let u2 = rng.NextDouble()
+            sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2))
+
+    /// θ with every entry drawn from N(0, scale²) by a generator seeded with `seed`.
+    let random (seed: int) (scale: float) (net: Network) : Parameters =
+        let rng = Random seed
+        let rows, cols = Operator.parameterShape net.Operator
+        let draw n = Array.map (fun g -> scale * g) (gaussians rng n)
+        { K = Array.init net.Depth (fun _ -> ofStorage rows cols (draw (rows * cols)))
+          b = Array.init net.Depth (fun _ -> vofStorage (draw net.BiasWidth))
+          c = Array.init (if net.Propagator = Verlet then net.Depth else 0) (fun _ -> vofStorage (draw net.AuxBiasWidth)) }
+
+    /// Applies f entry by entry to two parameter sets of the same shape.
+    let map2 (fK: Matrix<float> -> Matrix<float> -> Matrix<float>) (fv: Vector<float> -> Vector<float> -> Vector<float>) (p: Parameters) (q: Parameters) =
+        { K = Array.map2 fK p.K q.K; b = Array.map2 fv p.b q.b; c = Array.map2 fv p.c q.c }
+
+    /// p + α q.
+    let addScaled (p: Parameters) (alpha: float) (q: Parameters) : Parameters =
+        map2 (fun a b -> a + alpha * b) (fun a b -> a + alpha * b) p q
+
+    /// α p.
+    let scale (alpha: float) (p: Parameters) : Parameters =
+        { K = Array.map (fun k -> alpha * k) p.K; b = Array.map (fun v -> alpha * v) p.b; c = Array.map (fun v -> alpha * v) p.c }
+
+    /// ⟨p, q⟩ over all entries.
+    let dot (p: Parameters) (q: Parameters) : float =
+        let mutable acc = 0.0
+        for j in 0 .. p.K.Length - 1 do
+            acc <- acc + dot (storage p.K[j]) (storage q.K[j]) + p.b[j].DotProduct q.b[j]
+        for j in 0 .. p.c.Length - 1 do
+            acc <- acc + p.c[j].DotProduct q.c[j]
+        acc
+
+    /// The number of scalar parameters.
+    let count (net: Network) =
+        let rows, cols = Operator.parameterShape net.Operator
+        net.Depth * (rows * cols + net.BiasWidth + net.AuxBiasWidth)
+
+    /// θ as one flat vector: for each layer, K_j (column-major), b_j, then c_j.
+    let toVector (p: Parameters) : Vector<float> =
+        let parts =
+            [| for j in 0 .. p.K.Length - 1 do
+                 yield p.K[j].ToColumnMajorArray()
+                 yield p.b[j].ToArray()
+                 if p.c.Length > 0 then yield p.c[j].ToArray() |]
+        vofStorage (Array.concat parts)
+
+    /// The inverse of `toVector` for a network's shapes.
+    let ofVector (net: Network) (v: Vector<float>) : Parameters =
+        if v.Count <> count net then invalidArg (nameof v) $"expected {count net} parameters, got {v.Count}"
+        let rows, cols = Operator.parameterShape net.Operator
+        let a = v.ToArray()
+        let mutable at = 0
+        let take n =
+            let part = Array.sub a at n
+            at <- at + n
+            part
+        let K = Array.zeroCreate net.Depth
+        let b = Array.zeroCreate net.Depth
+        let c = Array.zeroCreate (if net.Propagator = Verlet then net.Depth else 0)
+        for j in 0 .. net.Depth - 1 do
+            K[j] <- ofStorage rows cols (take (rows * cols))
+            b[j] <- vofStorage (take net.BiasWidth)
+            if c.Length > 0 then c[j] <- vofStorage (take net.AuxBiasWidth)
+        { K = K; b = b; c = c }
