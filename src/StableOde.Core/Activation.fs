@@ -1,5 +1,5 @@
 /// The element-wise activation σ and what the propagators and the Hamiltonian need of it (SPEC §0, §6).
-namespace StableOde
+namespace StableOde.Core
 
 open System
 open System.Numerics.Tensors

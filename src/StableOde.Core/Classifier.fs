@@ -1,9 +1,9 @@
 /// The hypothesis function and its loss (SPEC §3): P = h(Y_N W + 1μᵀ) against labels C.
-namespace StableOde
+namespace StableOde.Core
 
 open System
 open MathNet.Numerics.LinearAlgebra
-open StableOde.Kernels
+open StableOde.Core.Kernels
 
 /// The hypothesis h and its loss.
 type Hypothesis =

@@ -4,7 +4,7 @@
 /// column of length s: every kernel here runs down columns and vectorises across examples.
 /// Kernels write into a destination the caller owns; the pure functions of the other modules
 /// allocate that destination and never touch their arguments.
-module StableOde.Kernels
+module StableOde.Core.Kernels
 
 open System
 open System.Numerics.Tensors

@@ -1,10 +1,10 @@
 /// The layer map u = σ(X K(θ) + 1bᵀ) shared by every propagator, with its linearisation and
 /// its transpose (SPEC §2). Verlet's Y update uses the transposed side, u = σ(Z K(θ)ᵀ + 1bᵀ).
-module StableOde.Layer
+module StableOde.Core.Layer
 
 open System
 open System.Numerics.Tensors
-open StableOde.Kernels
+open StableOde.Core.Kernels
 
 /// Which side of the operator a layer map applies.
 type Side =

@@ -5,10 +5,10 @@
 /// computed in the equivalent one-step form with the velocity Z_{j+½} = (Y_{j+1} − Y_j)/h:
 /// Z_{j+½} = Z_{j−½} + ω_j h σ(Y_j K_j + b_j),  Y_{j+1} = Y_j + h Z_{j+½},
 /// with Z_{−½} = 0, ω_0 = ½ and ω_j = 1 for j ≥ 1 (the starting half step ẏ(0) = 0).
-module StableOde.Leapfrog
+module StableOde.Core.Leapfrog
 
-open StableOde.Kernels
-open StableOde.Layer
+open StableOde.Core.Kernels
+open StableOde.Core.Layer
 
 let private omega (j: int) = if j = 0 then 0.5 else 1.0
 

@@ -1,6 +1,6 @@
 /// A trained model: network, parameters and classifier, with the loss of SPEC §3 on the
 /// propagated data and its exact gradient with respect to every parameter and the input.
-namespace StableOde
+namespace StableOde.Core
 
 open MathNet.Numerics.LinearAlgebra
 

@@ -1,9 +1,9 @@
 /// A network: which propagator, which operator, how deep, and its parameters θ (SPEC §1).
-namespace StableOde
+namespace StableOde.Core
 
 open System
 open MathNet.Numerics.LinearAlgebra
-open StableOde.Kernels
+open StableOde.Core.Kernels
 
 /// The time-stepping scheme of SPEC §1.
 type Propagator =

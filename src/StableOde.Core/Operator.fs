@@ -1,5 +1,5 @@
 /// The linear operators K(θ) of a layer (SPEC §1): Y ↦ Y K(θ) for a batch Y ∈ R^{s×in}.
-namespace StableOde
+namespace StableOde.Core
 
 open MathNet.Numerics.LinearAlgebra
 
@@ -22,7 +22,7 @@ type Operator =
 /// Apply, apply-transpose and the parameter derivatives of every operator (SPEC §1).
 module Operator =
 
-    open StableOde.Kernels
+    open StableOde.Core.Kernels
 
     /// Width of the batch the operator acts on (columns of Y).
     let rec inWidth (op: Operator) =

@@ -1,9 +1,9 @@
 /// Forward Euler, the ResNet of Eq. 2.1 and (with A(K) = ½(K − Kᵀ − γI)) the antisymmetric
 /// ResNet of Eq. 4.12: the step, its linearisation, its transpose.
-module StableOde.ResNet
+module StableOde.Core.ResNet
 
-open StableOde.Kernels
-open StableOde.Layer
+open StableOde.Core.Kernels
+open StableOde.Core.Layer
 
 /// Y_{j+1} = Y_j + h σ(Y_j K_j + b_j)   (Eq. 2.1; Eq. 4.12 with K_j ← A(K_j)).
 let step (ctx: Context) (w: Weights) (y: float[]) : float[] =

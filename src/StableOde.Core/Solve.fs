@@ -1,11 +1,11 @@
 /// The solves of SPEC §2, written once for every propagator: the forward scan, the sensitivity
 /// fold (forward substitution of Eq. 4.22) and the adjoint fold-back (back substitution) under
 /// the three adjoint strategies.
-namespace StableOde
+namespace StableOde.Core
 
 open MathNet.Numerics.LinearAlgebra
-open StableOde.Kernels
-open StableOde.Layer
+open StableOde.Core.Kernels
+open StableOde.Core.Layer
 
 /// The state of a propagator after j steps: Y_j and, for leapfrog and Verlet, Z_{j−½}.
 type State =

@@ -3,10 +3,10 @@
 ///
 /// Z_{j+½} = Z_{j−½} − h σ(Y_j K_j + c_j),  Y_{j+1} = Y_j + h σ(Z_{j+½} K_jᵀ + b_j),  Z_{−½} = 0,
 /// with K_j ∈ R^{n×m}, c_j ∈ R^m, b_j ∈ R^n.
-module StableOde.Verlet
+module StableOde.Core.Verlet
 
-open StableOde.Kernels
-open StableOde.Layer
+open StableOde.Core.Kernels
+open StableOde.Core.Layer
 
 /// One step: (Y_j, Z_{j−½}) ↦ (Y_{j+1}, Z_{j+½}).
 let step (ctx: Context) (w: Weights) (y: float[]) (z: float[]) : struct (float[] * float[]) =
