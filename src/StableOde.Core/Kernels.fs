@@ -93,3 +93,79 @@ let allFinite (a: float[]) : bool =
         ok <- Double.IsFinite a[i]
         i <- i + 1
     ok
+
+// ---- fast activations ----------------------------------------------------------------------
+// tanh(x) = (xQ(x²) + x³P(x²))/Q(x²) for |x| < 0.625 (Cephes' rational approximation), else
+// sign(x)(e − 1)/(e + 1) with e = e^{2|x|} capped at e^{40}, where tanh rounds to ±1: one
+// division either way. Accurate to a few ulp; tests compare it with Math.Tanh.
+
+open System.Runtime.Intrinsics
+
+[<Literal>]
+let private P0 = -9.64399179425052238628E-1
+[<Literal>]
+let private P1 = -9.92877231001918586564E1
+[<Literal>]
+let private P2 = -1.61468768441708447952E3
+[<Literal>]
+let private Q0 = 1.12811678491632931402E2
+[<Literal>]
+let private Q1 = 2.23548839060100448583E3
+[<Literal>]
+let private Q2 = 4.84406305325125486048E3
+
+let inline private tanh512 (x: Vector512<float>) =
+    let ax = Vector512.Abs x
+    let z = x * x
+    let p = (Vector512.Create P0 * z + Vector512.Create P1) * z + Vector512.Create P2
+    let q = ((z + Vector512.Create Q0) * z + Vector512.Create Q1) * z + Vector512.Create Q2
+    let e = Vector512.Exp(Vector512.Min(ax + ax, Vector512.Create 40.0))
+    let small = Vector512.LessThan(ax, Vector512.Create 0.625)
+    let num = Vector512.ConditionalSelect(small, x * q + x * z * p, e - Vector512<float>.One)
+    let den = Vector512.ConditionalSelect(small, q, e + Vector512<float>.One)
+    let t = num / den
+    Vector512.ConditionalSelect(small, t, Vector512.CopySign(t, x))
+
+let inline private tanh256 (x: Vector256<float>) =
+    let ax = Vector256.Abs x
+    let z = x * x
+    let p = (Vector256.Create P0 * z + Vector256.Create P1) * z + Vector256.Create P2
+    let q = ((z + Vector256.Create Q0) * z + Vector256.Create Q1) * z + Vector256.Create Q2
+    let e = Vector256.Exp(Vector256.Min(ax + ax, Vector256.Create 40.0))
+    let small = Vector256.LessThan(ax, Vector256.Create 0.625)
+    let num = Vector256.ConditionalSelect(small, x * q + x * z * p, e - Vector256<float>.One)
+    let den = Vector256.ConditionalSelect(small, q, e + Vector256<float>.One)
+    let t = num / den
+    Vector256.ConditionalSelect(small, t, Vector256.CopySign(t, x))
+
+let private tanhScalar (x: float) =
+    let ax = abs x
+    if ax < 0.625 then
+        let z = x * x
+        x + x * z * ((P0 * z + P1) * z + P2) / (((z + Q0) * z + Q1) * z + Q2)
+    elif Double.IsNaN x then x
+    else
+        let e = Math.Exp(min (ax + ax) 40.0)
+        Math.CopySign((e - 1.0) / (e + 1.0), x)
+
+/// u ← tanh(a) and, when d is not empty, d ← 1 − tanh²(a), over the first `count` entries.
+let tanhInto (count: int) (a: float[]) (u: float[]) (d: float[]) =
+    let withDerivative = not (isNull d)
+    let mutable i = 0
+    if Vector512.IsHardwareAccelerated then
+        while i + 8 <= count do
+            let t = tanh512 (Vector512.Create(a, i))
+            t.CopyTo(u, i)
+            if withDerivative then (Vector512<float>.One - t * t).CopyTo(d, i)
+            i <- i + 8
+    elif Vector256.IsHardwareAccelerated then
+        while i + 4 <= count do
+            let t = tanh256 (Vector256.Create(a, i))
+            t.CopyTo(u, i)
+            if withDerivative then (Vector256<float>.One - t * t).CopyTo(d, i)
+            i <- i + 4
+    while i < count do
+        let t = tanhScalar a[i]
+        u[i] <- t
+        if withDerivative then d[i] <- 1.0 - t * t
+        i <- i + 1

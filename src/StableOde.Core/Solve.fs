@@ -1,6 +1,7 @@
 /// The solves of SPEC §2, written once for every propagator: the forward scan, the sensitivity
 /// fold (forward substitution of Eq. 4.22) and the adjoint fold-back (back substitution) under
-/// the three adjoint strategies.
+/// the three adjoint strategies. They run the in-place steps of `Engine` on row blocks of the
+/// batch, all cores at once.
 namespace StableOde.Core
 
 open MathNet.Numerics.LinearAlgebra
@@ -27,20 +28,25 @@ type AdjointStrategy =
     /// drift with `Solve.reconstruct` first.
     | Reversal
 
-/// What a forward pass kept for the adjoint: the strategy's states and the output Y_N.
+/// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
     internal
         { Strategy: AdjointStrategy
-          Ctx: Context
+          Net: Network
+          S: int
           Weights: Weights[]
-          /// States kept: all (StoreAll), every interval-th (Checkpoints), or the last (Reversal).
-          Kept: struct (float[] * float[])[]
-          Final: struct (float[] * float[]) }
+          Blocks: Engine.Block[]
+          /// Per block: all states (StoreAll), every interval-th (Checkpoints), or none (Reversal).
+          Kept: struct (float[] * float[])[][]
+          /// Per block: the final state (Y_N, Z_{N−½}).
+          Final: struct (float[] * float[])[] }
 
     /// The output Y_N.
     member t.YN: Matrix<float> =
-        let struct (y, _) = t.Final
-        ofStorage t.Ctx.S (Operator.inWidth t.Ctx.Net.Operator) (Array.copy y)
+        let n = Operator.inWidth t.Net.Operator
+        let y = Array.zeroCreate (t.S * n)
+        t.Blocks |> Array.iteri (fun i b -> let struct (yb, _) = t.Final[i] in Engine.insert b t.S n yb y)
+        ofStorage t.S n y
 
 /// Forward, sensitivity and adjoint solves.
 module Solve =
@@ -51,158 +57,166 @@ module Solve =
               b = vstorage p.b[j]
               c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty })
 
-    let private hasZ (net: Network) =
-        match net.Propagator with
-        | Leapfrog | Verlet -> true
-        | ResNet | AntisymmetricResNet -> false
-
     let private zWidth (net: Network) =
         match net.Propagator with
         | Verlet -> Operator.outWidth net.Operator
         | _ -> Operator.inWidth net.Operator
 
-    let private context (net: Network) (y0: Matrix<float>) =
+    let private checkInput (net: Network) (y0: Matrix<float>) =
         Network.validate net
         if isNull y0 then invalidArg "y0" "the input Y_0 must not be null"
         let n = Operator.inWidth net.Operator
         if y0.ColumnCount <> n then invalidArg "y0" $"Y_0 must have {n} columns (the network's width), got {y0.ColumnCount}"
         if not (allFinite (y0.ToColumnMajorArray())) then invalidArg "y0" "Y_0 contains NaN or infinity"
-        { Net = net; S = y0.RowCount; H = Network.stepSize net }
 
     let private prepare (net: Network) (p: Parameters) (y0: Matrix<float>) =
-        let ctx = context net y0
+        checkInput net y0
         Parameters.validate net p
-        ctx, weights net p
+        weights net p, Engine.blocks net y0.RowCount
 
-    let private initial (ctx: Context) (y0: Matrix<float>) : struct (float[] * float[]) =
-        let z = if hasZ ctx.Net then Array.zeroCreate (ctx.S * zWidth ctx.Net) else null
-        struct (y0.ToColumnMajorArray(), z)
+    /// A block's initial state (its rows of Y_0, and Z_{−½} = 0).
+    let private initial (net: Network) (b: Engine.Block) (s: int) (y0: float[]) : struct (float[] * float[]) =
+        let y = Engine.extract b s (Operator.inWidth net.Operator) y0
+        let z = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * zWidth net) else null
+        struct (y, z)
 
-    let private step (ctx: Context) (w: Weights[]) (j: int) (struct (y, z): struct (float[] * float[])) =
-        match ctx.Net.Propagator with
-        | ResNet | AntisymmetricResNet -> struct (ResNet.step ctx w[j] y, null)
-        | Leapfrog -> Leapfrog.step ctx j w[j] y z
-        | Verlet -> Verlet.step ctx w[j] y z
+    let private copyState (struct (y: float[], z: float[])) =
+        struct (Array.copy y, (if isNull z then null else Array.copy z))
 
-    let private reverseStep (ctx: Context) (w: Weights[]) (j: int) (struct (y', z'): struct (float[] * float[])) =
-        match ctx.Net.Propagator with
-        | Leapfrog -> Leapfrog.reverse ctx j w[j] y' z'
-        | Verlet -> Verlet.reverse ctx w[j] y' z'
-        | ResNet | AntisymmetricResNet -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
-
-    /// Transpose of step j at (state_j, state_{j+1}); adds the parameter gradient of layer j to g.
-    let private adjointStep (ctx: Context) (w: Weights[]) (j: int) (struct (y, _): struct (float[] * float[]))
-                            (struct (_, z'): struct (float[] * float[])) (struct (yBar', zBar'): struct (float[] * float[])) (g: Weights) =
-        match ctx.Net.Propagator with
-        | ResNet | AntisymmetricResNet -> struct (ResNet.adjoint ctx w[j] y yBar' g, null)
-        | Leapfrog -> Leapfrog.adjoint ctx j w[j] y yBar' zBar' g
-        | Verlet -> Verlet.adjoint ctx w[j] y z' yBar' zBar' g
-
-    let private toState (ctx: Context) (struct (y, z): struct (float[] * float[])) =
-        { Y = ofStorage ctx.S (Operator.inWidth ctx.Net.Operator) y
-          Z = if isNull z then None else Some(ofStorage ctx.S (zWidth ctx.Net) z) }
+    let private advance (b: Engine.Block) (w: Weights[]) (j: int) (struct (y, z)) = Engine.step b j w[j] y z
 
     /// Y_N: the network's output for the batch Y_0 (s×n).
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
-        let ctx, w = prepare net p y0
-        let mutable state = initial ctx y0
-        for j in 0 .. net.Depth - 1 do
-            state <- step ctx w j state
-        (toState ctx state).Y
+        let w, blocks = prepare net p y0
+        let s, n = y0.RowCount, Operator.inWidth net.Operator
+        let src = y0.ToColumnMajorArray()
+        let out = Array.zeroCreate (s * n)
+        Engine.parallelFor blocks (fun _ b ->
+            let state = initial net b s src
+            for j in 0 .. net.Depth - 1 do
+                advance b w j state
+            let struct (y, _) = state
+            Engine.insert b s n y out)
+        ofStorage s n out
 
     /// Every state (Y_j, Z_{j−½}), j = 0…N.
     let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : State[] =
-        let ctx, w = prepare net p y0
-        let states = Array.zeroCreate (net.Depth + 1)
-        states[0] <- initial ctx y0
-        for j in 0 .. net.Depth - 1 do
-            states[j + 1] <- step ctx w j states[j]
-        Array.map (toState ctx) states
+        let w, blocks = prepare net p y0
+        let s, n, m = y0.RowCount, Operator.inWidth net.Operator, zWidth net
+        let src = y0.ToColumnMajorArray()
+        let ys = Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * n))
+        let zs = if Engine.hasZ net then Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * m)) else null
+        Engine.parallelFor blocks (fun _ b ->
+            let state = initial net b s src
+            let keep j =
+                let struct (y, z) = state
+                Engine.insert b s n y ys[j]
+                if not (isNull z) then Engine.insert b s m z zs[j]
+            keep 0
+            for j in 0 .. net.Depth - 1 do
+                advance b w j state
+                keep (j + 1))
+        Array.init (net.Depth + 1) (fun j ->
+            { Y = ofStorage s n ys[j]; Z = (if isNull zs then None else Some(ofStorage s m zs[j])) })
 
     /// Sensitivity (Jacobian–vector product): δY_N for a direction (δθ, δY_0), by running the
     /// linearised recursion forward (forward substitution of Eq. 4.22). δZ_{−½} = 0.
     let sensitivity (net: Network) (p: Parameters) (y0: Matrix<float>) (dTheta: Parameters) (dY0: Matrix<float>) : Matrix<float> =
-        let ctx, w = prepare net p y0
+        let w, blocks = prepare net p y0
         Parameters.validate net dTheta
         if isNull dY0 || dY0.RowCount <> y0.RowCount || dY0.ColumnCount <> y0.ColumnCount then
             invalidArg "dY0" $"δY_0 must be shaped like Y_0 ({y0.RowCount}×{y0.ColumnCount})"
+        if not (allFinite (dY0.ToColumnMajorArray())) then invalidArg "dY0" "δY_0 contains NaN or infinity"
         let dw = weights net dTheta
-        let mutable state = initial ctx y0
-        let mutable struct (dy, dz) = initial ctx dY0
-        for j in 0 .. net.Depth - 1 do
-            let struct (y, z) = state
-            let struct (dy', dz') =
-                match net.Propagator with
-                | ResNet | AntisymmetricResNet -> struct (ResNet.sensitivity ctx w[j] y dw[j] dy, null)
-                | Leapfrog -> Leapfrog.sensitivity ctx j w[j] y dw[j] dy dz
-                | Verlet -> Verlet.sensitivity ctx w[j] y z dw[j] dy dz
-            dy <- dy'
-            dz <- dz'
-            state <- step ctx w j state
-        ofStorage ctx.S (Operator.inWidth net.Operator) dy
+        let s, n = y0.RowCount, Operator.inWidth net.Operator
+        let src, dsrc = y0.ToColumnMajorArray(), dY0.ToColumnMajorArray()
+        let out = Array.zeroCreate (s * n)
+        Engine.parallelFor blocks (fun _ b ->
+            let struct (y, z) = initial net b s src
+            let struct (dy, dz) = initial net b s dsrc
+            for j in 0 .. net.Depth - 1 do
+                Engine.sensitivityStep b j w[j] dw[j] y z dy dz
+            Engine.insert b s n dy out)
+        ofStorage s n out
 
     /// Runs the forward pass and keeps what `strategy` needs for the adjoint.
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
-        let ctx, w = prepare net p y0
+        let w, blocks = prepare net p y0
         let n = net.Depth
-        let kept, final =
-            match strategy with
-            | StoreAll ->
-                let states = Array.zeroCreate (n + 1)
-                states[0] <- initial ctx y0
-                for j in 0 .. n - 1 do
-                    states[j + 1] <- step ctx w j states[j]
-                states, states[n]
-            | Checkpoints interval ->
-                if interval < 1 then invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
-                let kept = Array.zeroCreate ((n - 1) / interval + 1)
-                let mutable state = initial ctx y0
-                for j in 0 .. n - 1 do
-                    if j % interval = 0 then kept[j / interval] <- state
-                    state <- step ctx w j state
-                kept, state
-            | Reversal ->
-                if not (hasZ net) then invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
-                let mutable state = initial ctx y0
-                for j in 0 .. n - 1 do
-                    state <- step ctx w j state
-                [| state |], state
-        { Strategy = strategy; Ctx = ctx; Weights = w; Kept = kept; Final = final }
+        match strategy with
+        | Checkpoints interval when interval < 1 -> invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
+        | Reversal when not (Engine.hasZ net) -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
+        | _ -> ()
+        let s = y0.RowCount
+        let src = y0.ToColumnMajorArray()
+        let kept = Array.zeroCreate blocks.Length
+        let final = Array.zeroCreate blocks.Length
+        Engine.parallelFor blocks (fun i b ->
+            let state = initial net b s src
+            let keep =
+                match strategy with
+                | StoreAll -> Array.zeroCreate (n + 1)
+                | Checkpoints interval -> Array.zeroCreate ((n - 1) / interval + 1)
+                | Reversal -> Array.empty
+            for j in 0 .. n - 1 do
+                match strategy with
+                | StoreAll -> keep[j] <- copyState state
+                | Checkpoints interval when j % interval = 0 -> keep[j / interval] <- copyState state
+                | _ -> ()
+                advance b w j state
+            if strategy = StoreAll then keep[n] <- state
+            kept[i] <- keep
+            final[i] <- state)
+        { Strategy = strategy; Net = net; S = s; Weights = w; Blocks = blocks; Kept = kept; Final = final }
 
     /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
     /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
     let backward (tape: Tape) (yBarN: Matrix<float>) : Parameters * Matrix<float> =
-        let ctx = tape.Ctx
-        let net = ctx.Net
-        let n = Operator.inWidth net.Operator
-        if isNull yBarN || yBarN.RowCount <> ctx.S || yBarN.ColumnCount <> n then
-            invalidArg "yBarN" $"Ȳ_N must be {ctx.S}×{n}"
-        let grad = Parameters.zeros net
-        let g = weights net grad
+        let net = tape.Net
+        let s, n = tape.S, Operator.inWidth net.Operator
+        if isNull yBarN || yBarN.RowCount <> s || yBarN.ColumnCount <> n then
+            invalidArg "yBarN" $"Ȳ_N must be {s}×{n}"
+        if not (allFinite (yBarN.ToColumnMajorArray())) then invalidArg "yBarN" "Ȳ_N contains NaN or infinity"
+        let src = yBarN.ToColumnMajorArray()
+        let out = Array.zeroCreate (s * n)
         let w = tape.Weights
-        let mutable bar = struct (yBarN.ToColumnMajorArray(), (if hasZ net then Array.zeroCreate (ctx.S * zWidth net) else null))
-        match tape.Strategy with
-        | StoreAll ->
-            for j in net.Depth - 1 .. -1 .. 0 do
-                bar <- adjointStep ctx w j tape.Kept[j] tape.Kept[j + 1] bar g[j]
-        | Checkpoints interval ->
-            for segment in tape.Kept.Length - 1 .. -1 .. 0 do
-                let first = segment * interval
-                let last = min net.Depth (first + interval)
-                let states = Array.zeroCreate (last - first + 1)
-                states[0] <- tape.Kept[segment]
-                for j in first .. last - 1 do
-                    states[j - first + 1] <- step ctx w j states[j - first]
-                for j in last - 1 .. -1 .. first do
-                    bar <- adjointStep ctx w j states[j - first] states[j - first + 1] bar g[j]
-        | Reversal ->
-            let mutable next = tape.Final
-            for j in net.Depth - 1 .. -1 .. 0 do
-                let current = reverseStep ctx w j next
-                bar <- adjointStep ctx w j current next bar g[j]
-                next <- current
-        let struct (yBar0, _) = bar
-        grad, ofStorage ctx.S n yBar0
+        let grads = tape.Blocks |> Array.map (fun _ -> Parameters.zeros net)
+        Engine.parallelFor tape.Blocks (fun i b ->
+            let g = weights net grads[i]
+            let struct (yBar, zBar) = initial net b s src
+            let adjointAt j (struct (y, _): struct (float[] * float[])) (struct (_, z'): struct (float[] * float[])) =
+                Engine.adjointStep b j w[j] y z' yBar zBar g[j]
+            match tape.Strategy with
+            | StoreAll ->
+                let states = tape.Kept[i]
+                for j in net.Depth - 1 .. -1 .. 0 do
+                    adjointAt j states[j] states[j + 1]
+            | Checkpoints interval ->
+                let kept = tape.Kept[i]
+                for segment in kept.Length - 1 .. -1 .. 0 do
+                    let first = segment * interval
+                    let last = min net.Depth (first + interval)
+                    let states = Array.zeroCreate (last - first + 1)
+                    states[0] <- copyState kept[segment]
+                    for j in first .. last - 1 do
+                        let next = copyState states[j - first]
+                        advance b w j next
+                        states[j - first + 1] <- next
+                    for j in last - 1 .. -1 .. first do
+                        adjointAt j states[j - first] states[j - first + 1]
+            | Reversal ->
+                let next = copyState tape.Final[i]
+                let current = copyState next
+                for j in net.Depth - 1 .. -1 .. 0 do
+                    let struct (cy, cz) = current
+                    Engine.reverse b j w[j] cy cz
+                    adjointAt j current next
+                    let struct (ny, nz) = next
+                    System.Array.Copy(cy, ny, cy.Length)
+                    System.Array.Copy(cz, nz, cz.Length)
+            Engine.insert b s n yBar out)
+        let total = grads |> Array.reduce (fun a b -> Parameters.addScaled a 1.0 b)
+        total, ofStorage s n out
 
     /// Adjoint (transpose product): (∂L/∂θ, ∂L/∂Y_0) for Ȳ_N = ∂L/∂Y_N, under `strategy`.
     let adjoint (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (yBarN: Matrix<float>) =
@@ -214,15 +228,23 @@ module Solve =
     /// Runs the exact inverse of leapfrog or Verlet from a final state back to j = 0: how far the
     /// result lies from the true initial state measures the drift of the reversal strategy.
     let reconstruct (net: Network) (p: Parameters) (final: State) : State =
-        let ctx = context net final.Y
+        checkInput net final.Y
         Parameters.validate net p
-        if not (hasZ net) then invalidArg "net" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
-        let w = weights net p
-        let z =
+        if not (Engine.hasZ net) then invalidArg "net" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
+        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, zWidth net
+        let zAll =
             match final.Z with
-            | Some z when z.RowCount = ctx.S && z.ColumnCount = zWidth net -> z.ToColumnMajorArray()
-            | _ -> invalidArg "final" $"the final state needs Z of shape {ctx.S}×{zWidth net}"
-        let mutable state = struct (final.Y.ToColumnMajorArray(), z)
-        for j in net.Depth - 1 .. -1 .. 0 do
-            state <- reverseStep ctx w j state
-        toState ctx state
+            | Some z when z.RowCount = s && z.ColumnCount = m -> z.ToColumnMajorArray()
+            | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}"
+        let w = weights net p
+        let blocks = Engine.blocks net s
+        let yAll = final.Y.ToColumnMajorArray()
+        let yOut, zOut = Array.zeroCreate (s * n), Array.zeroCreate (s * m)
+        Engine.parallelFor blocks (fun _ b ->
+            let y = Engine.extract b s n yAll
+            let z = Engine.extract b s m zAll
+            for j in net.Depth - 1 .. -1 .. 0 do
+                Engine.reverse b j w[j] y z
+            Engine.insert b s n y yOut
+            Engine.insert b s m z zOut)
+        { Y = ofStorage s n yOut; Z = Some(ofStorage s m zOut) }

@@ -1,0 +1,221 @@
+/// Stability analysis (SPEC §6, paper §3): the spectra of the layers, the amplification of
+/// perturbations by one step (Lemma 1 for forward Euler), the extreme singular values of
+/// ∂Y_N/∂Y_0 by power and inverse iteration, and the Verlet Hamiltonian.
+namespace StableOde.Core
+
+open System
+open System.Numerics
+open MathNet.Numerics.LinearAlgebra
+open StableOde.Core.Kernels
+
+/// The stability of one layer.
+type LayerStability =
+    { /// j, from 0.
+      Layer: int
+      /// Eigenvalues of the layer's operator K(θ_j) (for an antisymmetric ResNet A(K_j)); for
+      /// Verlet, of the Hamiltonian block [[0, K_j], [−K_jᵀ, 0]]. Empty when the width is too
+      /// large for a dense eigendecomposition.
+      Eigenvalues: Complex[]
+      /// The largest spectral radius, over the examples, of the step's amplification matrix
+      /// linearised at the example's state: max_i |1 + hλ_i(J_j)| with J_j = diag(σ'(·)) K_jᵀ for
+      /// forward Euler (Lemma 1); the two-step (leapfrog) and staggered (Verlet) analogues
+      /// otherwise. NaN when the width is too large for a dense eigendecomposition.
+      Amplification: float
+      /// Amplification ≤ 1 (up to round-off): perturbations do not grow through this layer.
+      Stable: bool }
+
+/// Extreme singular values of ∂Y_N/∂Y_0 over a batch.
+type JacobianSpectrum =
+    { /// σ_max: ≫ 1 means exploding gradients.
+      Largest: float
+      /// σ_min: ≪ 1 means vanishing gradients.
+      Smallest: float
+      /// Sensitivity–adjoint pairs spent by the power and inverse iterations together.
+      Iterations: int }
+
+/// Everything `Stability.report` finds about a network.
+type StabilityReport =
+    { Propagator: Propagator
+      StepSize: float
+      /// The condition `Stable` tests, in words.
+      Condition: string
+      Layers: LayerStability[]
+      Jacobian: JacobianSpectrum }
+
+/// Spectra, Lemma 1, singular values of the input–output Jacobian, and conservation.
+module Stability =
+
+    /// The widest layer (n + m for Verlet) analysed with dense eigendecompositions.
+    [<Literal>]
+    let MaxDenseWidth = 256
+
+    let private roundOff = 1e-10
+
+    let private spectralRadius (m: Matrix<float>) =
+        m.Evd().EigenValues |> Seq.map (fun l -> l.Magnitude) |> Seq.max
+
+    /// The condition `LayerStability.Stable` checks for a propagator.
+    let condition (p: Propagator) =
+        match p with
+        | ResNet | AntisymmetricResNet ->
+            "Lemma 1: max_i |1 + h λ_i(J_j)| ≤ 1 with J_j = diag(σ'(Y_j K_j + b_j)) K_jᵀ at every example"
+        | Leapfrog ->
+            "leapfrog: the two-step amplification matrix [[I + h²J_j, hI], [hJ_j, I]] has spectral radius ≤ 1 at every example"
+        | Verlet ->
+            "Verlet: the staggered amplification matrix of (y, z) has spectral radius ≤ 1 at every example (it is symplectic: |μ| = 1 when stable)"
+
+    /// The amplification matrix of step j linearised at one example's state (y_j, z_{j−½}).
+    let private amplification (net: Network) (h: float) (k: Matrix<float>) (b: Vector<float>) (c: Vector<float>) (y: Vector<float>) (z: Vector<float>) =
+        let act = net.Activation
+        let sigma' (v: Vector<float>) = v.Map(fun x -> Activation.derivative act x)
+        let n = k.RowCount
+        match net.Propagator with
+        | ResNet | AntisymmetricResNet ->
+            let a = k.TransposeThisAndMultiply y + b
+            let j = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a) * k.Transpose()
+            Matrix<float>.Build.DenseIdentity n + h * j
+        | Leapfrog ->
+            let a = k.TransposeThisAndMultiply y + b
+            let j = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a) * k.Transpose()
+            let i = Matrix<float>.Build.DenseIdentity n
+            let top = (i + h * h * j).Append(h * i)
+            let bottom = (h * j).Append i
+            top.Stack bottom
+        | Verlet ->
+            let m = k.ColumnCount
+            let e = k.TransposeThisAndMultiply y + c
+            let d1 = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' e)
+            let z' = z - h * e.Map(fun x -> Activation.value act x)
+            let a = k * z' + b
+            let d2 = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a)
+            let top = (Matrix<float>.Build.DenseIdentity n - h * h * d2 * k * d1 * k.Transpose()).Append(h * d2 * k)
+            let bottom = (-h * d1 * k.Transpose()).Append(Matrix<float>.Build.DenseIdentity m)
+            top.Stack bottom
+
+    /// The bias of a layer expanded to a full-width vector.
+    let private expand (width: int) (v: Vector<float>) =
+        let g = width / v.Count
+        Vector<float>.Build.Dense(width, fun f -> v[f / g])
+
+    /// Per-layer spectra and amplification at the states the batch Y_0 passes through
+    /// (at Y_0 = 0, one example, when no data is given).
+    let layers (net: Network) (p: Parameters) (data: Matrix<float> option) : LayerStability[] =
+        let n = Network.width net
+        let m = Network.auxWidth net
+        let y0 = defaultArg data (Kernels.zeros 1 n)
+        let states = Solve.trajectory net p y0
+        let h = Network.stepSize net
+        let analysable = (if net.Propagator = Verlet then n + m else n) <= MaxDenseWidth
+        Array.init net.Depth (fun j ->
+            if not analysable then
+                { Layer = j; Eigenvalues = [||]; Amplification = nan; Stable = false }
+            else
+                let k = Operator.matrix net.Operator p.K[j]
+                let eigenvalues =
+                    match net.Propagator with
+                    | Verlet ->
+                        let zero r c = Matrix<float>.Build.Dense(r, c)
+                        (zero n n).Append(k).Stack((-k.Transpose()).Append(zero m m)).Evd().EigenValues.ToArray()
+                    | _ -> k.Evd().EigenValues.ToArray()
+                let b = expand (Network.biasTarget net) p.b[j]
+                let c = if net.Propagator = Verlet then expand m p.c[j] else Vector<float>.Build.Dense 0
+                let state = states[j]
+                let radius =
+                    Seq.init y0.RowCount (fun i ->
+                        let z =
+                            match state.Z with
+                            | Some z -> z.Row i
+                            | None -> Vector<float>.Build.Dense 0
+                        spectralRadius (amplification net h k b c (state.Y.Row i) z))
+                    |> Seq.max
+                { Layer = j; Eigenvalues = eigenvalues; Amplification = radius; Stable = radius <= 1.0 + roundOff })
+
+    let private frobenius (a: Matrix<float>) = a.FrobeniusNorm()
+
+    let private inner (a: Matrix<float>) (b: Matrix<float>) = dot (storage a) (storage b)
+
+    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0: power iteration
+    /// on JᵀJ for σ_max and inverse iteration (conjugate gradients on JᵀJ) for σ_min, each
+    /// product J v a sensitivity solve and Jᵀ w an adjoint solve. Relative tolerance `tolerance`.
+    let jacobianSpectrumWith (tolerance: float) (maxIterations: int) (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+        let tape = Solve.record StoreAll net p y0
+        let zeroTheta = Parameters.zeros net
+        let mutable products = 0
+        let normal (v: Matrix<float>) =
+            products <- products + 1
+            let jv = Solve.sensitivity net p y0 zeroTheta v
+            snd (Solve.backward tape jv)
+        let normalise (v: Matrix<float>) = v / frobenius v
+        let start = normalise (ofStorage y0.RowCount y0.ColumnCount (Parameters.gaussians (Random 0) (y0.RowCount * y0.ColumnCount)))
+        let rec power (v: Matrix<float>) (previous: float) (k: int) =
+            let w = normal v
+            let lambda = inner v w
+            let wn = frobenius w
+            if k >= maxIterations || wn = 0.0 || abs (lambda - previous) <= tolerance * abs lambda then max lambda 0.0
+            else power (w / wn) lambda (k + 1)
+        let largest = power start nan 1
+        let solve (rhs: Matrix<float>) =
+            let mutable x = rhs.Clone()
+            x.Clear()
+            let mutable r = rhs.Clone()
+            let mutable d = r.Clone()
+            let mutable rr = inner r r
+            let stop = (tolerance * tolerance * 1e-4) * rr
+            let mutable it = 0
+            while it < maxIterations && rr > stop do
+                let q = normal d
+                let dq = inner d q
+                if dq <= 0.0 then it <- maxIterations
+                else
+                    let alpha = rr / dq
+                    x <- x + alpha * d
+                    r <- r - alpha * q
+                    let rr' = inner r r
+                    d <- r + (rr' / rr) * d
+                    rr <- rr'
+                    it <- it + 1
+            x
+        let rec inverse (v: Matrix<float>) (previous: float) (k: int) =
+            let x = solve v
+            let xn = frobenius x
+            if xn = 0.0 || not (Double.IsFinite xn) then previous
+            else
+                let v' = x / xn
+                let rayleigh = inner v' (normal v')
+                if k >= maxIterations || abs (rayleigh - previous) <= tolerance * abs rayleigh then rayleigh
+                else inverse v' rayleigh (k + 1)
+        let smallest = if largest = 0.0 then 0.0 else inverse start (inner start (normal start)) 1
+        { Largest = sqrt largest; Smallest = sqrt (max smallest 0.0); Iterations = products }
+
+    /// `jacobianSpectrumWith` at relative tolerance 1e-10 and at most 500 iterations per loop.
+    let jacobianSpectrum (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+        jacobianSpectrumWith 1e-10 500 net p y0
+
+    /// The whole analysis at a batch Y_0 (at Y_0 = 0, one example, when no data is given).
+    let report (net: Network) (p: Parameters) (data: Matrix<float> option) : StabilityReport =
+        Network.validate net
+        Parameters.validate net p
+        let y0 = defaultArg data (Kernels.zeros 1 (Network.width net))
+        { Propagator = net.Propagator
+          StepSize = Network.stepSize net
+          Condition = condition net.Propagator
+          Layers = layers net p (Some y0)
+          Jacobian = jacobianSpectrum net p y0 }
+
+    /// The Verlet Hamiltonian H(y, z) = Σ_k S((y K + c)_k) + Σ_i S((z Kᵀ + b)_i), S' = σ, with the
+    /// weights of layer j, summed over the examples of a state (Y, Z): conserved exactly by the
+    /// continuous dynamics when the weights are constant in time.
+    let hamiltonian (net: Network) (p: Parameters) (j: int) (state: State) : float =
+        if net.Propagator <> Verlet then invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for Verlet networks"
+        let z =
+            match state.Z with
+            | Some z -> z
+            | None -> invalidArg (nameof state) "a Verlet state needs Z"
+        let s = state.Y.RowCount
+        let n, m = Network.width net, Network.auxWidth net
+        let e = Operator.apply net.Operator p.K[j] state.Y
+        let a = Operator.applyTranspose net.Operator p.K[j] z
+        Layer.addBias s m (vstorage p.c[j]) (storage e)
+        Layer.addBias s n (vstorage p.b[j]) (storage a)
+        let S = Activation.antiderivative net.Activation
+        Array.sumBy S (storage e) + Array.sumBy S (storage a)

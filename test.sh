@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: the xunit suite (API, bad input, CLI end to end) and the property suite
+# (the mathematics), then prints one summary line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+dotnet build StableOde.sln -c Release -warnaserror || { echo "0 passed, 1 failed"; exit 1; }
+
+dotnet test tests/StableOde.Tests -c Release --no-build 2>&1 | tee "$log/xunit.txt"
+xunit_rc=${PIPESTATUS[0]}
+
+dotnet run --project property-tests -c Release --no-build -- --colours 0 --summary 2>&1 | tee "$log/property.txt"
+property_rc=${PIPESTATUS[0]}
+
+count() { grep -oE "$1" "$2" | tail -n 1 | grep -oE '[0-9]+' | head -n 1; }
+xp=$(count 'Passed: +[0-9]+' "$log/xunit.txt"); xf=$(count 'Failed: +[0-9]+' "$log/xunit.txt")
+pp=$(count '[0-9]+ passed' "$log/property.txt"); pf=$(count '[0-9]+ failed' "$log/property.txt")
+pe=$(count '[0-9]+ errored' "$log/property.txt")
+passed=$(( ${xp:-0} + ${pp:-0} ))
+failed=$(( ${xf:-0} + ${pf:-0} + ${pe:-0} ))
+if [ "$xunit_rc" -ne 0 ] || [ "$property_rc" -ne 0 ]; then
+  [ "$failed" -gt 0 ] || failed=1
+fi
+echo "xunit: ${xp:-0} passed, ${xf:-0} failed; properties: ${pp:-0} passed, $(( ${pf:-0} + ${pe:-0} )) failed"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
