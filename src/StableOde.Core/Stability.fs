@@ -219,3 +219,34 @@ module Stability =
         Layer.addBias s n (vstorage p.b[j]) (storage a)
         let S = Activation.antiderivative net.Activation
         Array.sumBy S (storage e) + Array.sumBy S (storage a)
+
+    /// H along a Verlet trajectory: H(Y_j, Z_{j−½}) with the weights of layer j (of layer N−1 at
+    /// j = N), j = 0…N. With constant weights it stays in a band of width O(h) without drift.
+    let hamiltonianAlong (net: Network) (p: Parameters) (y0: Matrix<float>) : float[] =
+        let states = Solve.trajectory net p y0
+        Array.init (net.Depth + 1) (fun j -> hamiltonian net p (min j (net.Depth - 1)) states[j])
+
+    /// H along the same Hamiltonian system integrated by explicit Euler,
+    /// Y_{j+1} = Y_j + h σ(Z_j K_jᵀ + b_j), Z_{j+1} = Z_j − h σ(Y_j K_j + c_j), Z_0 = 0: the
+    /// non-symplectic comparison, whose H drifts.
+    let eulerHamiltonianAlong (net: Network) (p: Parameters) (y0: Matrix<float>) : float[] =
+        if net.Propagator <> Verlet then invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for Verlet networks"
+        Parameters.validate net p
+        let s = y0.RowCount
+        let n, m = Network.width net, Network.auxWidth net
+        let h = Network.stepSize net
+        let layerMap (transposed: bool) (j: int) (x: Matrix<float>) =
+            let a =
+                if transposed then Operator.applyTranspose net.Operator p.K[j] x
+                else Operator.apply net.Operator p.K[j] x
+            let width, bias = if transposed then n, p.b[j] else m, p.c[j]
+            Layer.addBias s width (vstorage bias) (storage a)
+            Layer.activate net.Activation (storage a) |> ofStorage s width
+        let mutable state = { Y = copy y0; Z = Some(Kernels.zeros s m) }
+        Array.init (net.Depth + 1) (fun j ->
+            let layer = min j (net.Depth - 1)
+            let value = hamiltonian net p layer state
+            if j < net.Depth then
+                let z = state.Z.Value
+                state <- { Y = state.Y + h * layerMap true j z; Z = Some(z - h * layerMap false j state.Y) }
+            value)

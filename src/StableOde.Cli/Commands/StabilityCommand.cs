@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace StableOde.Cli.Commands;
+
+/// <summary><c>stableode stability --model FILE [--data FILE] [--json]</c>: per-layer stability and the extreme singular values of ∂Y_N/∂Y_0.</summary>
+public sealed class StabilityCommand : Command
+{
+    private const int ListedEigenvalues = 4;
+
+    /// <inheritdoc/>
+    public override string Name => "stability";
+
+    /// <inheritdoc/>
+    public override string Summary => "Per-layer eigenvalues and amplification (Lemma 1), and the extreme singular values of ∂Y_N/∂Y_0.";
+
+    /// <inheritdoc/>
+    public override string Details =>
+        "For each layer: the eigenvalues of its operator and the largest amplification of a perturbation\n" +
+        "by one step at the states the data passes through (Lemma 1 for forward Euler), stable when ≤ 1.\n" +
+        "For the network: the largest and smallest singular values of ∂Y_N/∂Y_0 (exploding ≫ 1,\n" +
+        "vanishing ≪ 1). Without --data the analysis is at Y_0 = 0 (one example).";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Option> Options { get; } =
+    [
+        new("model", "The model file (stableode-model/1 JSON).", "FILE", Required: true),
+        new("data", "Examples to analyse at (CSV); widened by repetition when narrower than the network.", "FILE"),
+        new("json", "Print one JSON object instead of the table."),
+    ];
+
+    /// <inheritdoc/>
+    public override int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stdout);
+        var model = Model.Load(options.Required("model"));
+        var dataPath = options.Value("data");
+        var features = dataPath is null ? null : Inputs.Data(dataPath, model).Features;
+        var report = model.Stability(features);
+        var examples = features?.GetLength(0) ?? 1;
+        if (options.Has("json"))
+        {
+            stdout.Write(Json(report, examples));
+        }
+        else
+        {
+            var at = dataPath is null ? "at Y_0 = 0" : $"at the {examples} examples of {Path.GetFileName(dataPath)}";
+            Table(report, model.Network, at, stdout);
+        }
+
+        return 0;
+    }
+
+    private static string Number(double x) => double.IsFinite(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Eigenvalue(Complex z) =>
+        z.Imaginary == 0.0 ? Number(z.Real) : $"{Number(z.Real)} {(z.Imaginary < 0 ? "-" : "+")} {Number(Math.Abs(z.Imaginary))}i";
+
+    private static string Eigenvalues(IReadOnlyList<Complex> values)
+    {
+        if (values.Count == 0)
+        {
+            return "not computed (layer too wide)";
+        }
+
+        if (values.Count <= ListedEigenvalues)
+        {
+            return string.Join(", ", values.Select(Eigenvalue));
+        }
+
+        var low = values.Min(z => z.Real);
+        var high = values.Max(z => z.Real);
+        var imaginary = values.Max(z => Math.Abs(z.Imaginary));
+        return $"{values.Count} values, Re in [{Number(low)}, {Number(high)}], |Im| <= {Number(imaginary)}";
+    }
+
+    private static void Table(StabilityReport report, Network network, string at, TextWriter stdout)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(stdout),
+        });
+        console.Profile.Width = 160;
+        console.WriteLine($"Stability of the {network}, h = {Number(report.StepSize)}, {at}");
+        console.WriteLine($"Condition: {report.Condition}");
+        var table = new Table().AddColumn("layer").AddColumn("eigenvalues").AddColumn("amplification").AddColumn("stable");
+        foreach (var layer in report.Layers)
+        {
+            table.AddRow(
+                new Text(layer.Layer.ToString(CultureInfo.InvariantCulture)),
+                new Text(Eigenvalues(layer.Eigenvalues)),
+                new Text(Number(layer.Amplification)),
+                new Text(layer.Stable ? "yes" : "no"));
+        }
+
+        console.Write(table);
+        var stable = report.Layers.Count(l => l.Stable);
+        console.WriteLine($"Stable layers: {stable} of {report.Layers.Count}");
+        console.WriteLine(
+            $"Jacobian dY_N/dY_0: largest singular value {Number(report.JacobianLargest)}, smallest {Number(report.JacobianSmallest)} " +
+            $"({report.JacobianIterations} sensitivity-adjoint pairs)");
+    }
+
+    private static string Json(StabilityReport report, int examples)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("propagator", report.Propagator.ToString().ToLowerInvariant());
+            WriteNumber(json, "stepSize", report.StepSize);
+            json.WriteString("condition", report.Condition);
+            json.WriteNumber("examples", examples);
+            json.WriteBoolean("stable", report.IsStable);
+            json.WriteStartArray("layers");
+            foreach (var layer in report.Layers)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("layer", layer.Layer);
+                json.WriteStartArray("eigenvalues");
+                foreach (var z in layer.Eigenvalues)
+                {
+                    json.WriteStartObject();
+                    WriteNumber(json, "re", z.Real);
+                    WriteNumber(json, "im", z.Imaginary);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                WriteNumber(json, "amplification", layer.Amplification);
+                json.WriteBoolean("stable", layer.Stable);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartObject("jacobian");
+            WriteNumber(json, "largest", report.JacobianLargest);
+            WriteNumber(json, "smallest", report.JacobianSmallest);
+            json.WriteNumber("iterations", report.JacobianIterations);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    /// <summary>A finite number exactly (shortest round-trip form), or null for NaN and infinities.</summary>
+    private static void WriteNumber(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            json.WriteNumber(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+}

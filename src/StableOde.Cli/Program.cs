@@ -1,0 +1,108 @@
+using StableOde.Cli.Commands;
+
+namespace StableOde.Cli;
+
+/// <summary>
+/// The <c>stableode</c> command line (SPEC §9): <c>stableode &lt;command&gt; [--option value] [--flag]</c>.
+/// Exit code 0 on success; 1 on bad input, with one line <c>stableode: …</c> on standard error.
+/// </summary>
+public static class Program
+{
+    /// <summary>The commands, in the order the help lists them.</summary>
+    public static IReadOnlyList<Command> Commands { get; } = [new GradientCommand(), new PredictCommand(), new StabilityCommand()];
+
+    /// <summary>The process entry point: <see cref="Run(string[], TextWriter, TextWriter)"/> on the console.</summary>
+    /// <param name="args">The command-line arguments.</param>
+    /// <returns>The exit code.</returns>
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs the command line with the given output streams (tests run it in-process).</summary>
+    /// <param name="args">The arguments after the program name.</param>
+    /// <param name="stdout">Standard output.</param>
+    /// <param name="stderr">Standard error.</param>
+    /// <returns>0 on success, 1 on bad input.</returns>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        try
+        {
+            return Dispatch(args, stdout, stderr);
+        }
+        catch (Exception e) when (IsUsersMistake(e))
+        {
+            stderr.Write($"stableode: {OneLine(e)}\n");
+            return 1;
+        }
+    }
+
+    private static int Dispatch(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0)
+        {
+            throw new UsageException("no command given; run 'stableode --help' for the list of commands");
+        }
+
+        var name = args[0];
+        if (name is "--help" or "-h" or "help")
+        {
+            return ShowHelp(args.Skip(1).ToArray(), stdout);
+        }
+
+        var command = Find(name);
+        var rest = args.Skip(1).ToArray();
+        if (rest.Contains("--help"))
+        {
+            stdout.Write(command.Help);
+            return 0;
+        }
+
+        return command.Execute(ParsedOptions.Parse(command.Name, command.Options, rest), stdout, stderr);
+    }
+
+    private static Command Find(string name) =>
+        Commands.FirstOrDefault(c => c.Name == name)
+        ?? throw new UsageException($"unknown command '{name}'; run 'stableode --help' for the list of commands");
+
+    private static int ShowHelp(string[] topics, TextWriter stdout)
+    {
+        if (topics.Length > 1)
+        {
+            throw new UsageException("help takes at most one command name");
+        }
+
+        if (topics.Length == 1)
+        {
+            stdout.Write(Find(topics[0]).Help);
+            return 0;
+        }
+
+        var column = Commands.Max(c => c.Name.Length) + 3;
+        var lines = new List<string>
+        {
+            "stableode — stable deep networks as discretised ODEs (Haber & Ruthotto)",
+            string.Empty,
+            "Usage: stableode <command> [--option value] [--flag]",
+            string.Empty,
+            "Commands:",
+        };
+        lines.AddRange(Commands.Select(c => "  " + c.Name.PadRight(column) + c.Summary));
+        lines.Add("  " + "help".PadRight(column) + "This list, or a command's options: stableode help <command>.");
+        lines.Add(string.Empty);
+        lines.Add("Exit code 0 on success, 1 on bad input with one line on standard error.");
+        stdout.Write(string.Join('\n', lines) + "\n");
+        return 0;
+    }
+
+    private static bool IsUsersMistake(Exception e) =>
+        e is UsageException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException;
+
+    private static string OneLine(Exception e)
+    {
+        var message = e is ArgumentException { ParamName: { } name }
+            ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal)
+            : e.Message;
+        return string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+}
