@@ -11,13 +11,7 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        using var stdout = new StringWriter(CultureInfo.InvariantCulture);
-        using var stderr = new StringWriter(CultureInfo.InvariantCulture);
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     private static (int Code, string Out) Succeed(params string[] args)
     {

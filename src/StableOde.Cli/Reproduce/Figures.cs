@@ -1,0 +1,145 @@
+using System.Numerics;
+using Microsoft.FSharp.Core;
+using ScottPlot;
+using StableOde.Core;
+
+namespace StableOde.Cli.Reproduce;
+
+/// <summary>A line through the plane: one example's path through the layers.</summary>
+/// <param name="Label">Legend text.</param>
+/// <param name="X">First coordinates, one per layer.</param>
+/// <param name="Y">Second coordinates, one per layer.</param>
+internal sealed record Path2D(string Label, double[] X, double[] Y);
+
+/// <summary>The figures of the report, drawn with ScottPlot and written atomically as PNG.</summary>
+internal static class Figures
+{
+    private static readonly Color[] Palette =
+    [
+        new Color(31, 119, 180), new Color(214, 39, 40), new Color(44, 160, 44), new Color(255, 127, 14),
+        new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
+    ];
+
+    /// <summary>The colour of series <paramref name="index"/>.</summary>
+    public static Color ColorOf(int index) => Palette[index % Palette.Length];
+
+    /// <summary>Saves a plot as PNG, atomically (temporary file, then rename).</summary>
+    public static void Save(Plot plot, string path, int width, int height) =>
+        WritePng(path, plot.GetImage(width, height));
+
+    private static void WritePng(string path, Image image)
+    {
+        var bytes = image.GetImageBytes(ImageFormat.Png);
+        AtomicFile.write(path, FuncConvert.FromAction<Stream>(stream => stream.Write(bytes)));
+    }
+
+    /// <summary>Phase-plane panels side by side: paths of examples through the layers over the force field.</summary>
+    public static void PhasePlanes(string path, IReadOnlyList<(string Title, IReadOnlyList<Path2D> Paths, Func<double, double, (double, double)>? Field)> panels,
+                                   int panelSize = 420)
+    {
+        var multi = new Multiplot();
+        multi.AddPlots(panels.Count);
+        multi.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        for (int p = 0; p < panels.Count; p++)
+        {
+            var plot = multi.GetPlot(p);
+            var (title, paths, field) = panels[p];
+            double xmin = paths.Min(q => q.X.Min()), xmax = paths.Max(q => q.X.Max());
+            double ymin = paths.Min(q => q.Y.Min()), ymax = paths.Max(q => q.Y.Max());
+            double pad = 0.1 * Math.Max(Math.Max(xmax - xmin, ymax - ymin), 1e-3);
+            (xmin, xmax, ymin, ymax) = (xmin - pad, xmax + pad, ymin - pad, ymax + pad);
+            if (field is not null)
+            {
+                const int grid = 15;
+                var arrows = new List<RootedCoordinateVector>();
+                for (int i = 0; i < grid; i++)
+                for (int j = 0; j < grid; j++)
+                {
+                    double x = xmin + (xmax - xmin) * (i + 0.5) / grid, y = ymin + (ymax - ymin) * (j + 0.5) / grid;
+                    var (u, v) = field(x, y);
+                    arrows.Add(new RootedCoordinateVector(new Coordinates(x, y), new Vector2((float)u, (float)v)));
+                }
+                var vf = plot.Add.VectorField(arrows, Colors.Gray);
+                vf.ArrowStyle.LineWidth = 1;
+            }
+            for (int k = 0; k < paths.Count; k++)
+            {
+                var s = plot.Add.Scatter(paths[k].X, paths[k].Y, ColorOf(k));
+                s.LegendText = paths[k].Label;
+                s.LineWidth = 2;
+                s.MarkerSize = paths[k].X.Length > 60 ? 0 : 4;
+                plot.Add.Marker(paths[k].X[0], paths[k].Y[0], MarkerShape.OpenCircle, 9, ColorOf(k));
+            }
+            plot.Axes.SetLimits(xmin, xmax, ymin, ymax);
+            plot.Title(title);
+            plot.XLabel("feature 1");
+            plot.YLabel("feature 2");
+            plot.ShowLegend(Alignment.UpperRight);
+        }
+        WritePng(path, multi.Render(panelSize * panels.Count, panelSize));
+    }
+
+    /// <summary>Several series against a common x axis (layer index, depth, …).</summary>
+    public static void Lines(string path, string title, string xLabel, string yLabel,
+                             IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY = false, int width = 800, int height = 500)
+    {
+        var plot = new Plot();
+        DrawLines(plot, title, xLabel, yLabel, series, logY);
+        Save(plot, path, width, height);
+    }
+
+    /// <summary>Panels of line plots side by side.</summary>
+    public static void LinePanels(string path, IReadOnlyList<(string Title, string XLabel, string YLabel, IReadOnlyList<(string Label, double[] X, double[] Y)> Series)> panels,
+                                  int panelWidth = 560, int height = 440)
+    {
+        var multi = new Multiplot();
+        multi.AddPlots(panels.Count);
+        multi.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        for (int p = 0; p < panels.Count; p++)
+            DrawLines(multi.GetPlot(p), panels[p].Title, panels[p].XLabel, panels[p].YLabel, panels[p].Series, logY: false);
+        WritePng(path, multi.Render(panelWidth * panels.Count, height));
+    }
+
+    private static void DrawLines(Plot plot, string title, string xLabel, string yLabel,
+                                  IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY)
+    {
+        for (int k = 0; k < series.Count; k++)
+        {
+            var ys = logY ? series[k].Y.Select(Math.Log10).ToArray() : series[k].Y;
+            var s = plot.Add.Scatter(series[k].X, ys, ColorOf(k));
+            s.LegendText = series[k].Label;
+            s.LineWidth = 2;
+            s.MarkerSize = series[k].X.Length > 60 ? 0 : 5;
+        }
+        if (logY)
+        {
+            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                LabelFormatter = v => $"1e{v:0}",
+                IntegerTicksOnly = true,
+            };
+        }
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(logY ? yLabel + " (log scale)" : yLabel);
+        plot.ShowLegend(Alignment.UpperLeft);
+    }
+
+    /// <summary>Eigenvalues in the complex plane, one colour a group.</summary>
+    public static void Spectra(string path, string title, IReadOnlyList<(string Label, Complex[] Values)> groups, int width = 700, int height = 600)
+    {
+        var plot = new Plot();
+        for (int k = 0; k < groups.Count; k++)
+        {
+            var m = plot.Add.Markers(groups[k].Values.Select(c => c.Real).ToArray(), groups[k].Values.Select(c => c.Imaginary).ToArray(),
+                                     MarkerShape.FilledCircle, 5, ColorOf(k));
+            m.LegendText = groups[k].Label;
+        }
+        plot.Add.VerticalLine(0, 1, Colors.Black);
+        plot.Title(title);
+        plot.XLabel("Re λ");
+        plot.YLabel("Im λ");
+        plot.ShowLegend(Alignment.UpperRight);
+        Save(plot, path, width, height);
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace StableOde.Tests;
+
+public sealed class ReproduceTests : IDisposable
+{
+    private readonly TempFolder folder = new();
+
+    public void Dispose() => folder.Dispose();
+
+    private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
+
+    [Fact]
+    public void ReproduceWritesFiguresReportAndResults()
+    {
+        var output = folder.File("report");
+        var (code, stdout, stderr) = Run("reproduce", "--out", output, "--quiet");
+
+        Assert.Equal(0, code);
+        Assert.Equal(string.Empty, stderr);
+        Assert.Equal(Path.Combine(output, "report.md"), stdout.Trim());
+        foreach (var figure in new[] { "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(output, figure));
+            Assert.True(bytes.Length > 10_000, $"{figure} is only {bytes.Length} bytes");
+            Assert.Equal([0x89, 0x50, 0x4E, 0x47], bytes[..4]);
+        }
+
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Contains("![Figure 1", report);
+        Assert.Contains("## Skipped", report);
+        Assert.Empty(Directory.GetFiles(output, "*.tmp"));
+
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
+        var example1 = results.RootElement.GetProperty("results").GetProperty("example1");
+        double Spread(int k, string which) => example1[k].GetProperty(which).EnumerateArray().Sum(x => x.GetDouble());
+        Assert.True(Spread(0, "outputDistances") > 2 * Spread(0, "inputDistances"), "K+ must spread the features apart");
+        Assert.True(Spread(1, "outputDistances") < 0.5 * Spread(1, "inputDistances"), "K− must contract the features");
+        Assert.InRange(Spread(2, "outputDistances") / Spread(2, "inputDistances"), 0.95, 1.1);
+
+        var conservation = results.RootElement.GetProperty("results").GetProperty("conservation").EnumerateArray().ToList();
+        double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();
+        Assert.InRange(Band("Verlet, h = 0.05") / Band("Verlet, h = 0.1"), 0.4, 0.6);
+        Assert.True(Band("forward Euler, h = 0.1") > 1000 * Band("Verlet, h = 0.1"));
+    }
+
+    [Fact]
+    public void ReproduceRejectsAMissingDataFolderInOneLine()
+    {
+        var (code, _, stderr) = Run("reproduce", "--out", folder.File("r"), "--data", folder.File("no-such-folder"));
+
+        Assert.Equal(1, code);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("stableode: --data:", stderr);
+    }
+
+    [Fact]
+    public void ReproduceRejectsAnOutputFolderThatIsAFile()
+    {
+        var file = folder.Write("taken", "not a folder");
+        var (code, _, stderr) = Run("reproduce", "--out", file, "--quiet");
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("stableode: --out: cannot write to", stderr);
+        Assert.Equal("not a folder", File.ReadAllText(file));
+    }
+}
