@@ -16,15 +16,21 @@ xunit_rc=${PIPESTATUS[0]}
 dotnet run --project property-tests -c Release --no-build -- --colours 0 --summary 2>&1 | tee "$log/property.txt"
 property_rc=${PIPESTATUS[0]}
 
+# The examples run too, so they never rot.
+examples_rc=0
+dotnet run --project examples/QuickStart -c Release --no-build || examples_rc=1
+dotnet fsi examples/taylor.fsx || examples_rc=1
+
 count() { grep -oE "$1" "$2" | tail -n 1 | grep -oE '[0-9]+' | head -n 1; }
 xp=$(count 'Passed: +[0-9]+' "$log/xunit.txt"); xf=$(count 'Failed: +[0-9]+' "$log/xunit.txt")
 pp=$(count '[0-9]+ passed' "$log/property.txt"); pf=$(count '[0-9]+ failed' "$log/property.txt")
 pe=$(count '[0-9]+ errored' "$log/property.txt")
 passed=$(( ${xp:-0} + ${pp:-0} ))
 failed=$(( ${xf:-0} + ${pf:-0} + ${pe:-0} ))
+failed=$(( failed + examples_rc ))
 if [ "$xunit_rc" -ne 0 ] || [ "$property_rc" -ne 0 ]; then
   [ "$failed" -gt 0 ] || failed=1
 fi
-echo "xunit: ${xp:-0} passed, ${xf:-0} failed; properties: ${pp:-0} passed, $(( ${pf:-0} + ${pe:-0} )) failed"
+echo "xunit: ${xp:-0} passed, ${xf:-0} failed; properties: ${pp:-0} passed, $(( ${pf:-0} + ${pe:-0} )) failed; examples: $([ "$examples_rc" -eq 0 ] && echo ok || echo FAILED)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
