@@ -30,8 +30,11 @@ type JacobianSpectrum =
       Largest: float
       /// σ_min: ≪ 1 means vanishing gradients.
       Smallest: float
-      /// Sensitivity–adjoint pairs spent by the power and inverse iterations together.
-      Iterations: int }
+      /// Solves spent: n sensitivity solves for the exact per-example Jacobians, or the
+      /// sensitivity–adjoint pairs of the power and inverse iterations.
+      Iterations: int
+      /// True when exact, or when both iterations met their tolerance within their limits.
+      Converged: bool }
 
 /// Everything `Stability.report` finds about a network.
 type StabilityReport =
@@ -134,13 +137,32 @@ module Stability =
 
     let private inner (a: Matrix<float>) (b: Matrix<float>) = dot (storage a) (storage b)
 
-    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0: power iteration
-    /// on JᵀJ for σ_max and inverse iteration (conjugate gradients on JᵀJ) for σ_min, each
-    /// product J v a sensitivity solve and Jᵀ w an adjoint solve. Relative tolerance `tolerance`.
-    let jacobianSpectrumWith (tolerance: float) (maxIterations: int) (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0, exactly: the
+    /// examples are independent, so ∂Y_N/∂Y_0 is block diagonal with one n×n Jacobian per example;
+    /// n sensitivity solves with δY_0 = e_i in every row give column i of all of them at once, and
+    /// an SVD of each gives its extreme singular values. Cost: n sensitivity solves.
+    let jacobianSpectrumExact (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+        let s, n = y0.RowCount, y0.ColumnCount
+        let zeroTheta = Parameters.zeros net
+        let columns =
+            Array.init n (fun i -> Solve.sensitivity net p y0 zeroTheta (Matrix<float>.Build.Dense(s, n, fun _ c -> if c = i then 1.0 else 0.0)))
+        let singular =
+            Array.init s (fun e -> Matrix<float>.Build.Dense(n, n, fun r c -> columns[c][e, r]).Svd(false).S)
+        { Largest = singular |> Array.map (fun v -> v.Maximum()) |> Array.max
+          Smallest = singular |> Array.map (fun v -> v.Minimum()) |> Array.min
+          Iterations = n
+          Converged = true }
+
+    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0 by power iteration
+    /// on JᵀJ (σ_max) and inverse iteration with conjugate gradients on JᵀJ (σ_min), each product
+    /// J v a sensitivity solve and Jᵀ w an adjoint solve: for widths too large for the exact method.
+    /// Each iteration gains a factor (σ₂/σ₁)², so clustered singular values converge slowly;
+    /// `Converged` says whether both met the relative tolerance within `maxIterations`.
+    let jacobianSpectrumIterative (tolerance: float) (maxIterations: int) (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
         let tape = Solve.record StoreAll net p y0
         let zeroTheta = Parameters.zeros net
         let mutable products = 0
+        let mutable converged = true
         let normal (v: Matrix<float>) =
             products <- products + 1
             let jv = Solve.sensitivity net p y0 zeroTheta v
@@ -151,12 +173,16 @@ module Stability =
             let w = normal v
             let lambda = inner v w
             let wn = frobenius w
-            if k >= maxIterations || wn = 0.0 || abs (lambda - previous) <= tolerance * abs lambda then max lambda 0.0
+            if wn = 0.0 || abs (lambda - previous) <= tolerance * abs lambda then max lambda 0.0
+            elif k >= maxIterations then
+                converged <- false
+                max lambda 0.0
             else power (w / wn) lambda (k + 1)
         let largest = power start nan 1
         let solve (rhs: Matrix<float>) =
-            let mutable x = rhs.Clone()
+            let x = rhs.Clone()
             x.Clear()
+            let mutable x = x
             let mutable r = rhs.Clone()
             let mutable d = r.Clone()
             let mutable rr = inner r r
@@ -174,22 +200,30 @@ module Stability =
                     d <- r + (rr' / rr) * d
                     rr <- rr'
                     it <- it + 1
+            if rr > stop then converged <- false
             x
         let rec inverse (v: Matrix<float>) (previous: float) (k: int) =
             let x = solve v
             let xn = frobenius x
-            if xn = 0.0 || not (Double.IsFinite xn) then previous
+            if xn = 0.0 || not (Double.IsFinite xn) then
+                converged <- false
+                previous
             else
                 let v' = x / xn
                 let rayleigh = inner v' (normal v')
-                if k >= maxIterations || abs (rayleigh - previous) <= tolerance * abs rayleigh then rayleigh
+                if abs (rayleigh - previous) <= tolerance * abs rayleigh then rayleigh
+                elif k >= maxIterations then
+                    converged <- false
+                    rayleigh
                 else inverse v' rayleigh (k + 1)
         let smallest = if largest = 0.0 then 0.0 else inverse start (inner start (normal start)) 1
-        { Largest = sqrt largest; Smallest = sqrt (max smallest 0.0); Iterations = products }
+        { Largest = sqrt largest; Smallest = sqrt (max smallest 0.0); Iterations = products; Converged = converged }
 
-    /// `jacobianSpectrumWith` at relative tolerance 1e-10 and at most 500 iterations per loop.
+    /// The extreme singular values of ∂Y_N/∂Y_0: exact for widths up to `MaxDenseWidth`, else by
+    /// power and inverse iteration at relative tolerance 1e-10 and at most 500 iterations each.
     let jacobianSpectrum (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
-        jacobianSpectrumWith 1e-10 500 net p y0
+        if y0.ColumnCount <= MaxDenseWidth then jacobianSpectrumExact net p y0
+        else jacobianSpectrumIterative 1e-10 500 net p y0
 
     /// The whole analysis at a batch Y_0 (at Y_0 = 0, one example, when no data is given).
     let report (net: Network) (p: Parameters) (data: Matrix<float> option) : StabilityReport =

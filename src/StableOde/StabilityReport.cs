@@ -18,6 +18,7 @@ public sealed class StabilityReport
         JacobianLargest = inner.Jacobian.Largest;
         JacobianSmallest = inner.Jacobian.Smallest;
         JacobianIterations = inner.Jacobian.Iterations;
+        JacobianConverged = inner.Jacobian.Converged;
     }
 
     /// <summary>The network's time-stepping scheme.</summary>
@@ -41,8 +42,13 @@ public sealed class StabilityReport
     /// <summary>The smallest singular value of <c>∂Y_N/∂Y_0</c>: ≪ 1 means vanishing gradients.</summary>
     public double JacobianSmallest { get; }
 
-    /// <summary>The sensitivity–adjoint pairs the singular-value iterations spent.</summary>
+    /// <summary>The solves spent: one sensitivity solve per feature for the exact per-example
+    /// Jacobians (widths up to 256), or the sensitivity–adjoint pairs of the power and inverse
+    /// iterations (wider networks).</summary>
     public int JacobianIterations { get; }
+
+    /// <summary>True when the singular values are exact, or the iterations met their tolerance.</summary>
+    public bool JacobianConverged { get; }
 }
 
 /// <summary>The stability of one layer.</summary>

@@ -105,7 +105,7 @@ public sealed class StabilityCommand : Command
         console.WriteLine($"Stable layers: {stable} of {report.Layers.Count}");
         console.WriteLine(
             $"Jacobian dY_N/dY_0: largest singular value {Number(report.JacobianLargest)}, smallest {Number(report.JacobianSmallest)} " +
-            $"({report.JacobianIterations} sensitivity-adjoint pairs)");
+            (report.JacobianConverged ? $"({report.JacobianIterations} solves)" : $"(not converged after {report.JacobianIterations} sensitivity-adjoint pairs)"));
     }
 
     private static string Json(StabilityReport report, int examples)
@@ -144,6 +144,7 @@ public sealed class StabilityCommand : Command
             WriteNumber(json, "largest", report.JacobianLargest);
             WriteNumber(json, "smallest", report.JacobianSmallest);
             json.WriteNumber("iterations", report.JacobianIterations);
+            json.WriteBoolean("converged", report.JacobianConverged);
             json.WriteEndObject();
             json.WriteEndObject();
         }

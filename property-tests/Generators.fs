@@ -1,0 +1,139 @@
+/// FsCheck generators of seeds and sizes, and the cases built from them: operators with their
+/// parameters and batches, and networks with seeded weights, inputs and classifiers.
+module StableOde.PropertyTests.Generators
+
+open MathNet.Numerics.LinearAlgebra
+open FsCheck
+open FsCheck.FSharp
+open StableOde.Core
+open StableOde.PropertyTests.Checks
+
+/// A seed for a generator of weights or data.
+let seed = Gen.choose (0, 1_000_000)
+
+/// A feature width 1…6.
+let width = Gen.choose (1, 6)
+
+/// A batch size 1…8.
+let batch = Gen.choose (1, 8)
+
+/// A depth 1…12.
+let depth = Gen.choose (1, 12)
+
+/// Every activation: for properties that need only σ' (dot products, agreement of strategies).
+let anyActivation = Gen.elements [ Tanh; Relu; Identity ]
+
+/// Smooth activations: for Taylor tests, which need second derivatives.
+let smoothActivation = Gen.elements [ Tanh; Identity ]
+
+/// A positive γ for the antisymmetric operator: 0.1…2.
+let positiveGamma = Gen.choose (1, 20) |> Gen.map (fun k -> 0.1 * float k)
+
+/// γ for the antisymmetric operator: 0 (purely imaginary spectrum) a third of the time, else 0.1…2.
+let gamma = Gen.frequency [ 1, Gen.constant 0.0; 2, positiveGamma ]
+
+/// A square dense operator n×n.
+let dense = width |> Gen.map (fun n -> Dense(n, n))
+
+/// A dense operator n×m with independent widths (Verlet, and the base B of −B Bᵀ).
+let rectangular = Gen.map2 (fun n m -> Dense(n, m)) width width
+
+/// A 3×3 convolution on 1…2 channels of 1…3 × 1…3 pixels (the edge cases of zero padding included).
+let convolution =
+    Gen.map3 (fun c h w -> Conv3x3(c, h, w)) (Gen.choose (1, 2)) (Gen.choose (1, 3)) (Gen.choose (1, 3))
+
+/// A(K) = ½(K − Kᵀ − γI) on a base operator, γ drawn from a generator.
+let antisymmetricWith (gammas: Gen<float>) (baseOperator: Gen<Operator>) =
+    Gen.map2 (fun b g -> Antisymmetric(b, g)) baseOperator gammas
+
+/// A(K) = ½(K − Kᵀ − γI) on a base operator, γ = 0 a third of the time.
+let antisymmetric (baseOperator: Gen<Operator>) = antisymmetricWith gamma baseOperator
+
+/// −B Bᵀ on a base operator.
+let negativeSemidefinite (baseOperator: Gen<Operator>) = Gen.map NegativeSemidefinite baseOperator
+
+/// An operator with parameters θ, a direction δθ and batches Y (s × in), V (s × out).
+[<StructuredFormatDisplay("{Description}")>]
+type OperatorCase =
+    { Operator: Operator
+      Theta: Matrix<float>
+      DTheta: Matrix<float>
+      Y: Matrix<float>
+      V: Matrix<float>
+      Description: string }
+
+/// An operator case from an operator generator: θ, δθ, Y and V standard normal from seeds.
+let operatorCase (operator: Gen<Operator>) : Gen<OperatorCase> =
+    gen {
+        let! op = operator
+        let! s = batch
+        let! seed = seed
+        let rows, cols = Operator.parameterShape op
+        return
+            { Operator = op
+              Theta = gaussianMatrix seed 1.0 rows cols
+              DTheta = gaussianMatrix (seed + 1) 1.0 rows cols
+              Y = gaussianMatrix (seed + 2) 1.0 s (Operator.inWidth op)
+              V = gaussianMatrix (seed + 3) 1.0 s (Operator.outWidth op)
+              Description = $"%A{op}, batch {s}, seed {seed}" }
+    }
+
+/// A network with seeded weights θ, an input batch Y_0, a classifier and labels.
+[<StructuredFormatDisplay("{Description}")>]
+type NetworkCase =
+    { Network: Network
+      Parameters: Parameters
+      Y0: Matrix<float>
+      Classifier: Classifier
+      Labels: Matrix<float>
+      /// Seeds the directions and adjoint inputs a property draws.
+      Seed: int
+      Description: string }
+
+    /// The model made of the network, its parameters and its classifier.
+    member c.Model = { Network = c.Network; Parameters = c.Parameters; Classifier = c.Classifier }
+
+/// A network case of a propagator on an operator: depth 1…12, T = 0.5…3, a batch size from
+/// `batches`, tied or per-feature biases, θ ~ N(0, scale²) with scale ¼, ½ or 1, Y_0 ~ N(0, 1),
+/// and a softmax (2…4 classes) or logistic classifier with random labels, μ ~ N(0, 1) and
+/// W ~ N(0, 1/(n r²)) for the root mean square r of Y_N: scores of order 1, as a trained
+/// classifier has, so that the loss is not saturated to round-off by features that grew.
+let networkCaseWith (batches: Gen<int>) (propagator: Propagator) (operator: Gen<Operator>) (activation: Gen<Activation>) (hypothesis: Gen<Hypothesis>) =
+    gen {
+        let! op = operator
+        let! act = activation
+        let! depth = depth
+        let! finalTime = Gen.choose (1, 6) |> Gen.map (fun k -> 0.5 * float k)
+        let! s = batches
+        let! tied = Gen.elements [ false; true ]
+        let! scale = Gen.elements [ 0.25; 0.5; 1.0 ]
+        let! hyp = hypothesis
+        let! classes = if hyp = Logistic then Gen.constant 2 else Gen.choose (2, 4)
+        let! seed = seed
+        let net = Network.create propagator act op depth finalTime tied
+        let n = Network.width net
+        let parameters = Parameters.random seed scale net
+        let y0 = gaussianMatrix (seed + 1) 1.0 s n
+        let rms = (Solve.forward net parameters y0).FrobeniusNorm() / sqrt (float (s * n))
+        let m = Classifier.labelWidth hyp classes
+        let rng = System.Random(seed + 3)
+        let labels = Array.init s (fun _ -> rng.Next classes)
+        return
+            { Network = net
+              Parameters = parameters
+              Y0 = y0
+              Classifier = { Hypothesis = hyp; W = gaussianMatrix (seed + 2) (1.0 / (sqrt (float n) * max rms 1e-3)) n m; mu = gaussianVector (seed + 4) 1.0 m }
+              Labels = Classifier.labelMatrix hyp classes labels
+              Seed = seed + 5
+              Description =
+                $"%A{propagator} · %A{op} · %A{act} · depth {depth} · T {finalTime} · batch {s} · tied {tied} · scale {scale} · %A{hyp} {classes} · seed {seed}" }
+    }
+
+/// A network case with a batch of 1…8 examples.
+let networkCase propagator operator activation hypothesis = networkCaseWith batch propagator operator activation hypothesis
+
+/// A batch of 256…1,100 examples: the solves cut it into 2, 4 or 8 row blocks that run in parallel.
+let largeBatch = Gen.choose (256, 1100)
+
+/// Either hypothesis of SPEC §3 used for classification.
+let hypothesis = Gen.elements [ Softmax; Logistic ]

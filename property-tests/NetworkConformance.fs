@@ -1,0 +1,130 @@
+/// The conformance suite of the solves (SPEC §2), written once and run for every propagator on
+/// every operator: the dot-product test of sensitivity against adjoint, the Taylor test of the
+/// whole loss gradient, agreement with the plain reference solves and of the adjoint strategies
+/// with each other, inputs never mutated and repeated calls bit-identical.
+module StableOde.PropertyTests.NetworkConformance
+
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open StableOde.Core
+open StableOde.PropertyTests.Checks
+open StableOde.PropertyTests.Generators
+
+/// Does the propagator carry Z and so admit the reversal strategy?
+let reversible (net: Network) =
+    match net.Propagator with
+    | Leapfrog | Verlet -> true
+    | ResNet | AntisymmetricResNet -> false
+
+/// Every adjoint strategy a network admits: checkpoints every 1, 2, 3, N and N + 3 steps, every
+/// ⌈√N⌉ steps, and reversal for leapfrog and Verlet.
+let strategies (net: Network) =
+    [ Checkpoints 1; Checkpoints 2; Checkpoints 3; Checkpoints net.Depth; Checkpoints(net.Depth + 3); Solve.sqrtCheckpoints net ]
+    @ (if reversible net then [ Reversal ] else [])
+
+/// A random direction (δθ, δY_0) and a random adjoint input Ȳ_N for a case.
+let private directions (c: NetworkCase) =
+    let s, n = c.Y0.RowCount, c.Y0.ColumnCount
+    Parameters.random c.Seed 1.0 c.Network, gaussianMatrix (c.Seed + 1) 1.0 s n, gaussianMatrix (c.Seed + 2) 1.0 s n
+
+/// The Taylor test of Model.gradient along random directions of (θ, W, μ, Y_0) together.
+let private taylorTest (c: NetworkCase) =
+    let model = c.Model
+    let g = Model.gradient StoreAll model c.Y0 c.Labels
+    Expect.floatClose Accuracy.roundOff g.Loss (Model.loss model c.Y0 c.Labels) "the loss Model.gradient reports against Model.loss"
+    let w = c.Classifier.W
+    let along (i: int) =
+        let seed = c.Seed + 10 * i
+        let dTheta = Parameters.random seed 1.0 c.Network
+        let dY0 = gaussianMatrix (seed + 1) 1.0 c.Y0.RowCount c.Y0.ColumnCount
+        let dW = gaussianMatrix (seed + 3) (w.FrobeniusNorm() / sqrt (float (w.RowCount * w.ColumnCount))) w.RowCount w.ColumnCount
+        let dMu = gaussianVector (seed + 4) 1.0 c.Classifier.mu.Count
+        let f (t: float) =
+            let moved =
+                { model with
+                    Parameters = Parameters.addScaled c.Parameters t dTheta
+                    Classifier = { c.Classifier with W = w + t * dW; mu = c.Classifier.mu + t * dMu } }
+            Model.loss moved (c.Y0 + t * dY0) c.Labels
+        f, Parameters.dot g.GradTheta dTheta + inner g.GradW dW + g.GradMu.DotProduct dMu + inner g.GradY0 dY0
+    expectTaylor 4 along
+
+/// The conformance tests of a propagator on an operator, over the cases the generator draws for
+/// an activation generator (the Taylor tests draw smooth activations only).
+let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesis> -> Gen<NetworkCase>) =
+    let property title (activation: Gen<Activation>) (hyp: Gen<Hypothesis>) (check: NetworkCase -> unit) =
+        testPropertyWithConfig (config maxTest) title (Prop.forAll (Arb.fromGen (cases activation hyp)) check)
+    testList name [
+        property "dot-product test: ⟨J (δθ, δY_0), W⟩ = ⟨(δθ, δY_0), Jᵀ W⟩" anyActivation hypothesis (fun c ->
+            let dTheta, dY0, w = directions c
+            let jv = Solve.sensitivity c.Network c.Parameters c.Y0 dTheta dY0
+            let gTheta, gY0 = Solve.adjoint StoreAll c.Network c.Parameters c.Y0 w
+            Expect.floatClose Accuracy.dotProduct (inner jv w) (Parameters.dot dTheta gTheta + inner dY0 gY0) "⟨J v, w⟩ against ⟨v, Jᵀ w⟩")
+
+        property "Taylor test of the softmax loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Softmax) taylorTest
+
+        property "Taylor test of the logistic loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Logistic) taylorTest
+
+        property "the solves agree with the plain reference solves" anyActivation hypothesis (fun c ->
+            let net, p, y0 = c.Network, c.Parameters, c.Y0
+            let dTheta, dY0, w = directions c
+            let close name (actual: float[]) (expected: float[]) = expectNormClose Accuracy.roundOff actual expected $"{name} against Reference"
+            close "forward" ((Solve.forward net p y0).ToColumnMajorArray()) ((Reference.forward net p y0).ToColumnMajorArray())
+            close "sensitivity" ((Solve.sensitivity net p y0 dTheta dY0).ToColumnMajorArray()) ((Reference.sensitivity net p y0 dTheta dY0).ToColumnMajorArray())
+            let gTheta, gY0 = Solve.adjoint StoreAll net p y0 w
+            let rTheta, rY0 = Reference.adjoint net p y0 w
+            close "adjoint" (flatten gTheta [ gY0 ]) (flatten rTheta [ rY0 ]))
+
+        property "all adjoint strategies agree with StoreAll" anyActivation hypothesis (fun c ->
+            let _, _, w = directions c
+            let gTheta, gY0 = Solve.adjoint StoreAll c.Network c.Parameters c.Y0 w
+            let reference = flatten gTheta [ gY0 ]
+            for strategy in strategies c.Network do
+                let gTheta', gY0' = Solve.adjoint strategy c.Network c.Parameters c.Y0 w
+                expectNormClose Accuracy.strategies (flatten gTheta' [ gY0' ]) reference $"%A{strategy} against StoreAll"
+            if not (reversible c.Network) then
+                Expect.throwsT<System.ArgumentException> (fun () -> Solve.adjoint Reversal c.Network c.Parameters c.Y0 w |> ignore) "reversal of forward Euler")
+
+        property "inputs are never mutated and repeated calls are bit-identical" anyActivation hypothesis (fun c ->
+            let net, p, y0 = c.Network, c.Parameters, c.Y0
+            let dTheta, dY0, w = directions c
+            let final = Solve.trajectory net p y0 |> Array.last
+            let finalZ = Option.toList final.Z
+            let inputs () =
+                Array.concat [ flatten p ([ y0; dY0; w; c.Classifier.W; c.Labels; final.Y ] @ finalZ)
+                               flatten dTheta []
+                               c.Classifier.mu.ToArray() ]
+            let state (s: State) = Array.append (s.Y.ToColumnMajorArray()) (s.Z |> Option.map (fun z -> z.ToColumnMajorArray()) |> Option.defaultValue [||])
+            let adjoint strategy () =
+                let gTheta, gY0 = Solve.adjoint strategy net p y0 w
+                flatten gTheta [ gY0 ]
+            expectPureCalls inputs [
+                yield "Solve.forward", fun () -> (Solve.forward net p y0).ToColumnMajorArray()
+                yield "Solve.trajectory", fun () -> Solve.trajectory net p y0 |> Array.collect state
+                yield "Solve.sensitivity", fun () -> (Solve.sensitivity net p y0 dTheta dY0).ToColumnMajorArray()
+                yield "Solve.adjoint StoreAll", adjoint StoreAll
+                for strategy in strategies net -> $"Solve.adjoint %A{strategy}", adjoint strategy
+                yield "Model.loss", fun () -> [| Model.loss c.Model y0 c.Labels |]
+                yield "Model.gradient", fun () ->
+                    let g = Model.gradient StoreAll c.Model y0 c.Labels
+                    Array.concat [ [| g.Loss |]; flatten g.GradTheta [ g.YN; g.GradW; g.GradY0 ]; g.GradMu.ToArray() ]
+                if reversible net then yield "Solve.reconstruct", fun () -> state (Solve.reconstruct net p final) ])
+    ]
+
+/// Every propagator of SPEC §1 on every operator it takes, through the suite.
+let tests =
+    testList "network conformance" [
+        suite "ResNet · Dense" 100 (networkCase ResNet dense)
+        suite "ResNet · Conv3x3" 60 (networkCase ResNet convolution)
+        suite "ResNet · NegativeSemidefinite(Dense)" 100 (networkCase ResNet (negativeSemidefinite rectangular))
+        suite "antisymmetric ResNet · Antisymmetric(Dense, γ)" 100 (networkCase AntisymmetricResNet (antisymmetric dense))
+        suite "antisymmetric ResNet · Antisymmetric(Conv3x3, γ)" 60 (networkCase AntisymmetricResNet (antisymmetric convolution))
+        suite "leapfrog · Dense" 100 (networkCase Leapfrog dense)
+        suite "leapfrog · NegativeSemidefinite(Dense)" 100 (networkCase Leapfrog (negativeSemidefinite rectangular))
+        suite "leapfrog · NegativeSemidefinite(Conv3x3)" 60 (networkCase Leapfrog (negativeSemidefinite convolution))
+        suite "Verlet · Dense n×m" 100 (networkCase Verlet rectangular)
+        suite "Verlet · Conv3x3" 60 (networkCase Verlet convolution)
+        suite "ResNet · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch ResNet dense)
+        suite "leapfrog · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Leapfrog dense)
+        suite "Verlet · Dense n×m, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Verlet rectangular)
+    ]
