@@ -20,6 +20,8 @@ property_rc=${PIPESTATUS[0]}
 examples_rc=0
 dotnet run --project examples/QuickStart -c Release --no-build || examples_rc=1
 dotnet fsi examples/taylor.fsx || examples_rc=1
+# An independent implementation of SPEC §1–§3 in plain Python checks `stableode gradient`.
+python3 tools/crosscheck.py || examples_rc=1
 
 count() { grep -oE "$1" "$2" | tail -n 1 | grep -oE '[0-9]+' | head -n 1; }
 xp=$(count 'Passed: +[0-9]+' "$log/xunit.txt"); xf=$(count 'Failed: +[0-9]+' "$log/xunit.txt")
@@ -31,6 +33,6 @@ failed=$(( failed + examples_rc ))
 if [ "$xunit_rc" -ne 0 ] || [ "$property_rc" -ne 0 ]; then
   [ "$failed" -gt 0 ] || failed=1
 fi
-echo "xunit: ${xp:-0} passed, ${xf:-0} failed; properties: ${pp:-0} passed, $(( ${pf:-0} + ${pe:-0} )) failed; examples: $([ "$examples_rc" -eq 0 ] && echo ok || echo FAILED)"
+echo "xunit: ${xp:-0} passed, ${xf:-0} failed; properties: ${pp:-0} passed, $(( ${pf:-0} + ${pe:-0} )) failed; examples and crosscheck: $([ "$examples_rc" -eq 0 ] && echo ok || echo FAILED)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

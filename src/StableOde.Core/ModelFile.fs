@@ -326,13 +326,15 @@ module ModelFile =
                 let dimension name = positiveInteger src ("operator." + name) (required src operatorElement "operator" name)
                 let c, h, w = dimension "channels", dimension "height", dimension "width"
                 let features = int64 c * int64 h * int64 w
-                if features <> int64 width then
-                    fail src "width" $"({width}) does not match the convolution's channels × height × width = {c}×{h}×{w} = {features}"
+                if features <> int64 width && width <> c then
+                    fail src "width" $"({width}) is neither the convolution's channels ({c}) nor channels × height × width = {c}×{h}×{w} = {features}"
                 Conv3x3(c, h, w)
             | other -> fail src "operator.kind" $"must be \"dense\" or \"conv3x3\", got \"{other}\""
         let op = wrap baseOp
-        match auxWidth with
-        | Some m when m <> Operator.outWidth op ->
+        match auxWidth, baseOp with
+        | Some m, Conv3x3(c, _, _) when m <> Operator.outWidth op && m <> c ->
+            fail src "auxWidth" $"({m}) is neither the convolution's channels ({c}) nor its output width {Operator.outWidth op}"
+        | Some m, Dense _ when m <> Operator.outWidth op ->
             fail src "auxWidth" $"({m}) does not match the operator's output width {Operator.outWidth op}"
         | _ -> ()
         let rows, cols = Operator.parameterShape op

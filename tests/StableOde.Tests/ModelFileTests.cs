@@ -51,7 +51,7 @@ public sealed class ModelFileTests
         { "verlet without auxWidth", "field \"auxWidth\" is missing" },
         { "verlet without c", "field \"c\" is missing" },
         { "verlet K of the wrong width", "field \"K[0][0]\" must have 3 entries, got 2" },
-        { "conv width inconsistent", "field \"width\" (13) does not match the convolution's channels × height × width = 2×3×2 = 12" },
+        { "conv width inconsistent", "field \"width\" (13) is neither the convolution's channels (2) nor channels × height × width = 2×3×2 = 12" },
         { "conv K with too few input channels", "field \"K[1][0]\" must have 2 input channels, got 1" },
         { "conv taps not 3x3", "field \"K[0][1][1]\" must have 3 rows, got 2" },
         { "not an object", "a model file holds one JSON object, got an array of 2 entries" },
