@@ -59,7 +59,8 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
             let dTheta, dY0, w = directions c
             let jv = Solve.sensitivity c.Network c.Parameters c.Y0 dTheta dY0
             let gTheta, gY0 = Solve.adjoint StoreAll c.Network c.Parameters c.Y0 w
-            Expect.floatClose Accuracy.dotProduct (inner jv w) (Parameters.dot dTheta gTheta + inner dY0 gY0) "⟨J v, w⟩ against ⟨v, Jᵀ w⟩")
+            let scale = jv.FrobeniusNorm() * w.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) (inner jv w) (Parameters.dot dTheta gTheta + inner dY0 gY0) "⟨J v, w⟩ against ⟨v, Jᵀ w⟩")
 
         property "Taylor test of the softmax loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Softmax) taylorTest
 

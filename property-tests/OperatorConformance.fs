@@ -43,14 +43,18 @@ let suite (name: string) (maxTest: int) (cases: Gen<OperatorCase>) =
         testPropertyWithConfig (config maxTest) title (Prop.forAll (Arb.fromGen cases) check)
     testList name [
         property "apply and applyTranspose are transposes: ⟨Y K, V⟩ = ⟨Y, V Kᵀ⟩" (fun c ->
-            let lhs = inner (Operator.apply c.Operator c.Theta c.Y) c.V
+            let yk = Operator.apply c.Operator c.Theta c.Y
+            let lhs = inner yk c.V
             let rhs = inner c.Y (Operator.applyTranspose c.Operator c.Theta c.V)
-            Expect.floatClose Accuracy.dotProduct lhs rhs "⟨Y K, V⟩ against ⟨Y, V Kᵀ⟩")
+            let scale = yk.FrobeniusNorm() * c.V.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) lhs rhs "⟨Y K, V⟩ against ⟨Y, V Kᵀ⟩")
 
         property "derivative and derivativeTranspose are transposes: ⟨Y K'[δθ], V⟩ = ⟨δθ, ∂⟨Y K, V⟩/∂θ⟩" (fun c ->
-            let lhs = inner (Operator.derivative c.Operator c.Theta c.Y c.DTheta) c.V
+            let ykd = Operator.derivative c.Operator c.Theta c.Y c.DTheta
+            let lhs = inner ykd c.V
             let rhs = inner c.DTheta (Operator.derivativeTranspose c.Operator c.Theta c.Y c.V)
-            Expect.floatClose Accuracy.dotProduct lhs rhs "⟨Y K'(θ)[δθ], V⟩ against ⟨δθ, ∂⟨Y K(θ), V⟩/∂θ⟩")
+            let scale = ykd.FrobeniusNorm() * c.V.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) lhs rhs "⟨Y K'(θ)[δθ], V⟩ against ⟨δθ, ∂⟨Y K(θ), V⟩/∂θ⟩")
 
         property "derivative equals the central difference (exact: every K(θ) has degree ≤ 2 in θ)" (fun c ->
             let plus = Operator.apply c.Operator (c.Theta + c.DTheta) c.Y
