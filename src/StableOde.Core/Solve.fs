@@ -83,12 +83,12 @@ module Solve =
     let private copyState (struct (y: float[], z: float[])) =
         struct (Array.copy y, (if isNull z then null else Array.copy z))
 
-    /// A copy on the pinned-object heap, which collections never compact: the many states that
-    /// StoreAll keeps are then never copied from generation to generation.
-    let private pinnedCopy (a: float[]) =
+    /// A copy into an array that is not zeroed first (the copy writes every entry): StoreAll
+    /// keeps one per layer.
+    let private keptCopy (a: float[]) =
         if isNull a then null
         else
-            let c = System.GC.AllocateUninitializedArray<float>(a.Length, true)
+            let c = System.GC.AllocateUninitializedArray<float> a.Length
             System.Array.Copy(a, c, a.Length)
             c
 
@@ -183,7 +183,7 @@ module Solve =
                 match strategy with
                 | StoreAll ->
                     let struct (y, z) = state
-                    keep[j] <- struct (pinnedCopy y, pinnedCopy z)
+                    keep[j] <- struct (keptCopy y, keptCopy z)
                 | Checkpoints interval when j % interval = 0 -> keep[j / interval] <- copyState state
                 | _ -> ()
                 advance b w j state
