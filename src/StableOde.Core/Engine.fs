@@ -121,8 +121,8 @@ let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
 let private pre (b: Block) (side: Side) (theta: float[]) (bias: float[]) (x: float[]) (dst: float[]) =
     let op = b.Ctx.Net.Operator
     match side with
-    | Direct -> Operator.applyInto false 1.0 op b.Ctx.S theta x dst
-    | Transposed -> Operator.applyTransposeInto false 1.0 op b.Ctx.S theta x dst
+    | Direct -> Operator.fastApplyInto false 1.0 op b.Ctx.S theta x dst
+    | Transposed -> Operator.fastApplyTransposeInto false 1.0 op b.Ctx.S theta x dst
     addBias b.Ctx.S (outputWidth op side) bias dst
 
 /// u ← σ(a), d ← σ'(a) (d may be null) on a buffer of the given width.
@@ -135,11 +135,11 @@ let private linearised (b: Block) (side: Side) (theta: float[]) (x: float[]) (dx
     let s = b.Ctx.S
     match side with
     | Direct ->
-        Operator.applyInto false 1.0 op s theta dx t
-        Operator.derivativeInto true 1.0 op s theta x dTheta t
+        Operator.fastApplyInto false 1.0 op s theta dx t
+        Operator.fastDerivativeInto true 1.0 op s theta x dTheta t
     | Transposed ->
-        Operator.applyTransposeInto false 1.0 op s theta dx t
-        Operator.transposeDerivativeInto true 1.0 op s theta x dTheta t
+        Operator.fastApplyTransposeInto false 1.0 op s theta dx t
+        Operator.fastTransposeDerivativeInto true 1.0 op s theta x dTheta t
     addBias s (outputWidth op side) db t
     multiplyInPlace d t
 
@@ -150,11 +150,11 @@ let private transposed (b: Block) (side: Side) (theta: float[]) (x: float[]) (al
     let s = b.Ctx.S
     match side with
     | Direct ->
-        Operator.applyTransposeInto true alpha op s theta t xBar
-        Operator.derivativeTransposeInto true alpha op s theta x t gTheta
+        Operator.fastApplyTransposeInto true alpha op s theta t xBar
+        Operator.fastDerivativeTransposeInto true alpha op s theta x t gTheta
     | Transposed ->
-        Operator.applyInto true alpha op s theta t xBar
-        Operator.derivativeTransposeInto true alpha op s theta t x gTheta
+        Operator.fastApplyInto true alpha op s theta t xBar
+        Operator.fastDerivativeTransposeInto true alpha op s theta t x gTheta
     addBiasTranspose alpha s (outputWidth op side) t gb
 
 /// t ← d ⊙ v over a buffer of the given width.
