@@ -4,8 +4,9 @@
 /// synchronisation between layers; only parameter gradients are summed, in block order, so the
 /// result does not depend on the number of cores. Dense operators (and their antisymmetric and
 /// negative-semidefinite parametrisations) run the fused kernels of `Fused` when the machine has
-/// 512-bit vectors; every other case runs the generic operator path below. Results agree with
-/// the reference step functions to round-off (tests hold them to 1e-12).
+/// 512-bit vectors; every other case runs the generic path below, whole-column operator
+/// products (convolutions by the direct kernels of `Operator.fast…`). Results agree with the
+/// reference step functions to round-off (tests hold them to 1e-12).
 module StableOde.Core.Engine
 
 open System.Threading.Tasks
