@@ -2,8 +2,11 @@
 /// allocation-free, in-place updates on one block of examples with reused workspaces. Examples
 /// are independent, so a batch is cut into row blocks that run on all cores with no
 /// synchronisation between layers; only parameter gradients are summed, in block order, so the
-/// result does not depend on the number of cores. Results agree with the reference step
-/// functions to round-off (tests hold them to 1e-12).
+/// result does not depend on the number of cores. Dense operators (and their antisymmetric and
+/// negative-semidefinite parametrisations) run the fused kernels of `Fused` when the machine has
+/// 512-bit vectors; every other case runs the generic path below, whole-column operator
+/// products (convolutions by the direct kernels of `Operator.fast…`). Results agree with the
+/// reference step functions to round-off (tests hold them to 1e-12).
 module StableOde.Core.Engine
 
 open System.Threading.Tasks
@@ -11,20 +14,30 @@ open StableOde.Core.Kernels
 open StableOde.Core.Layer
 
 /// Scratch buffers of one block: pre-activations, activations, derivatives and temporaries of
-/// width n (features) and m (Verlet's Z; equal to n otherwise).
+/// width n (features) and m (Verlet's Z; equal to n otherwise), and a copy of Z.
 type Workspace =
     { An: float[]; Un: float[]; Dn: float[]; Tn: float[]
-      Am: float[]; Um: float[]; Dm: float[]; Tm: float[] }
+      Am: float[]; Um: float[]; Dm: float[]; Tm: float[]; Zs: float[] }
 
 /// One block of examples: the solve's context for its rows and its workspace.
 type Block =
-    { Ctx: Context
+    { /// The context of the block's arrays: `Ctx.S` is their row count, a multiple of
+      /// `Fused.Lanes` (rows past `Rows` are padding).
+      Ctx: Context
       /// The first row of the batch this block holds.
       Start: int
-      Ws: Workspace }
+      /// The number of examples the block holds.
+      Rows: int
+      Ws: Workspace
+      /// Scratch of the fused kernels.
+      Scratch: Fused.Scratch
+      /// The effective dense matrix of a parametrised dense operator (n×m), else empty.
+      Matrix: float[]
+      /// The gradient with respect to `Matrix`, before it is pulled back to θ.
+      MatrixGradient: float[] }
 
-/// Rows per block: a power of two number of blocks (at most 8) of at least 128 rows each,
-/// chosen from the batch size alone so that results do not depend on the machine.
+/// The number of blocks: a power of two (at most 8) with at least 128 rows each, chosen from
+/// the batch size alone so that results do not depend on the machine.
 let blockCount (s: int) =
     let mutable b = 1
     while b < 8 && s / (2 * b) >= 128 do
@@ -42,32 +55,61 @@ let hasZ (net: Network) =
     | Leapfrog | Verlet -> true
     | ResNet | AntisymmetricResNet -> false
 
-/// Cuts a batch of s rows into blocks with their own contexts and workspaces.
+/// Whether a network's steps run the fused kernels: a dense operator, plain or parametrised,
+/// on a machine with 512-bit vectors.
+let isFused (net: Network) =
+    Fused.available
+    && (match net.Operator with
+        | Dense _ | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> true
+        | _ -> false)
+
+/// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
+/// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
     let count = blockCount s
+    let groups = (s + Fused.Lanes - 1) / Fused.Lanes
     let n, m = Operator.inWidth net.Operator, zWidth net
     let h = Network.stepSize net
+    let matrixSize =
+        match net.Operator with
+        | Antisymmetric _ | NegativeSemidefinite _ -> n * m
+        | _ -> 0
     Array.init count (fun i ->
-        let start = s * i / count
-        let rows = s * (i + 1) / count - start
-        let buf w = Array.zeroCreate (rows * w)
-        { Ctx = { Net = net; S = rows; H = h }
-          Start = start
-          Ws = { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m } })
+        let first = groups * i / count * Fused.Lanes
+        let stride = groups * (i + 1) / count * Fused.Lanes - first
+        let buf w = Array.zeroCreate (stride * w)
+        { Ctx = { Net = net; S = stride; H = h }
+          Start = first
+          Rows = min s (first + stride) - first
+          Ws = { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m }
+          Scratch = Fused.scratch n m
+          Matrix = Array.zeroCreate matrixSize
+          MatrixGradient = Array.zeroCreate matrixSize })
 
-/// The rows of a column-major s×w array that a block holds, as a new contiguous array.
+/// The rows of a column-major s×w array that a block holds, as a new array of the block's
+/// layout; padding rows repeat the block's last example, so they stay finite wherever it does.
 let extract (b: Block) (s: int) (w: int) (src: float[]) : float[] =
     let rows = b.Ctx.S
     let dst = Array.zeroCreate (rows * w)
     for c in 0 .. w - 1 do
-        System.Array.Copy(src, c * s + b.Start, dst, c * rows, rows)
+        System.Array.Copy(src, c * s + b.Start, dst, c * rows, b.Rows)
+        System.Array.Fill(dst, src[c * s + b.Start + b.Rows - 1], c * rows + b.Rows, rows - b.Rows)
     dst
 
-/// Writes a block's rows back into a column-major s×w array.
+/// As `extract`, with zero padding rows: for adjoint states, so that padding contributes
+/// nothing to the parameter gradients.
+let extractZeroPadded (b: Block) (s: int) (w: int) (src: float[]) : float[] =
+    let rows = b.Ctx.S
+    let dst = Array.zeroCreate (rows * w)
+    for c in 0 .. w - 1 do
+        System.Array.Copy(src, c * s + b.Start, dst, c * rows, b.Rows)
+    dst
+
+/// Writes a block's examples back into a column-major s×w array.
 let insert (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =
     let rows = b.Ctx.S
     for c in 0 .. w - 1 do
-        System.Array.Copy(src, c * rows, dst, c * s + b.Start, rows)
+        System.Array.Copy(src, c * rows, dst, c * s + b.Start, b.Rows)
 
 /// Runs f on every block (with its index), on all cores.
 let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
@@ -80,8 +122,8 @@ let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
 let private pre (b: Block) (side: Side) (theta: float[]) (bias: float[]) (x: float[]) (dst: float[]) =
     let op = b.Ctx.Net.Operator
     match side with
-    | Direct -> Operator.applyInto false 1.0 op b.Ctx.S theta x dst
-    | Transposed -> Operator.applyTransposeInto false 1.0 op b.Ctx.S theta x dst
+    | Direct -> Operator.fastApplyInto false 1.0 op b.Ctx.S theta x dst
+    | Transposed -> Operator.fastApplyTransposeInto false 1.0 op b.Ctx.S theta x dst
     addBias b.Ctx.S (outputWidth op side) bias dst
 
 /// u ← σ(a), d ← σ'(a) (d may be null) on a buffer of the given width.
@@ -94,11 +136,11 @@ let private linearised (b: Block) (side: Side) (theta: float[]) (x: float[]) (dx
     let s = b.Ctx.S
     match side with
     | Direct ->
-        Operator.applyInto false 1.0 op s theta dx t
-        Operator.derivativeInto true 1.0 op s theta x dTheta t
+        Operator.fastApplyInto false 1.0 op s theta dx t
+        Operator.fastDerivativeInto true 1.0 op s theta x dTheta t
     | Transposed ->
-        Operator.applyTransposeInto false 1.0 op s theta dx t
-        Operator.transposeDerivativeInto true 1.0 op s theta x dTheta t
+        Operator.fastApplyTransposeInto false 1.0 op s theta dx t
+        Operator.fastTransposeDerivativeInto true 1.0 op s theta x dTheta t
     addBias s (outputWidth op side) db t
     multiplyInPlace d t
 
@@ -109,11 +151,11 @@ let private transposed (b: Block) (side: Side) (theta: float[]) (x: float[]) (al
     let s = b.Ctx.S
     match side with
     | Direct ->
-        Operator.applyTransposeInto true alpha op s theta t xBar
-        Operator.derivativeTransposeInto true alpha op s theta x t gTheta
+        Operator.fastApplyTransposeInto true alpha op s theta t xBar
+        Operator.fastDerivativeTransposeInto true alpha op s theta x t gTheta
     | Transposed ->
-        Operator.applyInto true alpha op s theta t xBar
-        Operator.derivativeTransposeInto true alpha op s theta t x gTheta
+        Operator.fastApplyInto true alpha op s theta t xBar
+        Operator.fastDerivativeTransposeInto true alpha op s theta t x gTheta
     addBiasTranspose alpha s (outputWidth op side) t gb
 
 /// t ← d ⊙ v over a buffer of the given width.
@@ -123,10 +165,10 @@ let private hadamard (b: Block) (width: int) (d: float[]) (v: float[]) (t: float
 
 let private omega (j: int) = if j = 0 then 0.5 else 1.0
 
-// ---- one step of each propagator on a block, in place ----------------------------------
+// ---- the generic path: operator products over whole columns ----------------------------
 
-/// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
-let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+/// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}) on the generic path.
+let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     let ws = b.Ws
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
@@ -149,8 +191,8 @@ let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
         activate b n ws.An ws.Un null
         axpy h ws.Un y
 
-/// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse (leapfrog and Verlet).
-let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+/// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse, on the generic path.
+let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     let ws = b.Ws
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
@@ -203,9 +245,8 @@ let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) 
         axpy h ws.Tn dy
         axpy h ws.Un y
 
-/// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given Y_j and Z_{j+½}; the
-/// gradients of layer j are added to g.
-let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+/// Adjoint step j on the generic path.
+let private genericAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
     let ws = b.Ws
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
@@ -231,3 +272,107 @@ let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBa
         activate b m ws.Am ws.Um ws.Dm
         hadamard b m ws.Dm zBar ws.Tm
         transposed b Direct w.K y (-h) ws.Tm yBar g.K g.c
+
+// ---- the fused path and the public steps -------------------------------------------------
+
+/// The dense matrix the fused kernels multiply by for θ: K itself, ½(K − Kᵀ − γI) for the
+/// antisymmetric parametrisation, −B Bᵀ for the negative-semidefinite one (B = θ).
+let private matrixOf (b: Block) (theta: float[]) : float[] =
+    match b.Ctx.Net.Operator with
+    | Antisymmetric(Dense(n, _), gamma) ->
+        let mat = b.Matrix
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                mat[o * n + i] <- 0.5 * (theta[o * n + i] - theta[i * n + o]) - (if i = o then 0.5 * gamma else 0.0)
+        mat
+    | NegativeSemidefinite(Dense(n, r)) ->
+        let mat = b.Matrix
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                let mutable acc = 0.0
+                for l in 0 .. r - 1 do
+                    acc <- acc + theta[l * n + i] * theta[l * n + o]
+                mat[o * n + i] <- -acc
+        mat
+    | _ -> theta
+
+/// Adds the layer gradient accumulated by a fused adjoint kernel to g: the gradient with
+/// respect to the effective matrix, pulled back to θ (G ↦ ½(G − Gᵀ) for the antisymmetric
+/// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients.
+let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
+    let net = b.Ctx.Net
+    let n, m = Operator.inWidth net.Operator, zWidth net
+    match net.Operator with
+    | Antisymmetric(Dense _, _) ->
+        let gm = b.MatrixGradient
+        System.Array.Clear gm
+        Fused.reduce b.Scratch n m gm gbN gbM
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                gTheta[o * n + i] <- gTheta[o * n + i] + 0.5 * (gm[o * n + i] - gm[i * n + o])
+    | NegativeSemidefinite(Dense(_, r)) ->
+        let gm = b.MatrixGradient
+        System.Array.Clear gm
+        Fused.reduce b.Scratch n m gm gbN gbM
+        for l in 0 .. r - 1 do
+            for i in 0 .. n - 1 do
+                let mutable acc = 0.0
+                for o in 0 .. n - 1 do
+                    acc <- acc + (gm[o * n + i] + gm[i * n + o]) * theta[l * n + o]
+                gTheta[l * n + i] <- gTheta[l * n + i] - acc
+    | _ -> Fused.reduce b.Scratch n m gTheta gbN gbM
+
+/// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
+let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+    let net = b.Ctx.Net
+    if isFused net then
+        let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
+        let n = Operator.inWidth net.Operator
+        match net.Propagator with
+        | ResNet | AntisymmetricResNet -> Fused.resnetStep act b.Scratch rows n h k w.b y
+        | Leapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) k w.b y z
+        | Verlet -> Fused.verletStep act b.Scratch rows n (zWidth net) h k w.b w.c y z
+    else genericStep b j w y z
+
+/// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse (leapfrog and Verlet).
+let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+    let net = b.Ctx.Net
+    match net.Propagator with
+    | Leapfrog | Verlet when isFused net ->
+        let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
+        let n = Operator.inWidth net.Operator
+        if net.Propagator = Leapfrog then Fused.leapfrogReverse act b.Scratch rows n h (omega j) k w.b y z
+        else Fused.verletReverse act b.Scratch rows n (zWidth net) h k w.b w.c y z
+    | _ -> genericReverse b j w y z
+
+let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let net = b.Ctx.Net
+    let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
+    let n = Operator.inWidth net.Operator
+    match net.Propagator with
+    | ResNet | AntisymmetricResNet ->
+        Fused.resnetAdjoint act b.Scratch rows n h k w.b y yBar
+        reduceInto b w.K g.b Array.empty g.K
+    | Leapfrog ->
+        Fused.leapfrogAdjoint act b.Scratch reversing rows n h (omega j) k w.b y z yBar zBar
+        reduceInto b w.K g.b Array.empty g.K
+    | Verlet ->
+        Fused.verletAdjoint act b.Scratch reversing rows n (zWidth net) h k w.b w.c y z yBar zBar
+        reduceInto b w.K g.b g.c g.K
+
+/// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given Y_j and Z_{j+½}; the
+/// gradients of layer j are added to g.
+let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    if isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
+    else genericAdjointStep b j w y z' yBar zBar g
+
+/// The reversal strategy's step j (leapfrog and Verlet): (Y, Z) go from (Y_{j+1}, Z_{j+½}) back
+/// to (Y_j, Z_{j−½}) by the exact inverse and (Ȳ, Z̄) from j+1 back to j, in place; the
+/// gradients of layer j are added to g. The fused path shares the pre-activations of the
+/// inverse and the adjoint, one pass over the block.
+let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    if isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
+    else
+        System.Array.Copy(z, b.Ws.Zs, z.Length)
+        genericReverse b j w y z
+        genericAdjointStep b j w y b.Ws.Zs yBar zBar g

@@ -95,9 +95,12 @@ let allFinite (a: float[]) : bool =
     ok
 
 // ---- fast activations ----------------------------------------------------------------------
-// tanh(x) = (xQ(x²) + x³P(x²))/Q(x²) for |x| < 0.625 (Cephes' rational approximation), else
-// sign(x)(e − 1)/(e + 1) with e = e^{2|x|} capped at e^{40}, where tanh rounds to ±1: one
-// division either way. Accurate to a few ulp; tests compare it with Math.Tanh.
+// tanh |x| = |x| + |x|z P(z)/Q(z), z = x², for |x| < 0.625 (Cephes' rational approximation),
+// else 1 − 2e/(1 + e) with e = e^{−2|x|} (argument capped at −708, where e is still a normal
+// number); the sign of x is copied onto the result, so ±0 stay ±0. One division either way. e^y for y ≤ 0 is
+// reduced to 2^k e^r, |r| ≤ ½ ln 2 (Cody–Waite), with e^r by its Taylor polynomial of degree 13
+// (truncation below 5e−18). σ' = 1 − t² = −f(2 + f) for t = 1 + f on the large branch, without
+// cancellation. Accurate to a few ulp; tests hold it to 4 ulp of Math.Tanh.
 
 open System.Runtime.Intrinsics
 
@@ -113,59 +116,113 @@ let private Q0 = 1.12811678491632931402E2
 let private Q1 = 2.23548839060100448583E3
 [<Literal>]
 let private Q2 = 4.84406305325125486048E3
+[<Literal>]
+let private Log2E = 1.4426950408889634074
+[<Literal>]
+let private Ln2Hi = 6.93147180369123816490E-1
+[<Literal>]
+let private Ln2Lo = 1.90821492927058770002E-10
+/// 1.5·2^52: adding it rounds to an integer held in the low bits of the mantissa.
+[<Literal>]
+let private Shifter = 6755399441055744.0
 
-let inline private tanh512 (x: Vector512<float>) =
+/// e^y for −708 ≤ y ≤ 0 (8 lanes).
+let inline private expNonPositive512 (y: Vector512<float>) =
+    let kd = Vector512.FusedMultiplyAdd(y, Vector512.Create Log2E, Vector512.Create Shifter)
+    let k = kd - Vector512.Create Shifter
+    let r = Vector512.FusedMultiplyAdd(k, Vector512.Create -Ln2Hi, y)
+    let r = Vector512.FusedMultiplyAdd(k, Vector512.Create -Ln2Lo, r)
+    let inline c (v: float) = Vector512.Create v
+    let inline fma (a: Vector512<float>) (b: Vector512<float>) (d: Vector512<float>) = Vector512.FusedMultiplyAdd(a, b, d)
+    let p = fma (c 1.6059043836821614599E-10) r (c 2.0876756987868098979E-9)
+    let p = fma p r (c 2.5052108385441718775E-8)
+    let p = fma p r (c 2.7557319223985890653E-7)
+    let p = fma p r (c 2.7557319223985890653E-6)
+    let p = fma p r (c 2.4801587301587301587E-5)
+    let p = fma p r (c 1.9841269841269841270E-4)
+    let p = fma p r (c 1.3888888888888888889E-3)
+    let p = fma p r (c 8.3333333333333333333E-3)
+    let p = fma p r (c 4.1666666666666666667E-2)
+    let p = fma p r (c 1.6666666666666666667E-1)
+    let p = fma p r (c 0.5)
+    let p = fma p r Vector512<float>.One
+    let p = fma p r Vector512<float>.One
+    p * Vector512.ShiftLeft(kd.AsInt64() + Vector512.Create 1023L, 52).AsDouble()
+
+/// e^y for −708 ≤ y ≤ 0 (4 lanes).
+let inline private expNonPositive256 (y: Vector256<float>) =
+    let kd = Vector256.FusedMultiplyAdd(y, Vector256.Create Log2E, Vector256.Create Shifter)
+    let k = kd - Vector256.Create Shifter
+    let r = Vector256.FusedMultiplyAdd(k, Vector256.Create -Ln2Hi, y)
+    let r = Vector256.FusedMultiplyAdd(k, Vector256.Create -Ln2Lo, r)
+    let inline c (v: float) = Vector256.Create v
+    let inline fma (a: Vector256<float>) (b: Vector256<float>) (d: Vector256<float>) = Vector256.FusedMultiplyAdd(a, b, d)
+    let p = fma (c 1.6059043836821614599E-10) r (c 2.0876756987868098979E-9)
+    let p = fma p r (c 2.5052108385441718775E-8)
+    let p = fma p r (c 2.7557319223985890653E-7)
+    let p = fma p r (c 2.7557319223985890653E-6)
+    let p = fma p r (c 2.4801587301587301587E-5)
+    let p = fma p r (c 1.9841269841269841270E-4)
+    let p = fma p r (c 1.3888888888888888889E-3)
+    let p = fma p r (c 8.3333333333333333333E-3)
+    let p = fma p r (c 4.1666666666666666667E-2)
+    let p = fma p r (c 1.6666666666666666667E-1)
+    let p = fma p r (c 0.5)
+    let p = fma p r Vector256<float>.One
+    let p = fma p r Vector256<float>.One
+    p * Vector256.ShiftLeft(kd.AsInt64() + Vector256.Create 1023L, 52).AsDouble()
+
+/// tanh x and σ'(x) = 1 − tanh² x on 8 lanes; NaN stays NaN.
+let inline tanhWithDerivative512 (x: Vector512<float>) : struct (Vector512<float> * Vector512<float>) =
     let ax = Vector512.Abs x
     let z = x * x
-    let p = (Vector512.Create P0 * z + Vector512.Create P1) * z + Vector512.Create P2
-    let q = ((z + Vector512.Create Q0) * z + Vector512.Create Q1) * z + Vector512.Create Q2
-    let e = Vector512.Exp(Vector512.Min(ax + ax, Vector512.Create 40.0))
+    let p = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(Vector512.Create P0, z, Vector512.Create P1), z, Vector512.Create P2)
+    let q = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(z + Vector512.Create Q0, z, Vector512.Create Q1), z, Vector512.Create Q2)
+    let e = expNonPositive512 (Vector512.Max(Vector512.Create -708.0, -(ax + ax)))
     let small = Vector512.LessThan(ax, Vector512.Create 0.625)
-    let num = Vector512.ConditionalSelect(small, x * q + x * z * p, e - Vector512<float>.One)
+    let num = Vector512.ConditionalSelect(small, ax * z * p, Vector512.Create -2.0 * e)
     let den = Vector512.ConditionalSelect(small, q, e + Vector512<float>.One)
-    let t = num / den
-    Vector512.ConditionalSelect(small, t, Vector512.CopySign(t, x))
+    let f = num / den
+    let t = Vector512.ConditionalSelect(small, ax, Vector512<float>.One) + f
+    let d = Vector512.ConditionalSelect(small, Vector512.FusedMultiplyAdd(-t, t, Vector512<float>.One), -f * (f + Vector512.Create 2.0))
+    let t = Vector512.ConditionalSelect(Vector512.Equals(x, x), Vector512.CopySign(t, x), x)
+    struct (t, d)
 
-let inline private tanh256 (x: Vector256<float>) =
+/// tanh x and σ'(x) = 1 − tanh² x on 4 lanes; NaN stays NaN.
+let inline tanhWithDerivative256 (x: Vector256<float>) : struct (Vector256<float> * Vector256<float>) =
     let ax = Vector256.Abs x
     let z = x * x
-    let p = (Vector256.Create P0 * z + Vector256.Create P1) * z + Vector256.Create P2
-    let q = ((z + Vector256.Create Q0) * z + Vector256.Create Q1) * z + Vector256.Create Q2
-    let e = Vector256.Exp(Vector256.Min(ax + ax, Vector256.Create 40.0))
+    let p = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(Vector256.Create P0, z, Vector256.Create P1), z, Vector256.Create P2)
+    let q = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(z + Vector256.Create Q0, z, Vector256.Create Q1), z, Vector256.Create Q2)
+    let e = expNonPositive256 (Vector256.Max(Vector256.Create -708.0, -(ax + ax)))
     let small = Vector256.LessThan(ax, Vector256.Create 0.625)
-    let num = Vector256.ConditionalSelect(small, x * q + x * z * p, e - Vector256<float>.One)
+    let num = Vector256.ConditionalSelect(small, ax * z * p, Vector256.Create -2.0 * e)
     let den = Vector256.ConditionalSelect(small, q, e + Vector256<float>.One)
-    let t = num / den
-    Vector256.ConditionalSelect(small, t, Vector256.CopySign(t, x))
+    let f = num / den
+    let t = Vector256.ConditionalSelect(small, ax, Vector256<float>.One) + f
+    let d = Vector256.ConditionalSelect(small, Vector256.FusedMultiplyAdd(-t, t, Vector256<float>.One), -f * (f + Vector256.Create 2.0))
+    let t = Vector256.ConditionalSelect(Vector256.Equals(x, x), Vector256.CopySign(t, x), x)
+    struct (t, d)
 
-let private tanhScalar (x: float) =
-    let ax = abs x
-    if ax < 0.625 then
-        let z = x * x
-        x + x * z * ((P0 * z + P1) * z + P2) / (((z + Q0) * z + Q1) * z + Q2)
-    elif Double.IsNaN x then x
-    else
-        let e = Math.Exp(min (ax + ax) 40.0)
-        Math.CopySign((e - 1.0) / (e + 1.0), x)
-
-/// u ← tanh(a) and, when d is not empty, d ← 1 − tanh²(a), over the first `count` entries.
+/// u ← tanh(a) and, when d is not null, d ← 1 − tanh²(a), over the first `count` entries.
 let tanhInto (count: int) (a: float[]) (u: float[]) (d: float[]) =
     let withDerivative = not (isNull d)
     let mutable i = 0
     if Vector512.IsHardwareAccelerated then
         while i + 8 <= count do
-            let t = tanh512 (Vector512.Create(a, i))
+            let struct (t, dt) = tanhWithDerivative512 (Vector512.Create(a, i))
             t.CopyTo(u, i)
-            if withDerivative then (Vector512<float>.One - t * t).CopyTo(d, i)
+            if withDerivative then dt.CopyTo(d, i)
             i <- i + 8
-    elif Vector256.IsHardwareAccelerated then
-        while i + 4 <= count do
-            let t = tanh256 (Vector256.Create(a, i))
-            t.CopyTo(u, i)
-            if withDerivative then (Vector256<float>.One - t * t).CopyTo(d, i)
-            i <- i + 4
-    while i < count do
-        let t = tanhScalar a[i]
-        u[i] <- t
-        if withDerivative then d[i] <- 1.0 - t * t
-        i <- i + 1
+    while i + 4 <= count do
+        let struct (t, dt) = tanhWithDerivative256 (Vector256.Create(a, i))
+        t.CopyTo(u, i)
+        if withDerivative then dt.CopyTo(d, i)
+        i <- i + 4
+    if i < count then
+        let rest = count - i
+        let at k = if k < rest then a[i + k] else 0.0
+        let struct (t, dt) = tanhWithDerivative256 (Vector256.Create(at 0, at 1, at 2, at 3))
+        for k in 0 .. rest - 1 do
+            u[i + k] <- t.GetElement k
+            if withDerivative then d[i + k] <- dt.GetElement k

@@ -152,6 +152,18 @@ module Parameters =
     let private checkFinite (name: string) (values: float[]) =
         if not (allFinite values) then invalidArg name $"{name} contains NaN or infinity"
 
+    /// The entries of a matrix: its storage when dense (no copy), else a copy.
+    let private entries (m: Matrix<float>) =
+        match m with
+        | :? MathNet.Numerics.LinearAlgebra.Double.DenseMatrix as d -> d.Values
+        | _ -> m.ToColumnMajorArray()
+
+    /// The entries of a vector: its storage when dense (no copy), else a copy.
+    let private ventries (v: Vector<float>) =
+        match v with
+        | :? MathNet.Numerics.LinearAlgebra.Double.DenseVector as d -> d.Values
+        | _ -> v.ToArray()
+
     /// Checks shapes and finiteness of θ against a network; throws ArgumentException naming the entry.
     let validate (net: Network) (p: Parameters) =
         if isNull (box p) || isNull p.K || isNull p.b || isNull p.c then invalidArg "parameters" "parameters must not be null"
@@ -164,12 +176,12 @@ module Parameters =
             let k = p.K[j]
             if isNull k || k.RowCount <> rows || k.ColumnCount <> cols then
                 invalidArg "K" $"K[{j}] must be {rows}×{cols}"
-            checkFinite $"K[{j}]" (k.ToColumnMajorArray())
+            checkFinite $"K[{j}]" (entries k)
             if isNull p.b[j] || p.b[j].Count <> net.BiasWidth then invalidArg "b" $"b[{j}] must have length {net.BiasWidth}"
-            checkFinite $"b[{j}]" (p.b[j].ToArray())
+            checkFinite $"b[{j}]" (ventries p.b[j])
             if cCount > 0 then
                 if isNull p.c[j] || p.c[j].Count <> net.AuxBiasWidth then invalidArg "c" $"c[{j}] must have length {net.AuxBiasWidth}"
-                checkFinite $"c[{j}]" (p.c[j].ToArray())
+                checkFinite $"c[{j}]" (ventries p.c[j])
 
     /// θ = 0.
     let zeros (net: Network) : Parameters =

@@ -80,10 +80,132 @@ module Operator =
                     for q in max 0 (-v) .. min (w - 1) (w - 1 - v) do
                         visit u v (r * w + q) ((r + u) * w + (q + v))
 
-    /// dst ← (acc ? dst : 0) + α · X B(θ) for a base operator B.
-    let private baseApply acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dst: float[]) =
+    // ---- direct 3×3 convolution over batch-contiguous columns --------------------------
+    // Each pixel of each channel is a column of s examples. For a tile of 16 examples the
+    // kernel keeps 3 output channels × 2 vectors of 8 examples in registers and accumulates
+    // every input channel and tap into them, so each input vector loaded feeds 3 FMAs and
+    // each output is written once. The transpose is the same kernel on flipped, swapped
+    // weights. Rows past the last whole tile run a scalar loop.
+
+    open System.Runtime.Intrinsics
+
+    /// Output channels a tile accumulates at once.
+    [<Literal>]
+    let private Group = 3
+
+    /// Weights packed for the direct kernel, [group][in channel][tap][Group], zero-padded to
+    /// whole groups: K itself, or for the transpose K'[i][o][8 − tap] = K[o][i][tap].
+    let private packConv (c: int) (transposed: bool) (theta: float[]) =
+        let groups = (c + Group - 1) / Group
+        let packed = Array.zeroCreate (groups * c * 9 * Group)
+        for oc in 0 .. c - 1 do
+            for ic in 0 .. c - 1 do
+                for t in 0 .. 8 do
+                    packed[(((oc / Group) * c + ic) * 9 + t) * Group + oc % Group] <-
+                        if transposed then theta[(9 * oc + 8 - t) * c + ic] else theta[(9 * ic + t) * c + oc]
+        packed
+
+    /// dst ← (acc ? dst : 0) + α · the convolution of x with packed weights w (c channels, h×wd).
+    let private directConv acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (w: float[]) (x: float[]) (dst: float[]) =
+        let hw = h * wd
+        let groups = (c + Group - 1) / Group
+        let tiled = if Vector512.IsHardwareAccelerated then s / 16 * 16 else 0
+        let av = Vector512.Create alpha
+        for r in 0 .. h - 1 do
+            let ulo, uhi = max -1 (-r), min 1 (h - 1 - r)
+            for q in 0 .. wd - 1 do
+                let vlo, vhi = max -1 (-q), min 1 (wd - 1 - q)
+                let p = r * wd + q
+                for g in 0 .. groups - 1 do
+                    for row in 0 .. 16 .. tiled - 1 do
+                        let mutable a0 = Vector512<float>.Zero
+                        let mutable a1 = Vector512<float>.Zero
+                        let mutable a2 = Vector512<float>.Zero
+                        let mutable b0 = Vector512<float>.Zero
+                        let mutable b1 = Vector512<float>.Zero
+                        let mutable b2 = Vector512<float>.Zero
+                        for ic in 0 .. c - 1 do
+                            for u in ulo .. uhi do
+                                for v in vlo .. vhi do
+                                    let col = (ic * hw + p + u * wd + v) * s + row
+                                    let x0 = Vector512.Create(x, col)
+                                    let x1 = Vector512.Create(x, col + 8)
+                                    let k = ((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group
+                                    let k0 = Vector512.Create w[k]
+                                    let k1 = Vector512.Create w[k + 1]
+                                    let k2 = Vector512.Create w[k + 2]
+                                    a0 <- Vector512.FusedMultiplyAdd(x0, k0, a0)
+                                    b0 <- Vector512.FusedMultiplyAdd(x1, k0, b0)
+                                    a1 <- Vector512.FusedMultiplyAdd(x0, k1, a1)
+                                    b1 <- Vector512.FusedMultiplyAdd(x1, k1, b1)
+                                    a2 <- Vector512.FusedMultiplyAdd(x0, k2, a2)
+                                    b2 <- Vector512.FusedMultiplyAdd(x1, k2, b2)
+                        let put (oc: int) (lo: Vector512<float>) (hi: Vector512<float>) =
+                            if oc < c then
+                                let at = (oc * hw + p) * s + row
+                                let lo = if acc then Vector512.FusedMultiplyAdd(av, lo, Vector512.Create(dst, at)) else av * lo
+                                let hi = if acc then Vector512.FusedMultiplyAdd(av, hi, Vector512.Create(dst, at + 8)) else av * hi
+                                lo.CopyTo(dst, at)
+                                hi.CopyTo(dst, at + 8)
+                        put (g * Group) a0 b0
+                        put (g * Group + 1) a1 b1
+                        put (g * Group + 2) a2 b2
+                    for row in tiled .. s - 1 do
+                        for gi in 0 .. Group - 1 do
+                            let oc = g * Group + gi
+                            if oc < c then
+                                let mutable sum = 0.0
+                                for ic in 0 .. c - 1 do
+                                    for u in ulo .. uhi do
+                                        for v in vlo .. vhi do
+                                            sum <- sum + w[((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group + gi] * x[(ic * hw + p + u * wd + v) * s + row]
+                                let at = (oc * hw + p) * s + row
+                                dst[at] <- (if acc then dst[at] else 0.0) + alpha * sum
+
+    /// g ← (acc ? g : 0) + α · ∂⟨X B(θ), V⟩/∂θ for the convolution B: g[o, i, tap] =
+    /// Σ_pixels Σ_examples x[i, pixel + tap] v[o, pixel]. Eight examples at a time, the c·c·9
+    /// sums kept lane-wise in an L1-sized buffer and reduced at the end; a scalar loop for the
+    /// rows past the last group of eight.
+    let private directConvGradient acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (x: float[]) (v: float[]) (g: float[]) =
+        let hw = h * wd
+        let chunked = if Vector512.IsHardwareAccelerated then s / 8 * 8 else 0
+        let sums = Array.zeroCreate (c * c * 9 * 8)
+        let vs = Array.zeroCreate (c * 8)
+        let total = Array.zeroCreate (c * c * 9)
+        for r in 0 .. h - 1 do
+            let ulo, uhi = max -1 (-r), min 1 (h - 1 - r)
+            for q in 0 .. wd - 1 do
+                let vlo, vhi = max -1 (-q), min 1 (wd - 1 - q)
+                let p = r * wd + q
+                for row in 0 .. 8 .. chunked - 1 do
+                    for o in 0 .. c - 1 do
+                        Vector512.Create(v, (o * hw + p) * s + row).CopyTo(vs, o * 8)
+                    for ic in 0 .. c - 1 do
+                        for u in ulo .. uhi do
+                            for dv in vlo .. vhi do
+                                let xv = Vector512.Create(x, (ic * hw + p + u * wd + dv) * s + row)
+                                let e = (9 * ic + 3 * (u + 1) + dv + 1) * c
+                                for o in 0 .. c - 1 do
+                                    let at = (e + o) * 8
+                                    Vector512.FusedMultiplyAdd(xv, Vector512.Create(vs, o * 8), Vector512.Create(sums, at)).CopyTo(sums, at)
+                for row in chunked .. s - 1 do
+                    for ic in 0 .. c - 1 do
+                        for u in ulo .. uhi do
+                            for dv in vlo .. vhi do
+                                let xv = x[(ic * hw + p + u * wd + dv) * s + row]
+                                let e = (9 * ic + 3 * (u + 1) + dv + 1) * c
+                                for o in 0 .. c - 1 do
+                                    total[e + o] <- total[e + o] + xv * v[(o * hw + p) * s + row]
+        for e in 0 .. total.Length - 1 do
+            let sum = total[e] + Vector512.Sum(Vector512.Create(sums, e * 8))
+            g[e] <- (if acc then g[e] else 0.0) + alpha * sum
+
+    /// dst ← (acc ? dst : 0) + α · X B(θ) for a base operator B (a convolution by the direct
+    /// kernel when `direct`, else tap by tap over whole columns).
+    let private baseApply direct acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dst: float[]) =
         match op with
         | Dense(n, m) -> mulAdd acc alpha s n m x theta dst
+        | Conv3x3(c, h, w) when direct -> directConv acc alpha c h w s (packConv c false theta) x dst
         | Conv3x3(c, h, w) ->
             if not acc then System.Array.Clear dst
             let hw = h * w
@@ -95,10 +217,11 @@ module Operator =
                             rcol x s (i * hw + inPix), k, ro (col dst s (o * hw + outPix)), col dst s (o * hw + outPix)))
         | _ -> invalidOp "not a base operator"
 
-    /// dst ← (acc ? dst : 0) + α · V B(θ)ᵀ for a base operator B.
-    let private baseApplyTranspose acc alpha (op: Operator) (s: int) (theta: float[]) (v: float[]) (dst: float[]) =
+    /// dst ← (acc ? dst : 0) + α · V B(θ)ᵀ for a base operator B (direct kernel as in `baseApply`).
+    let private baseApplyTranspose direct acc alpha (op: Operator) (s: int) (theta: float[]) (v: float[]) (dst: float[]) =
         match op with
         | Dense(n, m) -> mulTransposeAdd acc alpha s n m v theta dst
+        | Conv3x3(c, h, w) when direct -> directConv acc alpha c h w s (packConv c true theta) v dst
         | Conv3x3(c, h, w) ->
             if not acc then System.Array.Clear dst
             let hw = h * w
@@ -110,10 +233,11 @@ module Operator =
                             rcol v s (o * hw + outPix), k, ro (col dst s (i * hw + inPix)), col dst s (i * hw + inPix)))
         | _ -> invalidOp "not a base operator"
 
-    /// g ← (acc ? g : 0) + α · ∂⟨X B(θ), V⟩/∂θ for a base operator B.
-    let private baseDerivativeTranspose acc alpha (op: Operator) (s: int) (x: float[]) (v: float[]) (g: float[]) =
+    /// g ← (acc ? g : 0) + α · ∂⟨X B(θ), V⟩/∂θ for a base operator B (direct kernel as in `baseApply`).
+    let private baseDerivativeTranspose direct acc alpha (op: Operator) (s: int) (x: float[]) (v: float[]) (g: float[]) =
         match op with
         | Dense(n, m) -> transposeMulAdd acc alpha s n m x v g
+        | Conv3x3(c, h, w) when direct -> directConvGradient acc alpha c h w s x v g
         | Conv3x3(c, h, w) ->
             if not acc then System.Array.Clear g
             let hw = h * w
@@ -127,67 +251,98 @@ module Operator =
     // ---- every operator, on raw column-major storage --------------------------------------
 
     /// dst ← (acc ? dst : 0) + α · X K(θ).
-    let applyInto acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dst: float[]) =
+    let private applyIntoWith direct acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dst: float[]) =
         match op with
-        | Dense _ | Conv3x3 _ -> baseApply acc alpha op s theta x dst
+        | Dense _ | Conv3x3 _ -> baseApply direct acc alpha op s theta x dst
         | Antisymmetric(b, gamma) ->
-            baseApply acc (0.5 * alpha) b s theta x dst
-            baseApplyTranspose true (-0.5 * alpha) b s theta x dst
+            baseApply direct acc (0.5 * alpha) b s theta x dst
+            baseApplyTranspose direct true (-0.5 * alpha) b s theta x dst
             if gamma <> 0.0 then axpy (-0.5 * alpha * gamma) x dst
         | NegativeSemidefinite b ->
             let t = Array.zeroCreate (s * outWidth b)
-            baseApply false 1.0 b s theta x t
-            baseApplyTranspose acc (-alpha) b s theta t dst
+            baseApply direct false 1.0 b s theta x t
+            baseApplyTranspose direct acc (-alpha) b s theta t dst
 
     /// dst ← (acc ? dst : 0) + α · V K(θ)ᵀ.
-    let applyTransposeInto acc alpha (op: Operator) (s: int) (theta: float[]) (v: float[]) (dst: float[]) =
+    let private applyTransposeIntoWith direct acc alpha (op: Operator) (s: int) (theta: float[]) (v: float[]) (dst: float[]) =
         match op with
-        | Dense _ | Conv3x3 _ -> baseApplyTranspose acc alpha op s theta v dst
+        | Dense _ | Conv3x3 _ -> baseApplyTranspose direct acc alpha op s theta v dst
         | Antisymmetric(b, gamma) ->
-            baseApplyTranspose acc (0.5 * alpha) b s theta v dst
-            baseApply true (-0.5 * alpha) b s theta v dst
+            baseApplyTranspose direct acc (0.5 * alpha) b s theta v dst
+            baseApply direct true (-0.5 * alpha) b s theta v dst
             if gamma <> 0.0 then axpy (-0.5 * alpha * gamma) v dst
-        | NegativeSemidefinite _ -> applyInto acc alpha op s theta v dst
+        | NegativeSemidefinite _ -> applyIntoWith direct acc alpha op s theta v dst
 
     /// dst ← (acc ? dst : 0) + α · X K'(θ)[δθ], the derivative of θ ↦ X K(θ) in direction δθ.
-    let derivativeInto acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dTheta: float[]) (dst: float[]) =
+    let private derivativeIntoWith direct acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (dTheta: float[]) (dst: float[]) =
         match op with
-        | Dense _ | Conv3x3 _ -> baseApply acc alpha op s dTheta x dst
+        | Dense _ | Conv3x3 _ -> baseApply direct acc alpha op s dTheta x dst
         | Antisymmetric(b, _) ->
-            baseApply acc (0.5 * alpha) b s dTheta x dst
-            baseApplyTranspose true (-0.5 * alpha) b s dTheta x dst
+            baseApply direct acc (0.5 * alpha) b s dTheta x dst
+            baseApplyTranspose direct true (-0.5 * alpha) b s dTheta x dst
         | NegativeSemidefinite b ->
             let r = outWidth b
             let t = Array.zeroCreate (s * r)
-            baseApply false 1.0 b s dTheta x t
-            baseApplyTranspose acc (-alpha) b s theta t dst
-            baseApply false 1.0 b s theta x t
-            baseApplyTranspose true (-alpha) b s dTheta t dst
+            baseApply direct false 1.0 b s dTheta x t
+            baseApplyTranspose direct acc (-alpha) b s theta t dst
+            baseApply direct false 1.0 b s theta x t
+            baseApplyTranspose direct true (-alpha) b s dTheta t dst
 
     /// dst ← (acc ? dst : 0) + α · the derivative of θ ↦ Z K(θ)ᵀ in direction δθ.
-    let transposeDerivativeInto acc alpha (op: Operator) (s: int) (theta: float[]) (z: float[]) (dTheta: float[]) (dst: float[]) =
+    let private transposeDerivativeIntoWith direct acc alpha (op: Operator) (s: int) (theta: float[]) (z: float[]) (dTheta: float[]) (dst: float[]) =
         match op with
-        | Dense _ | Conv3x3 _ -> baseApplyTranspose acc alpha op s dTheta z dst
+        | Dense _ | Conv3x3 _ -> baseApplyTranspose direct acc alpha op s dTheta z dst
         | Antisymmetric(b, _) ->
-            baseApplyTranspose acc (0.5 * alpha) b s dTheta z dst
-            baseApply true (-0.5 * alpha) b s dTheta z dst
-        | NegativeSemidefinite _ -> derivativeInto acc alpha op s theta z dTheta dst
+            baseApplyTranspose direct acc (0.5 * alpha) b s dTheta z dst
+            baseApply direct true (-0.5 * alpha) b s dTheta z dst
+        | NegativeSemidefinite _ -> derivativeIntoWith direct acc alpha op s theta z dTheta dst
 
     /// g ← (acc ? g : 0) + α · ∂⟨X K(θ), V⟩/∂θ. (For the transpose, ⟨Z K(θ)ᵀ, V⟩ = ⟨V K(θ), Z⟩.)
-    let derivativeTransposeInto acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (v: float[]) (g: float[]) =
+    let private derivativeTransposeIntoWith direct acc alpha (op: Operator) (s: int) (theta: float[]) (x: float[]) (v: float[]) (g: float[]) =
         match op with
-        | Dense _ | Conv3x3 _ -> baseDerivativeTranspose acc alpha op s x v g
+        | Dense _ | Conv3x3 _ -> baseDerivativeTranspose direct acc alpha op s x v g
         | Antisymmetric(b, _) ->
-            baseDerivativeTranspose acc (0.5 * alpha) b s x v g
-            baseDerivativeTranspose true (-0.5 * alpha) b s v x g
+            baseDerivativeTranspose direct acc (0.5 * alpha) b s x v g
+            baseDerivativeTranspose direct true (-0.5 * alpha) b s v x g
         | NegativeSemidefinite b ->
             let r = outWidth b
             let vb = Array.zeroCreate (s * r)
             let xb = Array.zeroCreate (s * r)
-            baseApply false 1.0 b s theta v vb
-            baseApply false 1.0 b s theta x xb
-            baseDerivativeTranspose acc (-alpha) b s x vb g
-            baseDerivativeTranspose true (-alpha) b s v xb g
+            baseApply direct false 1.0 b s theta v vb
+            baseApply direct false 1.0 b s theta x xb
+            baseDerivativeTranspose direct acc (-alpha) b s x vb g
+            baseDerivativeTranspose direct true (-alpha) b s v xb g
+
+    /// dst ← (acc ? dst : 0) + α · X K(θ).
+    let applyInto acc alpha op s theta x dst = applyIntoWith false acc alpha op s theta x dst
+
+    /// dst ← (acc ? dst : 0) + α · V K(θ)ᵀ.
+    let applyTransposeInto acc alpha op s theta v dst = applyTransposeIntoWith false acc alpha op s theta v dst
+
+    /// dst ← (acc ? dst : 0) + α · X K'(θ)[δθ], the derivative of θ ↦ X K(θ) in direction δθ.
+    let derivativeInto acc alpha op s theta x dTheta dst = derivativeIntoWith false acc alpha op s theta x dTheta dst
+
+    /// dst ← (acc ? dst : 0) + α · the derivative of θ ↦ Z K(θ)ᵀ in direction δθ.
+    let transposeDerivativeInto acc alpha op s theta z dTheta dst = transposeDerivativeIntoWith false acc alpha op s theta z dTheta dst
+
+    /// g ← (acc ? g : 0) + α · ∂⟨X K(θ), V⟩/∂θ. (For the transpose, ⟨Z K(θ)ᵀ, V⟩ = ⟨V K(θ), Z⟩.)
+    let derivativeTransposeInto acc alpha op s theta x v g = derivativeTransposeIntoWith false acc alpha op s theta x v g
+
+    /// `applyInto` for the fast solves: convolutions by the direct kernel (the same sums in
+    /// another order: equal to round-off).
+    let fastApplyInto acc alpha op s theta x dst = applyIntoWith true acc alpha op s theta x dst
+
+    /// `applyTransposeInto` for the fast solves (direct convolution kernel).
+    let fastApplyTransposeInto acc alpha op s theta v dst = applyTransposeIntoWith true acc alpha op s theta v dst
+
+    /// `derivativeInto` for the fast solves (direct convolution kernel).
+    let fastDerivativeInto acc alpha op s theta x dTheta dst = derivativeIntoWith true acc alpha op s theta x dTheta dst
+
+    /// `derivativeTransposeInto` for the fast solves (direct convolution kernel).
+    let fastDerivativeTransposeInto acc alpha op s theta x v g = derivativeTransposeIntoWith true acc alpha op s theta x v g
+
+    /// `transposeDerivativeInto` for the fast solves (direct convolution kernel).
+    let fastTransposeDerivativeInto acc alpha op s theta z dTheta dst = transposeDerivativeIntoWith true acc alpha op s theta z dTheta dst
 
     // ---- pure functions on MathNet matrices ---------------------------------------------
 

@@ -83,6 +83,27 @@ module Solve =
     let private copyState (struct (y: float[], z: float[])) =
         struct (Array.copy y, (if isNull z then null else Array.copy z))
 
+    /// A copy into an array that is not zeroed first (the copy writes every entry): StoreAll
+    /// keeps one per layer.
+    let private keptCopy (a: float[]) =
+        if isNull a then null
+        else
+            let c = System.GC.AllocateUninitializedArray<float> a.Length
+            System.Array.Copy(a, c, a.Length)
+            c
+
+    /// Zero gradients for `count` layers.
+    let private layerGradients (net: Network) (count: int) : Weights[] =
+        let rows, cols = Operator.parameterShape net.Operator
+        let auxWidth = if net.Propagator = Verlet then net.AuxBiasWidth else 0
+        Array.init count (fun _ ->
+            { K = Array.zeroCreate (rows * cols); b = Array.zeroCreate net.BiasWidth; c = Array.zeroCreate auxWidth })
+
+    /// Layers per segment of the adjoint solve: blocks run a segment in parallel, then their
+    /// gradients for it are summed in block order, so the gradient buffers do not grow with N.
+    [<Literal>]
+    let private SegmentLength = 64
+
     let private advance (b: Engine.Block) (w: Weights[]) (j: int) (struct (y, z)) = Engine.step b j w[j] y z
 
     /// Y_N: the network's output for the batch Y_0 (s×n).
@@ -160,7 +181,9 @@ module Solve =
                 | Reversal -> Array.empty
             for j in 0 .. n - 1 do
                 match strategy with
-                | StoreAll -> keep[j] <- copyState state
+                | StoreAll ->
+                    let struct (y, z) = state
+                    keep[j] <- struct (keptCopy y, keptCopy z)
                 | Checkpoints interval when j % interval = 0 -> keep[j / interval] <- copyState state
                 | _ -> ()
                 advance b w j state
@@ -180,42 +203,60 @@ module Solve =
         let src = yBarN.ToColumnMajorArray()
         let out = Array.zeroCreate (s * n)
         let w = tape.Weights
-        let grads = tape.Blocks |> Array.map (fun _ -> Parameters.zeros net)
-        Engine.parallelFor tape.Blocks (fun i b ->
-            let g = weights net grads[i]
-            let struct (yBar, zBar) = initial net b s src
-            let adjointAt j (struct (y, _): struct (float[] * float[])) (struct (_, z'): struct (float[] * float[])) =
-                Engine.adjointStep b j w[j] y z' yBar zBar g[j]
+        let blocks = tape.Blocks
+        let total = Parameters.zeros net
+        let g = weights net total
+        let span =
             match tape.Strategy with
-            | StoreAll ->
-                let states = tape.Kept[i]
-                for j in net.Depth - 1 .. -1 .. 0 do
-                    adjointAt j states[j] states[j + 1]
-            | Checkpoints interval ->
-                let kept = tape.Kept[i]
-                for segment in kept.Length - 1 .. -1 .. 0 do
-                    let first = segment * interval
-                    let last = min net.Depth (first + interval)
+            | Checkpoints interval -> interval
+            | StoreAll | Reversal -> min SegmentLength net.Depth
+        let segments = (net.Depth - 1) / span + 1
+        let adjoints =
+            blocks |> Array.map (fun b ->
+                let yBar = Engine.extractZeroPadded b s n src
+                let zBar = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * zWidth net) else null
+                struct (yBar, zBar))
+        let local = blocks |> Array.map (fun _ -> layerGradients net span)
+        let current = if tape.Strategy = Reversal then Array.map copyState tape.Final else Array.empty
+        for segment in segments - 1 .. -1 .. 0 do
+            let first = segment * span
+            let last = min net.Depth (first + span)
+            Engine.parallelFor blocks (fun i b ->
+                let struct (yBar, zBar) = adjoints[i]
+                let gl = local[i]
+                match tape.Strategy with
+                | StoreAll ->
+                    let states = tape.Kept[i]
+                    for j in last - 1 .. -1 .. first do
+                        let struct (y, _) = states[j]
+                        let struct (_, z') = states[j + 1]
+                        Engine.adjointStep b j w[j] y z' yBar zBar gl[j - first]
+                | Checkpoints _ ->
                     let states = Array.zeroCreate (last - first + 1)
+                    let kept = tape.Kept[i]
                     states[0] <- copyState kept[segment]
                     for j in first .. last - 1 do
                         let next = copyState states[j - first]
                         advance b w j next
                         states[j - first + 1] <- next
                     for j in last - 1 .. -1 .. first do
-                        adjointAt j states[j - first] states[j - first + 1]
-            | Reversal ->
-                let next = copyState tape.Final[i]
-                let current = copyState next
-                for j in net.Depth - 1 .. -1 .. 0 do
-                    let struct (cy, cz) = current
-                    Engine.reverse b j w[j] cy cz
-                    adjointAt j current next
-                    let struct (ny, nz) = next
-                    System.Array.Copy(cy, ny, cy.Length)
-                    System.Array.Copy(cz, nz, cz.Length)
-            Engine.insert b s n yBar out)
-        let total = grads |> Array.reduce (fun a b -> Parameters.addScaled a 1.0 b)
+                        let struct (y, _) = states[j - first]
+                        let struct (_, z') = states[j - first + 1]
+                        Engine.adjointStep b j w[j] y z' yBar zBar gl[j - first]
+                | Reversal ->
+                    let struct (y, z) = current[i]
+                    for j in last - 1 .. -1 .. first do
+                        Engine.reverseAdjointStep b j w[j] y z yBar zBar gl[j - first])
+            for j in first .. last - 1 do
+                for i in 0 .. blocks.Length - 1 do
+                    let part = local[i][j - first]
+                    axpy 1.0 part.K g[j].K
+                    axpy 1.0 part.b g[j].b
+                    axpy 1.0 part.c g[j].c
+                    System.Array.Clear part.K
+                    System.Array.Clear part.b
+                    System.Array.Clear part.c
+        blocks |> Array.iteri (fun i b -> let struct (yBar, _) = adjoints[i] in Engine.insert b s n yBar out)
         total, ofStorage s n out
 
     /// Adjoint (transpose product): (∂L/∂θ, ∂L/∂Y_0) for Ȳ_N = ∂L/∂Y_N, under `strategy`.

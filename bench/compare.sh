@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the cases of docs/performance.md on both sides, one after the other in one go, and
+# prints the table: StableOde (bench/StableOde.Bench `run`) against PyTorch
+# (bench/peers/torch_bench.py with Debian's python3-torch), medians in ms, the ratio
+# PyTorch / StableOde, StableOde's GFLOP/s and µs per layer.
+# usage: bench/compare.sh [S1] [S2] [S3]   (default: S1 S2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+python=${PYTHON:-/usr/bin/python3}
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || cases=(S1 S2)
+
+dotnet build bench/StableOde.Bench.fsproj -c Release -warnaserror >/dev/null
+ours="dotnet bench/bin/Release/net10.0/StableOde.Bench.dll run"
+theirs="$python bench/peers/torch_bench.py"
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
+for c in "${cases[@]}"; do
+  case $c in
+    S1) args="--width 2 --samples 1000 --layers 1024 --final-time 20"; repeat=15 ;;
+    S2) args="--width 8 --samples 4000 --layers 1024 --final-time 5"; repeat=7 ;;
+    S3) args="--samples 5000 --layers 16 --final-time 6 --conv 6,28,28"; repeat=3 ;;
+    *) echo "unknown case $c (S1, S2 or S3)" >&2; exit 1 ;;
+  esac
+  layers=$(echo "$args" | sed -E 's/.*--layers ([0-9]+).*/\1/')
+  for p in resnet verlet; do
+    for m in forward gradient; do
+      a=$($ours --propagator $p $args --mode $m --repeat $repeat)
+      b=$($theirs --propagator $p $args --mode $m --repeat $repeat)
+      echo "$c $p $m $layers $a $b" >> "$rows"
+    done
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$python" - "$rows" <<'PY'
+import json, sys
+print("| case | propagator | mode | StableOde ms (min–max) | PyTorch ms (min–max) | ratio | StableOde GFLOP/s | µs/layer | peak MB (ours / torch) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for line in open(sys.argv[1]):
+    c, p, m, layers, a, b = line.split(" ", 5)
+    a, b = json.loads(a), json.loads(b.strip())
+    print(f"| {c} | {p} | {m} | {a['medianMs']:.2f} ({a['minMs']:.2f}–{a['maxMs']:.2f}) "
+          f"| {b['medianMs']:.2f} ({b['minMs']:.2f}–{b['maxMs']:.2f}) | {b['medianMs'] / a['medianMs']:.1f}× "
+          f"| {a['gflops']:.2f} | {1000 * a['medianMs'] / int(layers):.2f} | {a['peakMB']:.1f} / {b['peakMB']:.1f} |")
+PY
