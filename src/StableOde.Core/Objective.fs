@@ -98,8 +98,11 @@ module Objective =
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
-    /// (y0Hessian, labelsHessian) plus α_θ∇²R, its preconditioner (α_θ∇²R + εI)⁻¹.
-    let propagation (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier)
+    /// (y0Hessian, labelsHessian) plus α_θ∇²R plus the Levenberg–Marquardt damping λI (λ ≥ 0),
+    /// its preconditioner (α_θ∇²R + εI)⁻¹. The damping keeps the curvature definite where the data
+    /// term has none along the null space of ∇²R (weights constant in time) — a saturated
+    /// classifier does that — which would otherwise let PCG take unbounded steps.
+    let propagation (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
                     (y0: Matrix<float>) (labels: Matrix<float>) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
         let evaluate (x: float[]) =
@@ -117,7 +120,11 @@ module Objective =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
             { Value = lg.Loss + parameterPenalty reg net p
               Gradient = parametersToVector (withPenalty gTheta p)
-              Curvature = fun v -> let d = unpack v in parametersToVector (withPenalty (data d) d)
+              Curvature =
+                fun v ->
+                    let hv = parametersToVector (withPenalty (data (unpack v)) (unpack v))
+                    if damping <> 0.0 then axpy damping v hv
+                    hv
               Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }
         { Evaluate = evaluate; Linearise = linearise }
 

@@ -191,8 +191,9 @@ module Optimisers =
 
     /// Inexact Newton–PCG: at each iterate the direction d solves H d = −∇f approximately by PCG
     /// (H from `linearise`, which may be Gauss–Newton's curvature), then an Armijo line search
-    /// along d. A direction that is not a descent direction is replaced by the preconditioned
-    /// steepest descent −M⁻¹∇f. `evaluate` gives f alone (for the line search).
+    /// along d. When d is not a descent direction, or no step along it decreases f enough, the
+    /// preconditioned steepest descent −M⁻¹∇f is searched instead; LineSearchFailed only when
+    /// that fails too. `evaluate` gives f alone (for the line search).
     let newtonPcg (options: NewtonOptions) (evaluate: float[] -> float) (linearise: float[] -> Linearisation) (x0: float[]) : OptimiserResult =
         let clock = Stopwatch.StartNew()
         let rec iterate (x: float[]) (k: int) (history: OptimiserIteration list) =
@@ -207,18 +208,21 @@ module Optimisers =
                 else
                     let minusG = Array.map (fun g -> -g) lin.Gradient
                     let solve = pcg options.Pcg lin.Curvature lin.Preconditioner minusG
-                    let d =
-                        if Kernels.allFinite solve.Solution && dot solve.Solution lin.Gradient < 0.0 then solve.Solution
-                        else lin.Preconditioner minusG
-                    let slope = dot d lin.Gradient
-                    match armijo options.LineSearch (fun t -> evaluate (step x t d)) lin.Value slope with
+                    let steepest = lazy (lin.Preconditioner minusG)
+                    let search (d: float[]) = armijo options.LineSearch (fun t -> evaluate (step x t d)) lin.Value (dot d lin.Gradient)
+                    let newton = Kernels.allFinite solve.Solution && dot solve.Solution lin.Gradient < 0.0
+                    let d, outcome =
+                        match (if newton then search solve.Solution else Rejected 0) with
+                        | Accepted _ as accepted -> solve.Solution, accepted
+                        | Rejected _ -> steepest.Value, search steepest.Value
+                    match outcome with
                     | Accepted(t, v, _) ->
                         let record =
                             { Objective = v; GradientNorm = gNorm; PcgIterations = solve.Iterations
                               StepLength = t; Seconds = clock.Elapsed.TotalSeconds }
                         iterate (step x t d) (k + 1) (record :: history)
                     | Rejected _ ->
-                        let status = if Double.IsFinite slope then LineSearchFailed else Diverged
+                        let status = if allFinite d then LineSearchFailed else Diverged
                         { Solution = x; Status = status; History = List.rev history }
         iterate (Array.copy x0) 0 []
 
