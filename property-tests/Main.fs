@@ -5,4 +5,4 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    runTestsWithCLIArgs [] argv (testList "StableOde" [])
+    runTestsWithCLIArgs [] argv (testList "StableOde" [ TrainingTests.tests ])
