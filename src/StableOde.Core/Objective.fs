@@ -122,7 +122,8 @@ module Objective =
               Gradient = parametersToVector (withPenalty gTheta p)
               Curvature =
                 fun v ->
-                    let hv = parametersToVector (withPenalty (data (unpack v)) (unpack v))
+                    let d = unpack v
+                    let hv = parametersToVector (withPenalty (data d) d)
                     if damping <> 0.0 then axpy damping v hv
                     hv
               Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }
