@@ -15,6 +15,7 @@ let tests =
             Example1.tests
             Lemma1.tests
             StabilityAnalysis.tests ]
+        TrainingTests.tests
     ]
 
 /// Runs the suite; Expecto's command-line options apply (--summary, --filter, --sequenced, …).

@@ -1,0 +1,145 @@
+/// The learning objective of SPEC §5 (Eq. 2.4),
+///   (1/|T|) Σ_{i∈T} S(h(y_iᵀ(θ) W + μᵀ), c_i) + α_θ R(θ) + α_W R(W),
+/// split into the two convex-or-smooth subproblems of block coordinate descent: the
+/// classification problem in (W, μ) with Y_N fixed, and the propagation problem in θ with the
+/// classifier fixed, whose curvature is Gauss–Newton's v ↦ J_θᵀ(∇²_Y S)J_θ v + α_θ∇²R v,
+/// applied matrix-free by a sensitivity solve (δY_0 = 0) and an adjoint solve.
+namespace StableOde.Core
+
+open MathNet.Numerics.LinearAlgebra
+open StableOde.Core.Kernels
+
+/// A subproblem for the optimisers: its value alone, and its linearisation at a point.
+type Subproblem =
+    { /// f(x), for line searches.
+      Evaluate: float[] -> float
+      /// f, ∇f, the curvature and the preconditioner at x.
+      Linearise: float[] -> Linearisation }
+
+/// A regulariser with its weight α and the shift ε of its preconditioner (α∇²R + εI)⁻¹.
+type Weighted<'r> =
+    { /// Which regulariser.
+      Regulariser: 'r
+      /// Its weight α ≥ 0 in the objective.
+      Alpha: float
+      /// The shift ε > 0 of the preconditioner (α∇²R + εI)⁻¹.
+      Shift: float }
+
+/// The objective and its subproblems.
+module Objective =
+
+    /// The classifier (W, μ) as one vector: W column by column, then μ.
+    let classifierToVector (c: Classifier) : float[] = Array.append (c.W.ToColumnMajorArray()) (c.mu.ToArray())
+
+    /// The inverse of `classifierToVector` for W ∈ R^{n×m}.
+    let classifierOfVector (h: Hypothesis) (n: int) (m: int) (x: float[]) : Classifier =
+        if x.Length <> n * m + m then invalidArg (nameof x) $"expected {n * m + m} classifier entries, got {x.Length}"
+        { Hypothesis = h; W = ofStorage n m (Array.sub x 0 (n * m)); mu = vofStorage (Array.sub x (n * m) m) }
+
+    /// θ as one vector (`Parameters.toVector`'s layout).
+    let parametersToVector (p: Parameters) : float[] = vstorage (Parameters.toVector p)
+
+    /// The inverse of `parametersToVector` for a network.
+    let parametersOfVector (net: Network) (x: float[]) : Parameters = Parameters.ofVector net (vofStorage x)
+
+    /// α_W R(W) of a classifier.
+    let classifierPenalty (reg: Weighted<ClassifierRegulariser>) (c: Classifier) =
+        if reg.Alpha = 0.0 then 0.0 else reg.Alpha * Regulariser.classifierValue reg.Regulariser c.W
+
+    /// α_θ R(θ).
+    let parameterPenalty (reg: Weighted<ParameterRegulariser>) (net: Network) (p: Parameters) =
+        if reg.Alpha = 0.0 then 0.0 else reg.Alpha * Regulariser.value reg.Regulariser net p
+
+    /// The classification subproblem with Y_N fixed: x = (W, μ) ↦ S(h(Y_N W + 1μᵀ), C) + α_W R(W).
+    /// It is convex; its curvature is the exact Hessian (from `Classifier.hessianOfScores`) and
+    /// its preconditioner (α_W∇²R + εI)⁻¹ on W and ε⁻¹ on μ.
+    let classification (reg: Weighted<ClassifierRegulariser>) (h: Hypothesis) (yN: Matrix<float>) (labels: Matrix<float>) : Subproblem =
+        let n, m = yN.ColumnCount, labels.ColumnCount
+        if labels.RowCount <> yN.RowCount then invalidArg (nameof labels) "Y_N and the labels must have the same number of rows"
+        let unpack = classifierOfVector h n m
+        let evaluate (x: float[]) =
+            let c = unpack x
+            fst (Classifier.lossOfScores h (Classifier.scores c yN) labels) + classifierPenalty reg c
+        let linearise (x: float[]) =
+            let c = unpack x
+            let z = Classifier.scores c yN
+            let value, gz = Classifier.lossOfScores h z labels
+            let gW = yN.TransposeThisAndMultiply gz
+            if reg.Alpha <> 0.0 then gW.Add(reg.Alpha * Regulariser.classifierGradient reg.Regulariser c.W, gW)
+            let curvature (v: float[]) =
+                let d = unpack v
+                let hz = Classifier.hessianOfScores h z labels (Classifier.scores d yN)
+                let hW = yN.TransposeThisAndMultiply hz
+                if reg.Alpha <> 0.0 then hW.Add(reg.Alpha * Regulariser.classifierHessian reg.Regulariser d.W, hW)
+                classifierToVector { d with W = hW; mu = hz.ColumnSums() }
+            let preconditioner (v: float[]) =
+                let d = unpack v
+                classifierToVector
+                    { d with
+                        W = Regulariser.classifierSolveShifted reg.Regulariser reg.Alpha reg.Shift d.W
+                        mu = d.mu / reg.Shift }
+            { Value = value + classifierPenalty reg c
+              Gradient = classifierToVector { c with W = gW; mu = gz.ColumnSums() }
+              Curvature = curvature
+              Preconditioner = preconditioner }
+        { Evaluate = evaluate; Linearise = linearise }
+
+    /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
+    /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
+    /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
+    let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        let tape = Solve.record strategy net p y0
+        let z = Classifier.scores c tape.YN
+        let zeroY0 = zeros y0.RowCount y0.ColumnCount
+        fun v ->
+            let dY = Solve.sensitivity net p y0 v zeroY0
+            let hz = Classifier.hessianOfScores c.Hypothesis z labels (dY * c.W)
+            fst (Solve.backward tape (hz.TransposeAndMultiply c.W))
+
+    /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
+    /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
+    /// (y0Hessian, labelsHessian) plus α_θ∇²R plus the Levenberg–Marquardt damping λI (λ ≥ 0),
+    /// its preconditioner (α_θ∇²R + εI)⁻¹. The damping keeps the curvature definite where the data
+    /// term has none along the null space of ∇²R (weights constant in time) — a saturated
+    /// classifier does that — which would otherwise let PCG take unbounded steps.
+    let propagation (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
+                    (y0: Matrix<float>) (labels: Matrix<float>) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
+        let unpack = parametersOfVector net
+        let evaluate (x: float[]) =
+            if not (allFinite x) then nan
+            else
+                let p = unpack x
+                Classifier.loss c (Solve.forward net p y0) labels + parameterPenalty reg net p
+        let linearise (x: float[]) =
+            let p = unpack x
+            let tape = Solve.record strategy net p y0
+            let lg = Classifier.lossGradient c tape.YN labels
+            let gTheta, _ = Solve.backward tape lg.GradY
+            let data = gaussNewton strategy net p c y0Hessian labelsHessian
+            let withPenalty (q: Parameters) (v: Parameters) =
+                if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
+            { Value = lg.Loss + parameterPenalty reg net p
+              Gradient = parametersToVector (withPenalty gTheta p)
+              Curvature =
+                fun v ->
+                    let d = unpack v
+                    let hv = parametersToVector (withPenalty (data d) d)
+                    if damping <> 0.0 then axpy damping v hv
+                    hv
+              Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }
+        { Evaluate = evaluate; Linearise = linearise }
+
+    /// The whole objective (Eq. 2.4) of a model on a batch: (1/s) Σ S + α_θ R(θ) + α_W R(W).
+    let value (thetaReg: Weighted<ParameterRegulariser>) (classifierReg: Weighted<ClassifierRegulariser>) (model: Model) (y0: Matrix<float>) (labels: Matrix<float>) : float =
+        Model.loss model y0 labels + parameterPenalty thetaReg model.Network model.Parameters + classifierPenalty classifierReg model.Classifier
+
+    /// The whole objective and its gradient with respect to (θ, W, μ), as one vector: θ
+    /// (`parametersToVector`), then W and μ (`classifierToVector`). For the first-order methods.
+    let valueAndGradient (strategy: AdjointStrategy) (thetaReg: Weighted<ParameterRegulariser>) (classifierReg: Weighted<ClassifierRegulariser>)
+                         (model: Model) (y0: Matrix<float>) (labels: Matrix<float>) : float * float[] =
+        let g = Model.gradient strategy model y0 labels
+        let net, p, c = model.Network, model.Parameters, model.Classifier
+        let gTheta = if thetaReg.Alpha = 0.0 then g.GradTheta else Parameters.addScaled g.GradTheta thetaReg.Alpha (Regulariser.gradient thetaReg.Regulariser net p)
+        let gW = if classifierReg.Alpha = 0.0 then g.GradW else g.GradW + classifierReg.Alpha * Regulariser.classifierGradient classifierReg.Regulariser c.W
+        g.Loss + parameterPenalty thetaReg net p + classifierPenalty classifierReg c,
+        Array.append (parametersToVector gTheta) (classifierToVector { c with W = gW; mu = g.GradMu })

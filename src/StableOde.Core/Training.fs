@@ -1,0 +1,427 @@
+/// Learning (SPEC §5, paper §5.3 and §6): block coordinate descent on the objective of Eq. 2.4,
+/// keeping the parameters with the best validation accuracy, and multilevel training that
+/// doubles the depth by piecewise-linear prolongation in time. A first-order baseline (SGD with
+/// momentum or Adam on the same objective) is here for comparison.
+namespace StableOde.Core
+
+open System
+open System.Diagnostics
+open System.Threading
+open MathNet.Numerics.LinearAlgebra
+
+/// The classification step: inexact Newton–PCG in (W, μ) with Y_N fixed.
+type ClassificationOptions =
+    { /// Newton–PCG iterations per block coordinate descent iteration (paper §6.1–6.3: 2).
+      NewtonIterations: int
+      /// PCG iterations per Newton iteration (paper: 2).
+      PcgIterations: int
+      /// Relative residual at which PCG stops early.
+      PcgTolerance: float
+      /// R(W) with its weight α_W (paper §6.1–6.3: none, α_W = 0) and preconditioner shift ε.
+      Regulariser: Weighted<ClassifierRegulariser> }
+
+/// The propagation step: one Gauss–Newton–PCG step in θ with the classifier fixed.
+type PropagationOptions =
+    { /// PCG iterations for the Gauss–Newton direction (paper: 20).
+      PcgIterations: int
+      /// Relative residual at which PCG stops early.
+      PcgTolerance: float
+      /// R(θ) with its weight α_θ (paper: smoothness in time, α per data set) and the shift ε of
+      /// the preconditioner (α_θ∇²R + εI)⁻¹.
+      Regulariser: Weighted<ParameterRegulariser>
+      /// The Levenberg–Marquardt damping λ ≥ 0 added to the Gauss–Newton curvature.
+      Damping: float
+      /// Examples of the batch on which the Gauss–Newton curvature is evaluated (a random
+      /// subsample of the batch; the whole batch when at least its size).
+      HessianSubsample: int }
+
+/// Everything block coordinate descent and multilevel training need.
+type TrainingOptions =
+    { /// Block coordinate descent iterations at every level.
+      Iterations: int
+      /// Training examples drawn (without replacement) for the batch T of every iteration; the
+      /// whole training set when at least its size.
+      BatchSize: int
+      /// Seed of every random choice (initial θ, batches, Hessian subsamples).
+      Seed: int
+      /// Standard deviation of the random initial θ of the first level.
+      InitialScale: float
+      /// The hypothesis; None chooses logistic regression for two classes, softmax otherwise.
+      Hypothesis: Hypothesis option
+      /// The classification step.
+      Classification: ClassificationOptions
+      /// The propagation step.
+      Propagation: PropagationOptions
+      /// The Armijo line search of both steps.
+      LineSearch: LineSearchOptions
+      /// How the adjoint solves obtain the forward states.
+      Strategy: AdjointStrategy
+      /// Multilevel training doubles the depth while it stays at most MaxDepth.
+      MaxDepth: int }
+
+/// One block coordinate descent iteration.
+type TrainingIteration =
+    { /// 1, 2, … within the level.
+      Iteration: int
+      /// The objective (Eq. 2.4) on the iteration's batch after both steps.
+      Objective: float
+      /// Accuracy on the whole training set after the iteration.
+      TrainingAccuracy: float
+      /// Accuracy on the validation set after the iteration.
+      ValidationAccuracy: float
+      /// PCG iterations of the classification step (summed over its Newton iterations).
+      ClassificationPcgIterations: int
+      /// PCG iterations of the Gauss–Newton direction.
+      PropagationPcgIterations: int
+      /// The step length accepted by the propagation step's line search.
+      StepLength: float
+      /// Seconds since the level started.
+      Seconds: float }
+
+/// The training of one level (one depth).
+type LevelResult =
+    { /// N, the number of layers.
+      Depth: int
+      /// Why the level stopped: MaxIterations normally; LineSearchFailed, Diverged or Cancelled
+      /// when it stopped early (the best parameters so far are kept).
+      Status: OptimisationStatus
+      /// One entry per iteration.
+      History: TrainingIteration list
+      /// Validation accuracy of the level's starting model (iteration 0).
+      InitialValidationAccuracy: float
+      /// The best validation accuracy of the level (the starting model included).
+      BestValidationAccuracy: float
+      /// The iteration at which it was reached (0: the starting model).
+      BestIteration: int
+      /// The training accuracy of the best model.
+      TrainingAccuracy: float
+      /// Seconds the level took.
+      Seconds: float
+      /// The model with the best validation accuracy.
+      Best: Model
+      /// The last iterate (the last finite one when the level diverged).
+      Final: Model }
+
+/// The outcome of multilevel training.
+type TrainingResult =
+    { /// The levels in order of depth.
+      Levels: LevelResult list
+      /// The status of the last level trained.
+      Status: OptimisationStatus
+      /// The best validation accuracy over all levels.
+      BestValidationAccuracy: float
+      /// The model that reached it (the shallowest one on a tie).
+      Best: Model
+      /// Seconds for all levels.
+      Seconds: float }
+
+/// What the progress callback receives after every iteration.
+type TrainingProgress =
+    { /// The depth of the level being trained.
+      Depth: int
+      /// The iteration just finished.
+      Latest: TrainingIteration
+      /// The best validation accuracy of the level so far.
+      BestValidationAccuracy: float }
+
+/// How a caller watches and stops training.
+type TrainingControl =
+    { /// Called after every iteration.
+      Progress: (TrainingProgress -> unit) option
+      /// Cancels training; the best model so far is returned with status Cancelled.
+      Cancellation: CancellationToken }
+
+/// A first-order method for the baseline.
+type FirstOrderMethod =
+    /// SGD with momentum.
+    | Sgd of SgdOptions
+    /// Adam.
+    | Adam of AdamOptions
+
+/// The outcome of a first-order baseline run.
+type FirstOrderResult =
+    { /// The trained model (the optimiser's final iterate).
+      Model: Model
+      /// The optimiser's status and per-epoch history.
+      Optimiser: OptimiserResult
+      /// Its accuracy on the whole training set.
+      TrainingAccuracy: float
+      /// Its accuracy on the validation set.
+      ValidationAccuracy: float }
+
+/// Options with the paper's settings.
+module TrainingOptions =
+
+    /// The paper's block coordinate descent (§6.1–6.3): classification ≤ 2 Newton–PCG iterations of
+    /// ≤ 2 PCG iterations without regularisation; propagation one Gauss–Newton step of ≤ 20 PCG
+    /// iterations preconditioned by the smoothness-in-time regulariser, α_θ = 1e-3 (the ellipses).
+    /// Choices the paper leaves open, tuned on the peaks data: the preconditioner's shift ε = α_θ,
+    /// so that (α_θ∇²R + εI)⁻¹ ∝ (∇²R + I)⁻¹ damps directions rough in time by up to 1 + 4/h;
+    /// batches of 2,000 training examples (all of them for the ellipses and the swiss roll) with
+    /// the Gauss–Newton curvature on 1,000 of them (smaller batches made the Verlet network lose
+    /// accuracy after prolongation); PCG tolerances 1e-4 (classification) and 1e-2 (propagation);
+    /// Armijo with t = 1, halving up to 20 times, c = 1e-4; initial θ with standard deviation 0.1;
+    /// 40 iterations per level; depths 4 … 1024; all states stored for the adjoint.
+    let defaults =
+        { Iterations = 40
+          BatchSize = 2000
+          Seed = 1
+          InitialScale = 0.1
+          Hypothesis = None
+          Classification =
+            { NewtonIterations = 2
+              PcgIterations = 2
+              PcgTolerance = 1e-4
+              Regulariser = { Regulariser = Tikhonov; Alpha = 0.0; Shift = 1.0 } }
+          Propagation =
+            { PcgIterations = 20
+              PcgTolerance = 1e-2
+              Regulariser = { Regulariser = TimeSmoothness; Alpha = 1e-3; Shift = 1e-3 }
+              Damping = 1e-3
+              HessianSubsample = 1000 }
+          LineSearch = Optimisers.lineSearchDefaults
+          Strategy = StoreAll
+          MaxDepth = 1024 }
+
+    /// The same options with α_θ, the weight of the time regulariser, and the preconditioner's
+    /// shift ε = α_θ.
+    let withSmoothness (alpha: float) (o: TrainingOptions) =
+        { o with Propagation = { o.Propagation with Regulariser = { o.Propagation.Regulariser with Alpha = alpha; Shift = alpha } } }
+
+    /// The concentric ellipses (§6.1): α_θ = 1e-3.
+    let ellipses = defaults
+
+    /// The swiss roll (§6.2): α_θ = 5e-3.
+    let swissRoll = withSmoothness 5e-3 defaults
+
+    /// Peaks (§6.3): α_θ = 5e-6.
+    let peaks = withSmoothness 5e-6 defaults
+
+/// Block coordinate descent, prolongation and multilevel training.
+module Training =
+
+    /// No progress reports and no cancellation.
+    let noControl = { Progress = None; Cancellation = CancellationToken.None }
+
+    /// The piecewise-linear prolongation in time of §5.3 from N to 2N layers (h → h/2): fine layer
+    /// 2j copies coarse layer j, fine layer 2j+1 averages coarse layers j and j+1, and the last fine
+    /// layer 2N−1 copies the last coarse layer N−1. T and everything else stay.
+    let prolongate (net: Network) (p: Parameters) : Network * Parameters =
+        Parameters.validate net p
+        let n = net.Depth
+        let fineNet = Network.withDepth (2 * n) net
+        let fine (coarse: 'a[]) (average: 'a -> 'a -> 'a) (copy: 'a -> 'a) =
+            Array.init (if coarse.Length = 0 then 0 else 2 * n) (fun f ->
+                let j = f / 2
+                if f % 2 = 0 || j = n - 1 then copy coarse[j] else average coarse[j] coarse[j + 1])
+        let avgM (a: Matrix<float>) (b: Matrix<float>) = 0.5 * (a + b)
+        let avgV (a: Vector<float>) (b: Vector<float>) = 0.5 * (a + b)
+        fineNet,
+        { K = fine p.K avgM Kernels.copy
+          b = fine p.b avgV Kernels.vcopy
+          c = fine p.c avgV Kernels.vcopy }
+
+    let private hypothesisFor (options: TrainingOptions) (classes: int) =
+        match options.Hypothesis with
+        | Some h -> h
+        | None -> if classes = 2 then Logistic else Softmax
+
+    let private checkOptions (o: TrainingOptions) =
+        if o.Iterations < 0 then invalidArg "options" "Iterations must be ≥ 0"
+        if o.BatchSize < 1 then invalidArg "options" "BatchSize must be ≥ 1"
+        if o.Propagation.HessianSubsample < 1 then invalidArg "options" "HessianSubsample must be ≥ 1"
+        if o.Classification.NewtonIterations < 0 || o.Classification.PcgIterations < 0 || o.Propagation.PcgIterations < 0 then
+            invalidArg "options" "iteration limits must be ≥ 0"
+        if not (o.Propagation.Regulariser.Shift > 0.0 && o.Classification.Regulariser.Shift > 0.0) then
+            invalidArg "options" "preconditioner shifts must be > 0"
+        if not (o.Propagation.Regulariser.Alpha >= 0.0 && o.Classification.Regulariser.Alpha >= 0.0) then
+            invalidArg "options" "regularisation weights must be ≥ 0"
+
+    let private checkData (width: int) (split: Split) =
+        Dataset.validate split.Training
+        Dataset.validate split.Validation
+        if split.Training.Features.ColumnCount <> width || split.Validation.Features.ColumnCount <> width then
+            invalidArg "split" $"the features must have {width} columns (the network's width)"
+        if split.Training.Classes <> split.Validation.Classes then
+            invalidArg "split" "training and validation sets must have the same number of classes"
+
+    /// Accuracy of a model on a data set; 0 when the propagated features are not finite.
+    let accuracy (model: Model) (d: Dataset) : float =
+        let yN = Solve.forward model.Network model.Parameters d.Features
+        if Kernels.allFinite (Kernels.storage yN) then Classifier.accuracy model.Classifier yN d.Labels else 0.0
+
+    /// `count` distinct indices of 0…total−1 drawn by `rng`, or all of them in order.
+    let private sample (rng: Random) (count: int) (total: int) =
+        if count >= total then Array.init total id else Array.sub (Dataset.permutation (rng.Next()) total) 0 count
+
+    /// Block coordinate descent (SPEC §5) at the model's depth, from the given model. Every
+    /// iteration draws a batch T, takes ≤ k Newton–PCG iterations on (W, μ) with Y_N fixed, one
+    /// Gauss–Newton–PCG step on θ, and evaluates the validation accuracy; the model with the best
+    /// validation accuracy is kept. A non-finite objective stops with Diverged, a failed line
+    /// search with LineSearchFailed, cancellation with Cancelled — each keeping the best so far.
+    let train (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+        checkOptions options
+        Model.validate start
+        let net = start.Network
+        checkData (Network.width net) split
+        let clock = Stopwatch.StartNew()
+        let hyp = start.Classifier.Hypothesis
+        let training = split.Training
+        let classes = training.Classes
+        let labelsOf (d: Dataset) = Classifier.labelMatrix hyp classes d.Labels
+        let rng = Random(options.Seed + 7919 * net.Depth)
+        let n, m = Network.width net, start.Classifier.W.ColumnCount
+        let classification (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+            let problem = Objective.classification options.Classification.Regulariser hyp yN labels
+            let newton =
+                { MaxIterations = options.Classification.NewtonIterations
+                  GradientTolerance = 1e-12
+                  Pcg = { MaxIterations = options.Classification.PcgIterations; RelativeTolerance = options.Classification.PcgTolerance }
+                  LineSearch = options.LineSearch }
+            let r = Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.classifierToVector c)
+            r, Objective.classifierOfVector hyp n m r.Solution
+        let propagation (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser options.Propagation.Damping net c y0 labels y0H labelsH
+            let newton =
+                { MaxIterations = 1
+                  GradientTolerance = 1e-12
+                  Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
+                  LineSearch = options.LineSearch }
+            let r = Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.parametersToVector p)
+            r, Objective.parametersOfVector net r.Solution
+        let initialValidation = accuracy start split.Validation
+        let mutable current = start
+        let mutable best = start
+        let mutable bestAccuracy = initialValidation
+        let mutable bestIteration = 0
+        let mutable bestTraining = nan
+        let mutable history = []
+        let mutable status = MaxIterations
+        let mutable k = 0
+        while status = MaxIterations && k < options.Iterations do
+            if control.Cancellation.IsCancellationRequested then status <- Cancelled
+            else
+                k <- k + 1
+                let batch = sample rng options.BatchSize (Dataset.count training)
+                let dataT = Dataset.select batch training
+                let labelsT = labelsOf dataT
+                let yN = Solve.forward net current.Parameters dataT.Features
+                let cr, classifier = classification yN labelsT current.Classifier
+                match cr.Status with
+                | Diverged | LineSearchFailed -> status <- cr.Status
+                | _ ->
+                    let sub = sample rng options.Propagation.HessianSubsample dataT.Labels.Length
+                    let dataH = if sub.Length = dataT.Labels.Length then dataT else Dataset.select sub dataT
+                    let pr, theta = propagation current.Parameters classifier dataT.Features labelsT dataH.Features (labelsOf dataH)
+                    let model = { current with Parameters = theta; Classifier = classifier }
+                    match pr.Status with
+                    | Diverged | LineSearchFailed ->
+                        current <- { current with Classifier = classifier }
+                        status <- pr.Status
+                    | _ ->
+                        current <- model
+                        let objective =
+                            match pr.History with
+                            | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
+                            | _ -> Objective.value options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
+                        let trainingAccuracy = accuracy model training
+                        let validationAccuracy = accuracy model split.Validation
+                        let record =
+                            { Iteration = k
+                              Objective = objective
+                              TrainingAccuracy = trainingAccuracy
+                              ValidationAccuracy = validationAccuracy
+                              ClassificationPcgIterations = cr.History |> List.sumBy (fun i -> i.PcgIterations)
+                              PropagationPcgIterations = pr.History |> List.sumBy (fun i -> i.PcgIterations)
+                              StepLength = (match pr.History with [ last ] -> last.StepLength | _ -> 0.0)
+                              Seconds = clock.Elapsed.TotalSeconds }
+                        history <- record :: history
+                        if not (Double.IsFinite objective) then status <- Diverged
+                        elif validationAccuracy > bestAccuracy then
+                            best <- model
+                            bestAccuracy <- validationAccuracy
+                            bestIteration <- k
+                            bestTraining <- trainingAccuracy
+                        match control.Progress with
+                        | Some report -> report { Depth = net.Depth; Latest = record; BestValidationAccuracy = bestAccuracy }
+                        | None -> ()
+        { Depth = net.Depth
+          Status = status
+          History = List.rev history
+          InitialValidationAccuracy = initialValidation
+          BestValidationAccuracy = bestAccuracy
+          BestIteration = bestIteration
+          TrainingAccuracy = (if bestIteration = 0 then accuracy start training else bestTraining)
+          Seconds = clock.Elapsed.TotalSeconds
+          Best = best
+          Final = current }
+
+    /// The starting model of multilevel training: θ ~ N(0, InitialScale²) (seeded) and a zero classifier.
+    let initialModel (options: TrainingOptions) (net: Network) (classes: int) : Model =
+        { Network = net
+          Parameters = Parameters.random options.Seed options.InitialScale net
+          Classifier = Classifier.zero (hypothesisFor options classes) (Network.width net) classes }
+
+    /// Multilevel training (§5.3) from a given model: train at its depth, prolongate θ to twice the
+    /// depth (the classifier kept), train again, … while the depth is at most MaxDepth. Each level
+    /// continues from the previous level's last iterate. Stops early when a level diverges or is
+    /// cancelled; a level whose line search failed is reported and the next level continues.
+    let multilevelFrom (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : TrainingResult =
+        checkOptions options
+        if options.MaxDepth < start.Network.Depth then
+            invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {start.Network.Depth}"
+        let clock = Stopwatch.StartNew()
+        let rec levels (model: Model) (acc: LevelResult list) =
+            let level = train options control model split
+            let acc = level :: acc
+            let next = 2 * model.Network.Depth
+            match level.Status with
+            | Diverged | Cancelled -> acc
+            | _ when next > options.MaxDepth -> acc
+            | _ ->
+                let fineNet, fineTheta = prolongate level.Final.Network level.Final.Parameters
+                levels { level.Final with Network = fineNet; Parameters = fineTheta } acc
+        let results = List.rev (levels start [])
+        let best = results |> List.fold (fun (b: LevelResult) l -> if l.BestValidationAccuracy > b.BestValidationAccuracy then l else b) results.Head
+        { Levels = results
+          Status = (List.last results).Status
+          BestValidationAccuracy = best.BestValidationAccuracy
+          Best = best.Best
+          Seconds = clock.Elapsed.TotalSeconds }
+
+    /// Multilevel training from `initialModel` at the network's depth.
+    let multilevel (options: TrainingOptions) (control: TrainingControl) (net: Network) (split: Split) : TrainingResult =
+        multilevelFrom options control (initialModel options net split.Training.Classes) split
+
+    /// The first-order baseline: SGD with momentum or Adam on mini-batches of the whole objective
+    /// (Eq. 2.4, with the regularisers and weights of `options`) in (θ, W, μ) jointly.
+    let firstOrder (method: FirstOrderMethod) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : FirstOrderResult =
+        checkOptions options
+        Model.validate start
+        let net = start.Network
+        checkData (Network.width net) split
+        let hyp = start.Classifier.Hypothesis
+        let training = split.Training
+        let n, m = Network.width net, start.Classifier.W.ColumnCount
+        let thetaCount = Parameters.count net
+        let unpack (x: float[]) =
+            { start with
+                Parameters = Objective.parametersOfVector net (Array.sub x 0 thetaCount)
+                Classifier = Objective.classifierOfVector hyp n m (Array.sub x thetaCount (x.Length - thetaCount)) }
+        let objective (batch: int[]) (x: float[]) =
+            if not (Kernels.allFinite x) then nan, x
+            else
+                let d = Dataset.select batch training
+                Objective.valueAndGradient options.Strategy options.Propagation.Regulariser options.Classification.Regulariser
+                    (unpack x) d.Features (Classifier.labelMatrix hyp training.Classes d.Labels)
+        let x0 = Array.append (Objective.parametersToVector start.Parameters) (Objective.classifierToVector start.Classifier)
+        let count = Dataset.count training
+        let result =
+            match method with
+            | Sgd o -> Optimisers.sgd o control.Cancellation objective count x0
+            | Adam o -> Optimisers.adam o control.Cancellation objective count x0
+        let model = unpack result.Solution
+        { Model = model
+          Optimiser = result
+          TrainingAccuracy = accuracy model training
+          ValidationAccuracy = accuracy model split.Validation }
