@@ -14,12 +14,20 @@ public sealed class ReproduceTests : IDisposable
     public void ReproduceWritesFiguresReportAndResults()
     {
         var output = folder.File("report");
-        var (code, stdout, stderr) = Run("reproduce", "--out", output, "--quiet");
+        var (code, stdout, stderr) = Run("reproduce", "--out", output, "--quiet", "--max-depth", "8", "--iterations", "2");
 
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, stderr);
-        Assert.Equal(Path.Combine(output, "report.md"), stdout.Trim());
-        foreach (var figure in new[] { "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png" })
+        Assert.Equal(Path.Combine(output, "report.md"), stdout.TrimEnd('\n').Split('\n')[^1]);
+        Assert.Contains("swiss roll", stdout);
+        string[] figures =
+        [
+            "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png", "figure3.png",
+            "figure4-ellipses.png", "figure5-swiss-roll.png", "figure6-peaks.png",
+            "spectra-ellipses.png", "spectra-swiss-roll.png", "spectra-peaks.png",
+            "jacobian-ellipses.png", "jacobian-swiss-roll.png", "jacobian-peaks.png",
+        ];
+        foreach (var figure in figures)
         {
             var bytes = File.ReadAllBytes(Path.Combine(output, figure));
             Assert.True(bytes.Length > 10_000, $"{figure} is only {bytes.Length} bytes");
@@ -38,10 +46,27 @@ public sealed class ReproduceTests : IDisposable
         Assert.True(Spread(1, "outputDistances") < 0.5 * Spread(1, "inputDistances"), "K− must contract the features");
         Assert.InRange(Spread(2, "outputDistances") / Spread(2, "inputDistances"), 0.95, 1.1);
 
+        var training = results.RootElement.GetProperty("results").GetProperty("training").EnumerateArray().ToList();
+        Assert.Equal(9, training.Count);
+        Assert.All(training, run => Assert.Equal([4, 8], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
+
         var conservation = results.RootElement.GetProperty("results").GetProperty("conservation").EnumerateArray().ToList();
         double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();
         Assert.InRange(Band("Verlet, h = 0.05") / Band("Verlet, h = 0.1"), 0.4, 0.6);
         Assert.True(Band("forward Euler, h = 0.1") > 1000 * Band("Verlet, h = 0.1"));
+    }
+
+    [Theory]
+    [InlineData("--max-depth", "6", "--max-depth must be a power of two of at least 4, got 6")]
+    [InlineData("--max-depth", "2", "--max-depth must be a power of two of at least 4, got 2")]
+    [InlineData("--iterations", "0", "--iterations must be at least 1, got 0")]
+    public void ReproduceRejectsBadScheduleOptions(string option, string value, string message)
+    {
+        var (code, stdout, stderr) = Run("reproduce", "--out", folder.File("r"), option, value);
+
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Equal($"stableode: {message}\n", stderr);
     }
 
     [Fact]

@@ -1,13 +1,20 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json.Nodes;
+using Spectre.Console;
 using StableOde.Cli.Reproduce;
+using StableOde.Core;
+using Table = StableOde.Cli.Reproduce.Table;
 
 namespace StableOde.Cli.Commands;
 
-/// <summary><c>stableode reproduce [--full] [--out DIR] [--data DIR] [--quiet]</c>: the paper's examples,
-/// figures and tables, written as PNG figures, <c>report.md</c> and <c>results.json</c>.</summary>
+/// <summary><c>stableode reproduce [--full] [--out DIR] [--data DIR] [--max-depth N] [--iterations K] [--quiet]</c>:
+/// the paper's examples, figures and tables, written as PNG figures, <c>report.md</c> and <c>results.json</c>.</summary>
 public sealed class ReproduceCommand : Command
 {
+    private const int QuickDepth = 128;
+    private const int FullDepth = 1024;
+
     /// <inheritdoc/>
     public override string Name => "reproduce";
 
@@ -18,16 +25,19 @@ public sealed class ReproduceCommand : Command
     public override string Details =>
         "Runs the paper's experiments and writes into DIR (default out/reproduce) one PNG per figure,\n" +
         "report.md (every figure, every table, settings, wall times, core count) and results.json.\n" +
-        "The report is rewritten after every finished part, so an interrupted run (Ctrl-C) keeps what\n" +
-        "finished and says what was skipped. --full runs the paper's depths instead of the quick ones.";
+        $"The training experiments run multilevel from 4 layers to {QuickDepth} (the quick schedule, a few\n" +
+        $"minutes on 2 cores) or to the paper's {FullDepth} with --full. The report is rewritten after every\n" +
+        "finished part, so an interrupted run (Ctrl-C) keeps what finished and says what was skipped.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
         new("out", "The output folder (created if missing).", "DIR"),
-        new("full", "The paper's full depths instead of the quick schedule."),
+        new("full", $"The paper's depths: multilevel training up to {FullDepth} layers."),
+        new("max-depth", $"The deepest level of the training experiments (default {QuickDepth}; {FullDepth} with --full).", "N"),
+        new("iterations", "Block coordinate descent iterations per level (default: the library's, 40).", "K"),
         new("data", "A folder with MNIST or Fashion-MNIST IDX files for the image experiments.", "DIR"),
-        new("quiet", "No progress on standard error."),
+        new("quiet", "No progress on standard error (also when it is redirected)."),
     ];
 
     /// <inheritdoc/>
@@ -38,13 +48,27 @@ public sealed class ReproduceCommand : Command
         ArgumentNullException.ThrowIfNull(stderr);
         var directory = Path.GetFullPath(options.Value("out") ?? Path.Combine("out", "reproduce"));
         var full = options.Has("full");
+        var maxDepth = options.Integer("max-depth", full ? FullDepth : QuickDepth);
+        if (maxDepth < 4 || (maxDepth & (maxDepth - 1)) != 0)
+        {
+            throw new UsageException($"--max-depth must be a power of two of at least 4, got {maxDepth}");
+        }
+
+        var iterations = options.Value("iterations") is null ? (int?)null : options.Integer("iterations", 0);
+        if (iterations is < 1)
+        {
+            throw new UsageException($"--iterations must be at least 1, got {iterations}");
+        }
+
         var data = options.Value("data");
         if (data is not null && !Directory.Exists(data))
         {
             throw new UsageException($"--data: the folder '{data}' does not exist");
         }
 
-        var report = new Report(directory, full ? "--full (the paper's depths)" : "quick schedule (default)");
+        var settings = $"{(full ? "--full" : "quick schedule")}: multilevel training from 4 to {maxDepth} layers, " +
+                       $"{(iterations is null ? "the default iterations" : $"{iterations} iterations")} per level, seed 1";
+        var report = new Report(directory, settings);
         try
         {
             Directory.CreateDirectory(directory);
@@ -55,8 +79,6 @@ public sealed class ReproduceCommand : Command
             throw new UsageException($"--out: cannot write to '{directory}': {e.Message}");
         }
 
-        var progress = options.Has("quiet") ? TextWriter.Null : stderr;
-
         using var interrupt = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -64,25 +86,23 @@ public sealed class ReproduceCommand : Command
             interrupt.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        var runs = new List<TrainingRun>();
         try
         {
-            var parts = Parts(full);
-            for (int i = 0; i < parts.Count; i++)
+            var interactive = !options.Has("quiet") && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+            var parts = Parts(runs, maxDepth, iterations, interrupt.Token);
+            if (interactive)
             {
-                var (title, run) = parts[i];
-                if (interrupt.IsCancellationRequested)
-                {
-                    report.Skip(title, "interrupted (Ctrl-C) before it started");
-                    continue;
-                }
-
-                progress.Write($"[{i + 1}/{parts.Count}] {title} …\n");
-                var clock = Stopwatch.StartNew();
-                run(report, clock);
-                progress.Write($"[{i + 1}/{parts.Count}] {title}: done in {Report.Number(clock.Elapsed.TotalSeconds)} s\n");
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+                console.Progress()
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(context => RunParts(parts, report, interrupt.Token, new SpectreProgress(context)));
+            }
+            else
+            {
+                RunParts(parts, report, interrupt.Token, null);
             }
 
-            report.Skip("Figures 3–6 and the stability of trained networks", "training (block coordinate descent, multilevel) is not part of this build yet");
             report.Skip("Figure 7 and Table 1 (MNIST)", data is null
                 ? "no --data folder with MNIST or Fashion-MNIST IDX files was given"
                 : "the image experiments (3×3 convolutions on MNIST) are not part of this build yet");
@@ -97,15 +117,62 @@ public sealed class ReproduceCommand : Command
             throw new OperationCanceledException($"interrupted; the finished parts are in {Path.Combine(directory, "report.md")}");
         }
 
+        SummaryTable(runs, stdout);
         stdout.Write($"{Path.Combine(directory, "report.md")}\n");
         return 0;
     }
 
-    private static IReadOnlyList<(string Title, Action<Report, Stopwatch> Run)> Parts(bool full) =>
+    /// <summary>Progress of the parts on a Spectre.Console progress display: a bar a part, and a bar a training level.</summary>
+    private sealed class SpectreProgress(ProgressContext context)
+    {
+        private ProgressTask? _level;
+        private (string Run, int Depth) _current;
+
+        public ProgressTask Part(string title) => context.AddTask(Markup.Escape(title), maxValue: 1);
+
+        public void Training(string run, TrainingProgress p, int iterations)
+        {
+            if (_level is null || _current != (run, p.Depth))
+            {
+                _level?.StopTask();
+                _level = context.AddTask(string.Empty, maxValue: iterations);
+                _current = (run, p.Depth);
+            }
+
+            var r = p.Latest;
+            _level.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"  {run}, N = {p.Depth}: iteration {r.Iteration}, objective {r.Objective:G4}, validation {100 * r.ValidationAccuracy:F1} % (best {100 * p.BestValidationAccuracy:F1} %)"));
+            _level.Value = r.Iteration;
+        }
+    }
+
+    private sealed record Part(string Title, Action<Report, Stopwatch, SpectreProgress?> Run);
+
+    private static void RunParts(IReadOnlyList<Part> parts, Report report, CancellationToken cancel, SpectreProgress? progress)
+    {
+        foreach (var part in parts)
+        {
+            if (cancel.IsCancellationRequested)
+            {
+                report.Skip(part.Title, "interrupted (Ctrl-C) before it finished");
+                continue;
+            }
+
+            var task = progress?.Part(part.Title);
+            var clock = Stopwatch.StartNew();
+            part.Run(report, clock, progress);
+            if (task is not null) task.Value = 1;
+        }
+    }
+
+    private static IReadOnlyList<Part> Parts(List<TrainingRun> runs, int maxDepth, int? iterations, CancellationToken cancel) =>
     [
-        ("Example 1: stability of ResNets (Figure 1)", Example1),
-        ("Example 2: Hamiltonian networks of identical layers (Figure 2)", Example2),
-        ("Conservation of the Verlet Hamiltonian", (r, c) => Conservation(r, c, full ? 1000.0 : 500.0)),
+        new("Example 1: stability of ResNets (Figure 1)", (r, c, _) => Example1(r, c)),
+        new("Example 2: Hamiltonian networks of identical layers (Figure 2)", (r, c, _) => Example2(r, c)),
+        new("Conservation of the Verlet Hamiltonian", (r, c, _) => Conservation(r, c, 500.0)),
+        new("Multilevel training on the two-dimensional examples (Figure 3)", (r, c, p) => Training(r, c, p, runs, maxDepth, iterations, cancel)),
+        new("Classification results (Figures 4–6)", (r, c, _) => Classification(r, c, runs)),
+        new("Stability of the trained networks", (r, c, _) => TrainedStability(r, c, runs)),
     ];
 
     private static void Example1(Report report, Stopwatch clock)
@@ -160,5 +227,128 @@ public sealed class ReproduceCommand : Command
             clock.Elapsed.TotalSeconds),
             "conservation",
             new JsonArray(summary.Select(s => (JsonNode)new JsonObject { ["integrator"] = s.Name, ["band"] = s.Band, ["drift"] = s.DriftPerTime }).ToArray()));
+    }
+
+    private static void Training(Report report, Stopwatch clock, SpectreProgress? progress, List<TrainingRun> runs, int maxDepth, int? iterations, CancellationToken cancel)
+    {
+        foreach (var (dataset, propagator, width) in PaperTraining.Runs)
+        {
+            if (cancel.IsCancellationRequested) break;
+            var name = $"{dataset}, {propagator} (n = {width})";
+            var perLevel = iterations ?? TrainingOptionsModule.defaults.Iterations;
+            runs.Add(PaperTraining.Train(dataset, propagator, width, maxDepth, iterations,
+                p => progress?.Training(name, p, perLevel), cancel));
+        }
+
+        PaperTraining.Figure3(Path.Combine(report.Directory, "figure3.png"), runs);
+        var depths = runs.SelectMany(r => r.Result.Levels.Select(l => l.Depth)).Distinct().Order().ToList();
+        var perLevelRows = depths.Select(d => (IReadOnlyList<string>)new[] { d.ToString(CultureInfo.InvariantCulture) }
+            .Concat(runs.Select(r => r.Result.Levels.FirstOrDefault(l => l.Depth == d) is { } l ? Percent(l.BestValidationAccuracy) : "–")).ToList()).ToList();
+        var summaryRows = runs.Select(r => (IReadOnlyList<string>)[r.Dataset, r.Propagator, r.Width.ToString(CultureInfo.InvariantCulture),
+            Percent(r.Result.BestValidationAccuracy), r.Result.Best.Network.Depth.ToString(CultureInfo.InvariantCulture),
+            PaperTraining.PaperAccuracy(r.Dataset, r.Propagator), r.Result.Status.ToString(), Report.Number(r.Result.Seconds)]).ToList();
+        report.Add(new Section("Multilevel training on the two-dimensional examples (Figure 3)",
+            "Block coordinate descent (SPEC §5) with the library's default options for each data set (§6.1–6.3: tanh; " +
+            "T = 20, logistic regression for the ellipses and the swiss roll; T = 5, softmax for peaks; smoothness in time " +
+            "with α = 1e-3, 5e-3, 5e-6), multilevel from 4 layers, doubling the depth by linear interpolation in time. " +
+            "The parameters with the best validation accuracy are kept at every level.",
+            [("figure3.png", "Figure 3: best validation accuracy per level for the ellipses, the swiss roll and peaks")],
+            [
+                new Table("Best validation accuracy per level (%)", new[] { "layers" }.Concat(runs.Select(r => $"{r.Dataset} {r.Propagator} (n={r.Width})")).ToList(), perLevelRows),
+                new Table("Best validation accuracy of each run, next to the paper's", ["data", "propagator", "n", "best", "at layers", "paper", "status", "seconds"], summaryRows),
+            ],
+            clock.Elapsed.TotalSeconds),
+            "training",
+            new JsonArray(runs.Select(r => (JsonNode)new JsonObject
+            {
+                ["dataset"] = r.Dataset,
+                ["propagator"] = r.Propagator,
+                ["width"] = r.Width,
+                ["status"] = r.Result.Status.ToString(),
+                ["bestValidationAccuracy"] = r.Result.BestValidationAccuracy,
+                ["seconds"] = r.Result.Seconds,
+                ["levels"] = new JsonArray(r.Result.Levels.Select(l => (JsonNode)new JsonObject
+                {
+                    ["layers"] = l.Depth,
+                    ["bestValidationAccuracy"] = l.BestValidationAccuracy,
+                    ["trainingAccuracy"] = l.TrainingAccuracy,
+                    ["seconds"] = l.Seconds,
+                }).ToArray()),
+            }).ToArray()));
+    }
+
+    private static void Classification(Report report, Stopwatch clock, List<TrainingRun> runs)
+    {
+        var figures = new List<(string, string)>();
+        var number = 4;
+        foreach (var run in runs.Where(r => r.Propagator == "verlet"))
+        {
+            var file = $"figure{number}-{run.Dataset.Replace(' ', '-')}.png";
+            PaperTraining.Classification(Path.Combine(report.Directory, file), run);
+            figures.Add((file, $"Figure {number}: {run.Dataset}, Verlet network (n = 2, {run.Result.Best.Network.Depth} layers): the validation data, its propagated features and the prediction"));
+            number++;
+        }
+
+        report.Add(new Section("Classification results (Figures 4–6)",
+            "For each data set, the best Verlet network: the labelled validation points, the same points after propagation " +
+            "(Y_N, which the classifier separates linearly), and the predicted class over the plane as a coloured background.",
+            figures, [], clock.Elapsed.TotalSeconds), "classification", new JsonArray(figures.Select(f => (JsonNode)f.Item1).ToArray()));
+    }
+
+    private static void TrainedStability(Report report, Stopwatch clock, List<TrainingRun> runs)
+    {
+        var figures = new List<(string, string)>();
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var group in runs.GroupBy(r => r.Dataset))
+        {
+            var slug = group.Key.Replace(' ', '-');
+            var list = group.ToList();
+            PaperTraining.Spectra(Path.Combine(report.Directory, $"spectra-{slug}.png"), list);
+            PaperTraining.Jacobians(Path.Combine(report.Directory, $"jacobian-{slug}.png"), list);
+            figures.Add(($"spectra-{slug}.png", $"{group.Key}: eigenvalues of every layer's operator of the deepest trained networks"));
+            figures.Add(($"jacobian-{slug}.png", $"{group.Key}: largest and smallest singular values of ∂Y_N/∂Y_0 against depth"));
+            rows.AddRange(list.Select(r => (IReadOnlyList<string>)[r.Dataset, r.Propagator,
+                Report.Number(r.Jacobian[^1].Largest), Report.Number(r.Jacobian[^1].Smallest), r.Jacobian[^1].Depth.ToString(CultureInfo.InvariantCulture)]));
+        }
+
+        report.Add(new Section("Stability of the trained networks",
+            "Beyond the paper: the spectra of the trained operators K_j (antisymmetric ResNets stay on the imaginary axis; " +
+            "for Verlet the eigenvalues of the Hamiltonian block [[0, K], [−Kᵀ, 0]] are ±iσ(K)), and the largest and smallest " +
+            "singular values of ∂Y_N/∂Y_0 at the best model of every level, on 200 validation examples: exploding (≫ 1) and " +
+            "vanishing (≪ 1) gradients made visible.",
+            figures,
+            [new Table("Singular values of ∂Y_N/∂Y_0 at the deepest level", ["data", "propagator", "σ_max", "σ_min", "layers"], rows)],
+            clock.Elapsed.TotalSeconds),
+            "trainedStability",
+            new JsonArray(runs.Select(r => (JsonNode)new JsonObject
+            {
+                ["dataset"] = r.Dataset,
+                ["propagator"] = r.Propagator,
+                ["jacobian"] = new JsonArray(r.Jacobian.Select(j => (JsonNode)new JsonObject { ["layers"] = j.Depth, ["largest"] = j.Largest, ["smallest"] = j.Smallest }).ToArray()),
+            }).ToArray()));
+    }
+
+    private static string Percent(double accuracy) => (100 * accuracy).ToString("F2", CultureInfo.InvariantCulture) + " %";
+
+    private static void SummaryTable(IReadOnlyList<TrainingRun> runs, TextWriter stdout)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+        });
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 120;
+        }
+        var table = new Spectre.Console.Table().AddColumns("data", "propagator", "n", "best validation", "at layers", "paper", "seconds");
+        foreach (var r in runs)
+        {
+            table.AddRow(r.Dataset, r.Propagator, r.Width.ToString(CultureInfo.InvariantCulture), Percent(r.Result.BestValidationAccuracy),
+                         r.Result.Best.Network.Depth.ToString(CultureInfo.InvariantCulture), PaperTraining.PaperAccuracy(r.Dataset, r.Propagator),
+                         Report.Number(r.Result.Seconds));
+        }
+
+        console.Write(table);
     }
 }

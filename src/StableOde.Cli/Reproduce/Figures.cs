@@ -81,28 +81,37 @@ internal static class Figures
 
     /// <summary>Several series against a common x axis (layer index, depth, …).</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel,
-                             IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY = false, int width = 800, int height = 500)
+                             IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY = false, bool depthX = false, int width = 800, int height = 500)
     {
         var plot = new Plot();
-        DrawLines(plot, title, xLabel, yLabel, series, logY);
+        DrawLines(plot, title, xLabel, yLabel, series, logY, depthX);
         Save(plot, path, width, height);
     }
 
     /// <summary>Panels of line plots side by side.</summary>
     public static void LinePanels(string path, IReadOnlyList<(string Title, string XLabel, string YLabel, IReadOnlyList<(string Label, double[] X, double[] Y)> Series)> panels,
-                                  int panelWidth = 560, int height = 440)
+                                  bool depthX = false, int panelWidth = 560, int height = 440)
     {
         var multi = new Multiplot();
         multi.AddPlots(panels.Count);
         multi.Layout = new ScottPlot.MultiplotLayouts.Columns();
         for (int p = 0; p < panels.Count; p++)
-            DrawLines(multi.GetPlot(p), panels[p].Title, panels[p].XLabel, panels[p].YLabel, panels[p].Series, logY: false);
+            DrawLines(multi.GetPlot(p), panels[p].Title, panels[p].XLabel, panels[p].YLabel, panels[p].Series, logY: false, depthX);
         WritePng(path, multi.Render(panelWidth * panels.Count, height));
     }
 
+    /// <summary>Draws series; with <paramref name="depthX"/> the x values are log₂ of depths, ticked as the depths.</summary>
     private static void DrawLines(Plot plot, string title, string xLabel, string yLabel,
-                                  IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY)
+                                  IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY, bool depthX)
     {
+        if (depthX)
+        {
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                LabelFormatter = v => Math.Pow(2, v).ToString("0", System.Globalization.CultureInfo.InvariantCulture),
+                IntegerTicksOnly = true,
+            };
+        }
         for (int k = 0; k < series.Count; k++)
         {
             var ys = logY ? series[k].Y.Select(Math.Log10).ToArray() : series[k].Y;
@@ -123,6 +132,36 @@ internal static class Figures
         plot.XLabel(xLabel);
         plot.YLabel(logY ? yLabel + " (log scale)" : yLabel);
         plot.ShowLegend(Alignment.UpperLeft);
+    }
+
+    /// <summary>Scatter panels side by side, one colour a class; a panel may have a background of
+    /// faint class-coloured squares (a classifier's prediction over the plane).</summary>
+    public static void ClassPanels(string path, IReadOnlyList<(string Title, IReadOnlyList<(double[] X, double[] Y)> Points, IReadOnlyList<(double[] X, double[] Y)>? Background)> panels,
+                                   int panelSize = 460)
+    {
+        var multi = new Multiplot();
+        multi.AddPlots(panels.Count);
+        multi.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        for (int p = 0; p < panels.Count; p++)
+        {
+            var plot = multi.GetPlot(p);
+            var (title, points, background) = panels[p];
+            if (background is not null)
+            {
+                for (int k = 0; k < background.Count; k++)
+                    plot.Add.Markers(background[k].X, background[k].Y, MarkerShape.FilledSquare, 4, ColorOf(k).WithAlpha(0.25));
+            }
+            for (int k = 0; k < points.Count; k++)
+            {
+                var m = plot.Add.Markers(points[k].X, points[k].Y, MarkerShape.FilledCircle, 4, ColorOf(k));
+                m.LegendText = $"class {k}";
+            }
+            plot.Title(title);
+            plot.XLabel("feature 1");
+            plot.YLabel("feature 2");
+            plot.ShowLegend(Alignment.UpperRight);
+        }
+        WritePng(path, multi.Render(panelSize * panels.Count, panelSize));
     }
 
     /// <summary>Eigenvalues in the complex plane, one colour a group.</summary>
