@@ -122,27 +122,36 @@ public sealed class ReproduceCommand : Command
         return 0;
     }
 
-    /// <summary>Progress of the parts on a Spectre.Console progress display: a bar a part, and a bar a training level.</summary>
+    /// <summary>Progress of the parts on a Spectre.Console progress display: a bar a part, and a bar a
+    /// training run that advances through its levels and shows the level, iteration, objective and accuracy.</summary>
     private sealed class SpectreProgress(ProgressContext context)
     {
-        private ProgressTask? _level;
-        private (string Run, int Depth) _current;
+        private readonly Dictionary<string, (ProgressTask Task, List<int> Depths)> _runs = [];
 
         public ProgressTask Part(string title) => context.AddTask(Markup.Escape(title), maxValue: 1);
 
-        public void Training(string run, TrainingProgress p, int iterations)
+        public void Training(string run, TrainingProgress p, int iterations, int levels)
         {
-            if (_level is null || _current != (run, p.Depth))
+            if (!_runs.TryGetValue(run, out var entry))
             {
-                _level?.StopTask();
-                _level = context.AddTask(string.Empty, maxValue: iterations);
-                _current = (run, p.Depth);
+                entry = (context.AddTask(Markup.Escape("  " + run), maxValue: levels * iterations), []);
+                _runs[run] = entry;
             }
 
+            if (!entry.Depths.Contains(p.Depth)) entry.Depths.Add(p.Depth);
             var r = p.Latest;
-            _level.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            entry.Task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                 $"  {run}, N = {p.Depth}: iteration {r.Iteration}, objective {r.Objective:G4}, validation {100 * r.ValidationAccuracy:F1} % (best {100 * p.BestValidationAccuracy:F1} %)"));
-            _level.Value = r.Iteration;
+            entry.Task.Value = (entry.Depths.Count - 1) * iterations + r.Iteration;
+        }
+
+        public void Finish(string run)
+        {
+            if (_runs.TryGetValue(run, out var entry))
+            {
+                entry.Task.Value = entry.Task.MaxValue;
+                entry.Task.StopTask();
+            }
         }
     }
 
@@ -161,7 +170,11 @@ public sealed class ReproduceCommand : Command
             var task = progress?.Part(part.Title);
             var clock = Stopwatch.StartNew();
             part.Run(report, clock, progress);
-            if (task is not null) task.Value = 1;
+            if (task is not null)
+            {
+                task.Value = 1;
+                task.StopTask();
+            }
         }
     }
 
@@ -236,8 +249,10 @@ public sealed class ReproduceCommand : Command
             if (cancel.IsCancellationRequested) break;
             var name = $"{dataset}, {propagator} (n = {width})";
             var perLevel = iterations ?? TrainingOptionsModule.defaults.Iterations;
+            var levels = (int)Math.Log2(maxDepth / 4) + 1;
             runs.Add(PaperTraining.Train(dataset, propagator, width, maxDepth, iterations,
-                p => progress?.Training(name, p, perLevel), cancel));
+                p => progress?.Training(name, p, perLevel, levels), cancel));
+            progress?.Finish(name);
         }
 
         PaperTraining.Figure3(Path.Combine(report.Directory, "figure3.png"), runs);
