@@ -3,9 +3,10 @@
 /// are independent, so a batch is cut into row blocks that run on all cores with no
 /// synchronisation between layers; only parameter gradients are summed, in block order, so the
 /// result does not depend on the number of cores. Dense operators (and their antisymmetric and
-/// negative-semidefinite parametrisations) run the fused kernels of `Fused` when the machine has
-/// 512-bit vectors; every other case runs the generic path below, whole-column operator
-/// products (convolutions by the direct kernels of `Operator.fast…`). Results agree with the
+/// negative-semidefinite parametrisations) run the fused kernels of `Fused`, and ResNet and
+/// Verlet with a 3×3 convolution those of `FusedConv`, when the machine has 512-bit vectors;
+/// every other case runs the generic path below, whole-column operator products (convolutions
+/// by the direct kernels of `Operator.fast…`). Results agree with the
 /// reference step functions to round-off (tests hold them to 1e-12).
 module StableOde.Core.Engine
 
@@ -28,8 +29,11 @@ type Block =
       Start: int
       /// The number of examples the block holds.
       Rows: int
-      Ws: Workspace
-      /// Scratch of the fused kernels.
+      /// Whole-width workspaces of the generic path, allocated on its first use (the fused
+      /// paths never need them).
+      Ws: System.Lazy<Workspace>
+      /// Scratch of the fused dense kernels (empty unless the network runs them: its gradient
+      /// accumulators grow as n·m).
       Scratch: Fused.Scratch
       /// The effective dense matrix of a parametrised dense operator (n×m), else empty.
       Matrix: float[]
@@ -63,6 +67,14 @@ let isFused (net: Network) =
         | Dense _ | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> true
         | _ -> false)
 
+/// Whether a network's steps run the fused convolution kernels: ResNet or Verlet with a plain
+/// 3×3 convolution, on a machine with 512-bit vectors.
+let isConvFused (net: Network) =
+    FusedConv.available
+    && (match net.Propagator, net.Operator with
+        | (ResNet | Verlet), Conv3x3 _ -> true
+        | _ -> false)
+
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
 /// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
@@ -81,8 +93,9 @@ let blocks (net: Network) (s: int) : Block[] =
         { Ctx = { Net = net; S = stride; H = h }
           Start = first
           Rows = min s (first + stride) - first
-          Ws = { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m }
-          Scratch = Fused.scratch n m
+          Ws = System.Lazy<Workspace>(fun () ->
+              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m })
+          Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
           MatrixGradient = Array.zeroCreate matrixSize })
 
@@ -169,7 +182,7 @@ let private omega (j: int) = if j = 0 then 0.5 else 1.0
 
 /// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}) on the generic path.
 let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -193,7 +206,7 @@ let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[
 
 /// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse, on the generic path.
 let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -214,7 +227,7 @@ let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: flo
 
 /// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place.
 let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -247,7 +260,7 @@ let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) 
 
 /// Adjoint step j on the generic path.
 let private genericAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -322,10 +335,21 @@ let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[])
                 gTheta[l * n + i] <- gTheta[l * n + i] - acc
     | _ -> Fused.reduce b.Scratch n m gTheta gbN gbM
 
+/// The calling thread's scratch of the fused convolution kernels for a network's sizes.
+let private convScratch (net: Network) =
+    match net.Operator with
+    | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth (if net.Propagator = Verlet then net.AuxBiasWidth else 0)
+    | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
+
 /// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     let net = b.Ctx.Net
-    if isFused net then
+    if isConvFused net then
+        let sc = convScratch net
+        FusedConv.prepare sc w.K
+        if net.Propagator = Verlet then FusedConv.verletStep net.Activation sc b.Ctx.S b.Ctx.H w.b w.c y z
+        else FusedConv.resnetStep net.Activation sc b.Ctx.S b.Ctx.H w.b y
+    elif isFused net then
         let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
         let n = Operator.inWidth net.Operator
         match net.Propagator with
@@ -360,10 +384,21 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
         Fused.verletAdjoint act b.Scratch reversing rows n (zWidth net) h k w.b w.c y z yBar zBar
         reduceInto b w.K g.b g.c g.K
 
+/// The adjoint of a step on the fused convolution path, optionally fused with its inverse
+/// (Verlet); the layer's gradients are added to g.
+let private convAdjoint (b: Block) (reversing: bool) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let net = b.Ctx.Net
+    let sc = convScratch net
+    FusedConv.prepare sc w.K
+    if net.Propagator = Verlet then FusedConv.verletAdjoint net.Activation sc reversing b.Ctx.S b.Ctx.H w.b w.c y z yBar zBar
+    else FusedConv.resnetAdjoint net.Activation sc b.Ctx.S b.Ctx.H w.b y yBar
+    FusedConv.reduce sc g.K g.b g.c
+
 /// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given Y_j and Z_{j+½}; the
 /// gradients of layer j are added to g.
 let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
+    if isConvFused b.Ctx.Net then convAdjoint b false w y z' yBar zBar g
+    elif isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
     else genericAdjointStep b j w y z' yBar zBar g
 
 /// The reversal strategy's step j (leapfrog and Verlet): (Y, Z) go from (Y_{j+1}, Z_{j+½}) back
@@ -371,8 +406,9 @@ let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBa
 /// gradients of layer j are added to g. The fused path shares the pre-activations of the
 /// inverse and the adjoint, one pass over the block.
 let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
+    if isConvFused b.Ctx.Net && b.Ctx.Net.Propagator = Verlet then convAdjoint b true w y z yBar zBar g
+    elif isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
     else
-        System.Array.Copy(z, b.Ws.Zs, z.Length)
+        System.Array.Copy(z, b.Ws.Value.Zs, z.Length)
         genericReverse b j w y z
-        genericAdjointStep b j w y b.Ws.Zs yBar zBar g
+        genericAdjointStep b j w y b.Ws.Value.Zs yBar zBar g

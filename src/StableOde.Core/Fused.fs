@@ -61,11 +61,13 @@ let inline private fma (a: Vector512<float>) (b: Vector512<float>) (c: Vector512
 /// so that each activation gets its own specialised loop.
 type private Sigma = Vector512<float> -> struct (Vector512<float> * Vector512<float>)
 
-let inline private relu (x: Vector512<float>) =
+/// relu and its derivative (1 for x > 0, else 0) on eight lanes.
+let inline relu (x: Vector512<float>) =
     let positive = Vector512.GreaterThan(x, Vector512<float>.Zero)
     struct (Vector512.ConditionalSelect(positive, x, Vector512<float>.Zero), Vector512.ConditionalSelect(positive, Vector512<float>.One, Vector512<float>.Zero))
 
-let inline private identity (x: Vector512<float>) = struct (x, Vector512<float>.One)
+/// The identity and its derivative 1 on eight lanes.
+let inline identity (x: Vector512<float>) = struct (x, Vector512<float>.One)
 
 /// dst ← the bias of each feature of a side of width w, one vector each (a bias of length |b|
 /// is tied over groups of w / |b| consecutive features).
