@@ -94,10 +94,13 @@ let tanhArguments =
 
 /// A case for the fused convolution kernels: ResNet or Verlet with a 3×3 convolution of 1–8
 /// channels (one group of `FusedConv.Group` output channels, padded, or two), images from 1×1 to
-/// 5×6, and batch sizes whose blocks end in a whole chunk of 16 examples or in a half one.
+/// 5×6 or of 16×17 pixels (wide: blocks of 32–40 rows), and batch sizes whose blocks end in a
+/// whole chunk of 16 examples or in a half one.
 let private convCaseOf (seed: int) : Case =
     let rng = Random seed
-    let op = Conv3x3(1 + rng.Next 8, 1 + rng.Next 5, 1 + rng.Next 6)
+    let op =
+        if rng.Next 4 = 0 then Conv3x3(1 + rng.Next 3, 16, 17)
+        else Conv3x3(1 + rng.Next 8, 1 + rng.Next 5, 1 + rng.Next 6)
     let propagator = if rng.Next 2 = 0 then ResNet else Verlet
     let activation = [| Tanh; Tanh; Relu; Identity |][rng.Next 4]
     let net = Network.create propagator activation op (1 + rng.Next 4) (0.5 + 2.0 * rng.NextDouble()) (rng.Next 2 = 0)

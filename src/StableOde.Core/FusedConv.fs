@@ -4,9 +4,10 @@
 /// of `ChunkRows` examples. Each chunk is packed into zero-bordered images ([channel][row][column]
 /// [example], (H+2)×(W+2) pixels a channel), so every tap is a branch-free load and the chunk's
 /// working set stays in the L2 cache. For one output pixel the kernel accumulates the 9 taps ×
-/// all input channels of `Group` output channels × 16 examples in registers, then adds the bias,
+/// all input channels of `Group` output channels × 16 examples in registers (in a method of its
+/// own), then adds the bias,
 /// evaluates σ (and σ') and applies the update in the same pass. The parameter gradient is a
-/// blocked reduction: for each input channel and tap row, 3 taps × 3 output channels are summed
+/// blocked reduction: for each input channel and tap row, 3 taps × 6 output channels are summed
 /// lane-wise in registers over the chunk's pixels, added to lane accumulators once per chunk and
 /// reduced once per layer.
 ///
@@ -24,10 +25,6 @@ let ChunkRows = 16
 /// Output channels one pass of the kernel accumulates at once.
 [<Literal>]
 let Group = 6
-
-/// Output channels of one register block of the parameter gradient.
-[<Literal>]
-let private GradientGroup = 3
 
 /// Whether the fused convolution kernels run on this machine (512-bit vectors).
 let available = Vector512.IsHardwareAccelerated
@@ -50,6 +47,8 @@ type Scratch =
       KDirect: float[]
       /// The transpose's weights, K'[i][o][8 − tap] = K[o][i][tap], packed like `KDirect`.
       KTransposed: float[]
+      /// The sums of the current output pixel, `Group` channels × `ChunkRows` examples.
+      Sums: float[]
       /// Lane sums (8 each) of ∂/∂θ in θ's entry order (9·i + tap)·c + o.
       GK: float[]
       /// Lane sums of the gradient of the bias added to Y's side (b), one per bias entry.
@@ -64,6 +63,7 @@ let scratch (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Sc
     { C = c; H = h; W = w; Padded = padded
       X = chunk (); Z = chunk (); P = chunk (); Q = chunk ()
       KDirect = Array.zeroCreate (padded * c * 9); KTransposed = Array.zeroCreate (padded * c * 9)
+      Sums = Array.zeroCreate (Group * ChunkRows)
       GK = Array.zeroCreate (c * c * 9 * 8); GB = Array.zeroCreate (biasWidth * 8); GC = Array.zeroCreate (auxBiasWidth * 8) }
 
 /// Each thread's scratch of its last call, reused while the sizes stay the same: a solve's blocks
@@ -118,101 +118,145 @@ let pack (sc: Scratch) (rows: int) (r0: int) (full: bool) (src: float[]) (dst: f
                 store (load src from) dst at
                 store (if full then load src (from + 8) else Vector512<float>.Zero) dst (at + 8)
 
+/// The sums of one output pixel (r, q) for the output channels of group g: 9 taps × every input
+/// channel of a packed chunk, 6 channels × 16 examples in registers, written to `sc.Sums`
+/// (channel g·Group + k at 16·k, lower half first). A method of its own, so that the JIT keeps
+/// its twelve accumulators in registers whatever the epilogue inlined around it.
+let private convolvePixel (sc: Scratch) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
+    let c, h = sc.C, sc.H
+    let pw = sc.W + 2
+    let mutable a0 = Vector512<float>.Zero
+    let mutable a1 = Vector512<float>.Zero
+    let mutable a2 = Vector512<float>.Zero
+    let mutable a3 = Vector512<float>.Zero
+    let mutable a4 = Vector512<float>.Zero
+    let mutable a5 = Vector512<float>.Zero
+    let mutable b0 = Vector512<float>.Zero
+    let mutable b1 = Vector512<float>.Zero
+    let mutable b2 = Vector512<float>.Zero
+    let mutable b3 = Vector512<float>.Zero
+    let mutable b4 = Vector512<float>.Zero
+    let mutable b5 = Vector512<float>.Zero
+    for ic in 0 .. c - 1 do
+        for u in 0 .. 2 do
+            let row = ((ic * (h + 2) + r + u) * pw + q) * ChunkRows
+            let kr = ((g * c + ic) * 9 + 3 * u) * Group
+            for v in 0 .. 2 do
+                let at = row + v * ChunkRows
+                let x0 = load src at
+                let x1 = load src (at + 8)
+                let kb = kr + v * Group
+                let k0 = splat (elem k kb)
+                a0 <- fma x0 k0 a0
+                b0 <- fma x1 k0 b0
+                let k1 = splat (elem k (kb + 1))
+                a1 <- fma x0 k1 a1
+                b1 <- fma x1 k1 b1
+                let k2 = splat (elem k (kb + 2))
+                a2 <- fma x0 k2 a2
+                b2 <- fma x1 k2 b2
+                let k3 = splat (elem k (kb + 3))
+                a3 <- fma x0 k3 a3
+                b3 <- fma x1 k3 b3
+                let k4 = splat (elem k (kb + 4))
+                a4 <- fma x0 k4 a4
+                b4 <- fma x1 k4 b4
+                let k5 = splat (elem k (kb + 5))
+                a5 <- fma x0 k5 a5
+                b5 <- fma x1 k5 b5
+    let out = sc.Sums
+    store a0 out 0
+    store b0 out 8
+    store a1 out 16
+    store b1 out 24
+    store a2 out 32
+    store b2 out 40
+    store a3 out 48
+    store b3 out 56
+    store a4 out 64
+    store b4 out 72
+    store a5 out 80
+    store b5 out 88
+
 /// The convolution of a packed chunk with packed weights k, one output pixel at a time: for each
 /// output channel o and pixel p = r·W + q, `epilogue o p lo hi` receives the sums of the chunk's
 /// two halves (examples 0–7 and 8–15).
 let inline private convolve (sc: Scratch) (k: float[]) (src: float[]) ([<InlineIfLambda>] epilogue: int -> int -> Vector512<float> -> Vector512<float> -> unit) =
-    let c, h, w = sc.C, sc.H, sc.W
-    let pw = w + 2
+    let c, w = sc.C, sc.W
     for g in 0 .. sc.Padded / Group - 1 do
-        for r in 0 .. h - 1 do
+        for r in 0 .. sc.H - 1 do
             for q in 0 .. w - 1 do
-                let mutable a0 = Vector512<float>.Zero
-                let mutable a1 = Vector512<float>.Zero
-                let mutable a2 = Vector512<float>.Zero
-                let mutable a3 = Vector512<float>.Zero
-                let mutable a4 = Vector512<float>.Zero
-                let mutable a5 = Vector512<float>.Zero
-                let mutable b0 = Vector512<float>.Zero
-                let mutable b1 = Vector512<float>.Zero
-                let mutable b2 = Vector512<float>.Zero
-                let mutable b3 = Vector512<float>.Zero
-                let mutable b4 = Vector512<float>.Zero
-                let mutable b5 = Vector512<float>.Zero
-                for ic in 0 .. c - 1 do
-                    for u in 0 .. 2 do
-                        let row = ((ic * (h + 2) + r + u) * pw + q) * ChunkRows
-                        for v in 0 .. 2 do
-                            let at = row + v * ChunkRows
-                            let x0 = load src at
-                            let x1 = load src (at + 8)
-                            let kb = ((g * c + ic) * 9 + 3 * u + v) * Group
-                            let k0 = splat (elem k kb)
-                            a0 <- fma x0 k0 a0
-                            b0 <- fma x1 k0 b0
-                            let k1 = splat (elem k (kb + 1))
-                            a1 <- fma x0 k1 a1
-                            b1 <- fma x1 k1 b1
-                            let k2 = splat (elem k (kb + 2))
-                            a2 <- fma x0 k2 a2
-                            b2 <- fma x1 k2 b2
-                            let k3 = splat (elem k (kb + 3))
-                            a3 <- fma x0 k3 a3
-                            b3 <- fma x1 k3 b3
-                            let k4 = splat (elem k (kb + 4))
-                            a4 <- fma x0 k4 a4
-                            b4 <- fma x1 k4 b4
-                            let k5 = splat (elem k (kb + 5))
-                            a5 <- fma x0 k5 a5
-                            b5 <- fma x1 k5 b5
+                convolvePixel sc k src g r q
                 let p = r * w + q
-                let o = g * Group
-                if o < c then epilogue o p a0 b0
-                if o + 1 < c then epilogue (o + 1) p a1 b1
-                if o + 2 < c then epilogue (o + 2) p a2 b2
-                if o + 3 < c then epilogue (o + 3) p a3 b3
-                if o + 4 < c then epilogue (o + 4) p a4 b4
-                if o + 5 < c then epilogue (o + 5) p a5 b5
+                for o in g * Group .. min c (g * Group + Group) - 1 do
+                    let at = (o - g * Group) * ChunkRows
+                    epilogue o p (load sc.Sums at) (load sc.Sums (at + 8))
 
 /// GK ← GK + ∂⟨X K(θ), V⟩/∂θ lane-wise, for packed chunks x and v: entry (9·i + tap)·c + o
-/// gains Σ_pixels x[i, pixel + tap] v[o, pixel] over both halves of the chunk. Padding channels
-/// of v are zero and their entries are not kept.
+/// gains Σ_pixels x[i, pixel + tap] v[o, pixel] over both halves of the chunk. For each input
+/// channel, tap row and group of `Group` output channels, the 3 taps × 6 outputs are summed in
+/// registers over the chunk's pixels (9 loads feed 18 FMAs). Padding channels of v are zero and
+/// their entries are not kept.
 let gradient (sc: Scratch) (x: float[]) (v: float[]) =
     let c, h, w = sc.C, sc.H, sc.W
     let pw = w + 2
+    let plane = (h + 2) * pw * ChunkRows
     for ic in 0 .. c - 1 do
         for u in 0 .. 2 do
-            for og in 0 .. GradientGroup .. c - 1 do
+            for og in 0 .. Group .. c - 1 do
                 let mutable s00 = Vector512<float>.Zero
                 let mutable s01 = Vector512<float>.Zero
                 let mutable s02 = Vector512<float>.Zero
+                let mutable s03 = Vector512<float>.Zero
+                let mutable s04 = Vector512<float>.Zero
+                let mutable s05 = Vector512<float>.Zero
                 let mutable s10 = Vector512<float>.Zero
                 let mutable s11 = Vector512<float>.Zero
                 let mutable s12 = Vector512<float>.Zero
+                let mutable s13 = Vector512<float>.Zero
+                let mutable s14 = Vector512<float>.Zero
+                let mutable s15 = Vector512<float>.Zero
                 let mutable s20 = Vector512<float>.Zero
                 let mutable s21 = Vector512<float>.Zero
                 let mutable s22 = Vector512<float>.Zero
-                let plane = (h + 2) * pw * ChunkRows
+                let mutable s23 = Vector512<float>.Zero
+                let mutable s24 = Vector512<float>.Zero
+                let mutable s25 = Vector512<float>.Zero
                 for r in 0 .. h - 1 do
-                    for q in 0 .. w - 1 do
-                        let vat = ((og * (h + 2) + r + 1) * pw + q + 1) * ChunkRows
-                        let xat = ((ic * (h + 2) + r + u) * pw + q) * ChunkRows
-                        for half in 0 .. 8 .. 8 do
-                            let v0 = load v (vat + half)
-                            let v1 = load v (vat + plane + half)
-                            let v2 = load v (vat + 2 * plane + half)
-                            let x0 = load x (xat + half)
-                            let x1 = load x (xat + ChunkRows + half)
-                            let x2 = load x (xat + 2 * ChunkRows + half)
-                            s00 <- fma x0 v0 s00
-                            s01 <- fma x0 v1 s01
-                            s02 <- fma x0 v2 s02
-                            s10 <- fma x1 v0 s10
-                            s11 <- fma x1 v1 s11
-                            s12 <- fma x1 v2 s12
-                            s20 <- fma x2 v0 s20
-                            s21 <- fma x2 v1 s21
-                            s22 <- fma x2 v2 s22
+                    let vrow = ((og * (h + 2) + r + 1) * pw + 1) * ChunkRows
+                    let xrow = ((ic * (h + 2) + r + u) * pw) * ChunkRows
+                    for e in 0 .. 2 * w - 1 do
+                        // e runs over the row's pixels and, within each, its two halves.
+                        let off = (e >>> 1) * ChunkRows + (e &&& 1) * 8
+                        let vat = vrow + off
+                        let xat = xrow + off
+                        let x0 = load x xat
+                        let x1 = load x (xat + ChunkRows)
+                        let x2 = load x (xat + 2 * ChunkRows)
+                        let v0 = load v vat
+                        s00 <- fma x0 v0 s00
+                        s10 <- fma x1 v0 s10
+                        s20 <- fma x2 v0 s20
+                        let v1 = load v (vat + plane)
+                        s01 <- fma x0 v1 s01
+                        s11 <- fma x1 v1 s11
+                        s21 <- fma x2 v1 s21
+                        let v2 = load v (vat + 2 * plane)
+                        s02 <- fma x0 v2 s02
+                        s12 <- fma x1 v2 s12
+                        s22 <- fma x2 v2 s22
+                        let v3 = load v (vat + 3 * plane)
+                        s03 <- fma x0 v3 s03
+                        s13 <- fma x1 v3 s13
+                        s23 <- fma x2 v3 s23
+                        let v4 = load v (vat + 4 * plane)
+                        s04 <- fma x0 v4 s04
+                        s14 <- fma x1 v4 s14
+                        s24 <- fma x2 v4 s24
+                        let v5 = load v (vat + 5 * plane)
+                        s05 <- fma x0 v5 s05
+                        s15 <- fma x1 v5 s15
+                        s25 <- fma x2 v5 s25
                 let put (tapV: int) (o: int) (s: Vector512<float>) =
                     if og + o < c then
                         let at = ((9 * ic + 3 * u + tapV) * c + og + o) * 8
@@ -220,12 +264,21 @@ let gradient (sc: Scratch) (x: float[]) (v: float[]) =
                 put 0 0 s00
                 put 0 1 s01
                 put 0 2 s02
+                put 0 3 s03
+                put 0 4 s04
+                put 0 5 s05
                 put 1 0 s10
                 put 1 1 s11
                 put 1 2 s12
+                put 1 3 s13
+                put 1 4 s14
+                put 1 5 s15
                 put 2 0 s20
                 put 2 1 s21
                 put 2 2 s22
+                put 2 3 s23
+                put 2 4 s24
+                put 2 5 s25
 
 /// Adds the lane sums of the accumulators into the layer's gradients (gK shaped like θ, gb and
 /// gc like the biases; gc may be empty) and clears them.
