@@ -38,7 +38,9 @@ type Block =
       /// The effective dense matrix of a parametrised dense operator (n×m), else empty.
       Matrix: float[]
       /// The gradient with respect to `Matrix`, before it is pulled back to θ.
-      MatrixGradient: float[] }
+      MatrixGradient: float[]
+      /// The derivative of `Matrix` in a direction δθ (sensitivity).
+      MatrixDirection: float[] }
 
 /// Features from which a network counts as wide (a convolution on images, say): its blocks are
 /// cut small so that each block's states stay in cache from one layer to the next.
@@ -107,7 +109,8 @@ let blocks (net: Network) (s: int) : Block[] =
               { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m })
           Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
-          MatrixGradient = Array.zeroCreate matrixSize })
+          MatrixGradient = Array.zeroCreate matrixSize
+          MatrixDirection = Array.zeroCreate matrixSize })
 
 /// The rows of a column-major s×w array that a block holds, as a new array of the block's
 /// layout; padding rows repeat the block's last example, so they stay finite wherever it does.
@@ -235,8 +238,8 @@ let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: flo
         axpy h ws.Um z
     | ResNet | AntisymmetricResNet -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
 
-/// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place.
-let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+/// Sensitivity step on the generic path.
+let private genericSensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
@@ -319,6 +322,27 @@ let private matrixOf (b: Block) (theta: float[]) : float[] =
         mat
     | _ -> theta
 
+/// The derivative of `matrixOf` at θ in direction δθ: δθ itself, ½(δθ − δθᵀ) for the
+/// antisymmetric parametrisation, −(δB Bᵀ + B δBᵀ) for −B Bᵀ.
+let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : float[] =
+    match b.Ctx.Net.Operator with
+    | Antisymmetric(Dense(n, _), _) ->
+        let dm = b.MatrixDirection
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                dm[o * n + i] <- 0.5 * (dTheta[o * n + i] - dTheta[i * n + o])
+        dm
+    | NegativeSemidefinite(Dense(n, r)) ->
+        let dm = b.MatrixDirection
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                let mutable acc = 0.0
+                for l in 0 .. r - 1 do
+                    acc <- acc + dTheta[l * n + i] * theta[l * n + o] + theta[l * n + i] * dTheta[l * n + o]
+                dm[o * n + i] <- -acc
+        dm
+    | _ -> dTheta
+
 /// Adds the layer gradient accumulated by a fused adjoint kernel to g: the gradient with
 /// respect to the effective matrix, pulled back to θ (G ↦ ½(G − Gᵀ) for the antisymmetric
 /// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients.
@@ -367,6 +391,20 @@ let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
         | Leapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) k w.b y z
         | Verlet -> Fused.verletStep act b.Scratch rows n (zWidth net) h k w.b w.c y z
     else genericStep b j w y z
+
+/// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place, for the
+/// direction dw of layer j's parameters.
+let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    let net = b.Ctx.Net
+    if isFused net then
+        let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
+        let k, dk = matrixOf b w.K, matrixDirectionOf b w.K dw.K
+        let n = Operator.inWidth net.Operator
+        match net.Propagator with
+        | ResNet | AntisymmetricResNet -> Fused.resnetSensitivity act b.Scratch rows n h k w.b dk dw.b y dy
+        | Leapfrog -> Fused.leapfrogSensitivity act b.Scratch rows n h (omega j) k w.b dk dw.b y z dy dz
+        | Verlet -> Fused.verletSensitivity act b.Scratch rows n (zWidth net) h k w.b w.c dk dw.b dw.c y z dy dz
+    else genericSensitivityStep b j w dw y z dy dz
 
 /// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse (leapfrog and Verlet).
 let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
