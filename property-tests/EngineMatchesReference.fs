@@ -92,8 +92,39 @@ let tanhArguments =
     let random = Array.init 20001 (fun i -> (if i % 2 = 0 then 1.0 else -1.0) * Math.Pow(10.0, -12.0 + 14.0 * rng.NextDouble()))
     Array.concat [ special; Array.map (fun x -> -x) special; random ]
 
+/// A case for the fused convolution kernels: ResNet or Verlet with a 3×3 convolution of 1–8
+/// channels (one group of `FusedConv.Group` output channels, padded, or two), images from 1×1 to
+/// 5×6 or of 16×17 pixels (wide: blocks of 32–40 rows), and batch sizes whose blocks end in a
+/// whole chunk of 16 examples or in a half one.
+let private convCaseOf (seed: int) : Case =
+    let rng = Random seed
+    let op =
+        if rng.Next 4 = 0 then Conv3x3(1 + rng.Next 3, 16, 17)
+        else Conv3x3(1 + rng.Next 8, 1 + rng.Next 5, 1 + rng.Next 6)
+    let propagator = if rng.Next 2 = 0 then ResNet else Verlet
+    let activation = [| Tanh; Tanh; Relu; Identity |][rng.Next 4]
+    let net = Network.create propagator activation op (1 + rng.Next 4) (0.5 + 2.0 * rng.NextDouble()) (rng.Next 2 = 0)
+    let s = [| 1; 8; 9; 16; 24; 37; 300 |][rng.Next 7]
+    let width = Network.width net
+    let matrix rows cols = ofStorage rows cols (Parameters.gaussians rng (rows * cols))
+    { Net = net
+      P = Parameters.random (rng.Next()) 0.4 net
+      Y0 = matrix s width
+      DTheta = Parameters.random (rng.Next()) 1.0 net
+      DY0 = matrix s width
+      YBar = matrix s width }
+
 let tests =
     testList "speed never changes a result" [
+        testPropertyWithConfig { config with maxTest = 40 } "fused convolution: forward and adjoint agree with Reference" (fun (seed: int) ->
+            let c = convCaseOf seed
+            expectClose $"{c}: Y_N" (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0))
+            let gRef, y0Ref = Reference.adjoint c.Net c.P c.Y0 c.YBar
+            for strategy in strategies c.Net do
+                let g, y0Bar = Solve.adjoint strategy c.Net c.P c.Y0 c.YBar
+                expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
+                expectClose $"{c} %A{strategy}: ∂L/∂Y_0" (storage y0Bar) (storage y0Ref))
+
         testPropertyWithConfig config "forward agrees with Reference.forward" (fun (seed: int) ->
             let c = caseOf seed
             expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0)))

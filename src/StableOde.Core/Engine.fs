@@ -3,9 +3,10 @@
 /// are independent, so a batch is cut into row blocks that run on all cores with no
 /// synchronisation between layers; only parameter gradients are summed, in block order, so the
 /// result does not depend on the number of cores. Dense operators (and their antisymmetric and
-/// negative-semidefinite parametrisations) run the fused kernels of `Fused` when the machine has
-/// 512-bit vectors; every other case runs the generic path below, whole-column operator
-/// products (convolutions by the direct kernels of `Operator.fast…`). Results agree with the
+/// negative-semidefinite parametrisations) run the fused kernels of `Fused`, and ResNet and
+/// Verlet with a 3×3 convolution those of `FusedConv`, when the machine has 512-bit vectors;
+/// every other case runs the generic path below, whole-column operator products (convolutions
+/// by the direct kernels of `Operator.fast…`). Results agree with the
 /// reference step functions to round-off (tests hold them to 1e-12).
 module StableOde.Core.Engine
 
@@ -28,21 +29,36 @@ type Block =
       Start: int
       /// The number of examples the block holds.
       Rows: int
-      Ws: Workspace
-      /// Scratch of the fused kernels.
+      /// Whole-width workspaces of the generic path, allocated on its first use (the fused
+      /// paths never need them).
+      Ws: System.Lazy<Workspace>
+      /// Scratch of the fused dense kernels (empty unless the network runs them: its gradient
+      /// accumulators grow as n·m).
       Scratch: Fused.Scratch
       /// The effective dense matrix of a parametrised dense operator (n×m), else empty.
       Matrix: float[]
       /// The gradient with respect to `Matrix`, before it is pulled back to θ.
-      MatrixGradient: float[] }
+      MatrixGradient: float[]
+      /// The derivative of `Matrix` in a direction δθ (sensitivity).
+      MatrixDirection: float[] }
 
-/// The number of blocks: a power of two (at most 8) with at least 128 rows each, chosen from
-/// the batch size alone so that results do not depend on the machine.
-let blockCount (s: int) =
-    let mutable b = 1
-    while b < 8 && s / (2 * b) >= 128 do
-        b <- 2 * b
-    b
+/// Features from which a network counts as wide (a convolution on images, say): its blocks are
+/// cut small so that each block's states stay in cache from one layer to the next.
+[<Literal>]
+let WideFrom = 512
+
+/// The number of blocks, chosen from the batch size and the width alone so that results do not
+/// depend on the machine: a power of two (at most 8) with at least 128 rows each for narrow
+/// networks; for networks of `WideFrom` features or more, blocks of 32–40 rows (whole groups of
+/// eight), whose arrays of a few megabytes stay in cache across layers instead of streaming a
+/// tall block's every column (each on its own page) through memory at every layer.
+let blockCount (width: int) (s: int) =
+    if width >= WideFrom then max 1 ((s + Fused.Lanes - 1) / Fused.Lanes / 4)
+    else
+        let mutable b = 1
+        while b < 8 && s / (2 * b) >= 128 do
+            b <- 2 * b
+        b
 
 let private zWidth (net: Network) =
     match net.Propagator with
@@ -63,10 +79,18 @@ let isFused (net: Network) =
         | Dense _ | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> true
         | _ -> false)
 
+/// Whether a network's steps run the fused convolution kernels: ResNet or Verlet with a plain
+/// 3×3 convolution, on a machine with 512-bit vectors.
+let isConvFused (net: Network) =
+    FusedConv.available
+    && (match net.Propagator, net.Operator with
+        | (ResNet | Verlet), Conv3x3 _ -> true
+        | _ -> false)
+
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
 /// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
-    let count = blockCount s
+    let count = blockCount (Operator.inWidth net.Operator) s
     let groups = (s + Fused.Lanes - 1) / Fused.Lanes
     let n, m = Operator.inWidth net.Operator, zWidth net
     let h = Network.stepSize net
@@ -81,10 +105,12 @@ let blocks (net: Network) (s: int) : Block[] =
         { Ctx = { Net = net; S = stride; H = h }
           Start = first
           Rows = min s (first + stride) - first
-          Ws = { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m }
-          Scratch = Fused.scratch n m
+          Ws = System.Lazy<Workspace>(fun () ->
+              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m })
+          Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
-          MatrixGradient = Array.zeroCreate matrixSize })
+          MatrixGradient = Array.zeroCreate matrixSize
+          MatrixDirection = Array.zeroCreate matrixSize })
 
 /// The rows of a column-major s×w array that a block holds, as a new array of the block's
 /// layout; padding rows repeat the block's last example, so they stay finite wherever it does.
@@ -169,7 +195,7 @@ let private omega (j: int) = if j = 0 then 0.5 else 1.0
 
 /// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}) on the generic path.
 let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -193,7 +219,7 @@ let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[
 
 /// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse, on the generic path.
 let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -212,9 +238,9 @@ let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: flo
         axpy h ws.Um z
     | ResNet | AntisymmetricResNet -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
 
-/// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place.
-let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    let ws = b.Ws
+/// Sensitivity step on the generic path.
+let private genericSensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -247,7 +273,7 @@ let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) 
 
 /// Adjoint step j on the generic path.
 let private genericAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let ws = b.Ws
+    let ws = b.Ws.Value
     let h = b.Ctx.H
     let n = Operator.inWidth b.Ctx.Net.Operator
     match b.Ctx.Net.Propagator with
@@ -296,6 +322,27 @@ let private matrixOf (b: Block) (theta: float[]) : float[] =
         mat
     | _ -> theta
 
+/// The derivative of `matrixOf` at θ in direction δθ: δθ itself, ½(δθ − δθᵀ) for the
+/// antisymmetric parametrisation, −(δB Bᵀ + B δBᵀ) for −B Bᵀ.
+let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : float[] =
+    match b.Ctx.Net.Operator with
+    | Antisymmetric(Dense(n, _), _) ->
+        let dm = b.MatrixDirection
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                dm[o * n + i] <- 0.5 * (dTheta[o * n + i] - dTheta[i * n + o])
+        dm
+    | NegativeSemidefinite(Dense(n, r)) ->
+        let dm = b.MatrixDirection
+        for o in 0 .. n - 1 do
+            for i in 0 .. n - 1 do
+                let mutable acc = 0.0
+                for l in 0 .. r - 1 do
+                    acc <- acc + dTheta[l * n + i] * theta[l * n + o] + theta[l * n + i] * dTheta[l * n + o]
+                dm[o * n + i] <- -acc
+        dm
+    | _ -> dTheta
+
 /// Adds the layer gradient accumulated by a fused adjoint kernel to g: the gradient with
 /// respect to the effective matrix, pulled back to θ (G ↦ ½(G − Gᵀ) for the antisymmetric
 /// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients.
@@ -322,10 +369,21 @@ let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[])
                 gTheta[l * n + i] <- gTheta[l * n + i] - acc
     | _ -> Fused.reduce b.Scratch n m gTheta gbN gbM
 
+/// The calling thread's scratch of the fused convolution kernels for a network's sizes.
+let private convScratch (net: Network) =
+    match net.Operator with
+    | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth (if net.Propagator = Verlet then net.AuxBiasWidth else 0)
+    | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
+
 /// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     let net = b.Ctx.Net
-    if isFused net then
+    if isConvFused net then
+        let sc = convScratch net
+        FusedConv.prepare sc w.K
+        if net.Propagator = Verlet then FusedConv.verletStep net.Activation sc b.Ctx.S b.Ctx.H w.b w.c y z
+        else FusedConv.resnetStep net.Activation sc b.Ctx.S b.Ctx.H w.b y
+    elif isFused net then
         let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
         let n = Operator.inWidth net.Operator
         match net.Propagator with
@@ -333,6 +391,20 @@ let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
         | Leapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) k w.b y z
         | Verlet -> Fused.verletStep act b.Scratch rows n (zWidth net) h k w.b w.c y z
     else genericStep b j w y z
+
+/// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place, for the
+/// direction dw of layer j's parameters.
+let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    let net = b.Ctx.Net
+    if isFused net then
+        let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
+        let k, dk = matrixOf b w.K, matrixDirectionOf b w.K dw.K
+        let n = Operator.inWidth net.Operator
+        match net.Propagator with
+        | ResNet | AntisymmetricResNet -> Fused.resnetSensitivity act b.Scratch rows n h k w.b dk dw.b y dy
+        | Leapfrog -> Fused.leapfrogSensitivity act b.Scratch rows n h (omega j) k w.b dk dw.b y z dy dz
+        | Verlet -> Fused.verletSensitivity act b.Scratch rows n (zWidth net) h k w.b w.c dk dw.b dw.c y z dy dz
+    else genericSensitivityStep b j w dw y z dy dz
 
 /// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse (leapfrog and Verlet).
 let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
@@ -360,10 +432,21 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
         Fused.verletAdjoint act b.Scratch reversing rows n (zWidth net) h k w.b w.c y z yBar zBar
         reduceInto b w.K g.b g.c g.K
 
+/// The adjoint of a step on the fused convolution path, optionally fused with its inverse
+/// (Verlet); the layer's gradients are added to g.
+let private convAdjoint (b: Block) (reversing: bool) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let net = b.Ctx.Net
+    let sc = convScratch net
+    FusedConv.prepare sc w.K
+    if net.Propagator = Verlet then FusedConv.verletAdjoint net.Activation sc reversing b.Ctx.S b.Ctx.H w.b w.c y z yBar zBar
+    else FusedConv.resnetAdjoint net.Activation sc b.Ctx.S b.Ctx.H w.b y yBar
+    FusedConv.reduce sc g.K g.b g.c
+
 /// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given Y_j and Z_{j+½}; the
 /// gradients of layer j are added to g.
 let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
+    if isConvFused b.Ctx.Net then convAdjoint b false w y z' yBar zBar g
+    elif isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
     else genericAdjointStep b j w y z' yBar zBar g
 
 /// The reversal strategy's step j (leapfrog and Verlet): (Y, Z) go from (Y_{j+1}, Z_{j+½}) back
@@ -371,8 +454,9 @@ let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBa
 /// gradients of layer j are added to g. The fused path shares the pre-activations of the
 /// inverse and the adjoint, one pass over the block.
 let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
+    if isConvFused b.Ctx.Net && b.Ctx.Net.Propagator = Verlet then convAdjoint b true w y z yBar zBar g
+    elif isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
     else
-        System.Array.Copy(z, b.Ws.Zs, z.Length)
+        System.Array.Copy(z, b.Ws.Value.Zs, z.Length)
         genericReverse b j w y z
-        genericAdjointStep b j w y b.Ws.Zs yBar zBar g
+        genericAdjointStep b j w y b.Ws.Value.Zs yBar zBar g

@@ -1,5 +1,5 @@
 /// Fused kernels for dense layers on one block of examples (AVX-512): each step of a propagator,
-/// its exact inverse and its adjoint in a single pass over the block, eight examples (one
+/// its linearisation (sensitivity), its exact inverse and its adjoint in a single pass over the block, eight examples (one
 /// Vector512 per feature) at a time. For those eight rows the kernel loads the features, forms
 /// the small products Y K with the bias, evaluates σ and σ', and applies the update before it
 /// moves on, so every intermediate stays in registers or in a few hundred bytes of scratch.
@@ -40,14 +40,19 @@ type Scratch =
       /// The bias of the n-wide side, one vector per feature.
       BN: float[]
       /// The bias of the m-wide side, one vector per feature.
-      BM: float[] }
+      BM: float[]
+      /// The direction δb of the n-wide side's bias (sensitivity), one vector per feature.
+      DN: float[]
+      /// The direction of the m-wide side's bias (sensitivity), one vector per feature.
+      DM: float[] }
 
 /// Scratch for widths n and m.
 let scratch (n: int) (m: int) : Scratch =
     let w = max n m
     { T = Array.zeroCreate (w * Lanes); V = Array.zeroCreate (w * Lanes)
       GK = Array.zeroCreate (n * m * Lanes); GN = Array.zeroCreate (n * Lanes); GM = Array.zeroCreate (m * Lanes)
-      BN = Array.zeroCreate (n * Lanes); BM = Array.zeroCreate (m * Lanes) }
+      BN = Array.zeroCreate (n * Lanes); BM = Array.zeroCreate (m * Lanes)
+      DN = Array.zeroCreate (n * Lanes); DM = Array.zeroCreate (m * Lanes) }
 
 // Unchecked element access: every index below lies inside its array by construction (rows is a
 // multiple of Lanes and each array holds rows·width entries), and the tests cover every kernel.
@@ -61,11 +66,13 @@ let inline private fma (a: Vector512<float>) (b: Vector512<float>) (c: Vector512
 /// so that each activation gets its own specialised loop.
 type private Sigma = Vector512<float> -> struct (Vector512<float> * Vector512<float>)
 
-let inline private relu (x: Vector512<float>) =
+/// relu and its derivative (1 for x > 0, else 0) on eight lanes.
+let inline relu (x: Vector512<float>) =
     let positive = Vector512.GreaterThan(x, Vector512<float>.Zero)
     struct (Vector512.ConditionalSelect(positive, x, Vector512<float>.Zero), Vector512.ConditionalSelect(positive, Vector512<float>.One, Vector512<float>.Zero))
 
-let inline private identity (x: Vector512<float>) = struct (x, Vector512<float>.One)
+/// The identity and its derivative 1 on eight lanes.
+let inline identity (x: Vector512<float>) = struct (x, Vector512<float>.One)
 
 /// dst ← the bias of each feature of a side of width w, one vector each (a bias of length |b|
 /// is tied over groups of w / |b| consecutive features).
@@ -124,6 +131,29 @@ let resnetStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (
     | Relu -> resnetStepWith relu sc rows n h k b y
     | Identity -> resnetStepWith identity sc rows n h k b y
 
+let inline private resnetSensitivityWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
+    splatBias b n sc.BN
+    splatBias db n sc.DN
+    let hv = splat h
+    for r in 0 .. Lanes .. rows - 1 do
+        for o in 0 .. n - 1 do
+            let struct (t, d) = activate (direct y rows r n k o (load sc.BN (o * Lanes)))
+            let da = direct dy rows r n k o (direct y rows r n dk o (load sc.DN (o * Lanes)))
+            store t sc.T (o * Lanes)
+            store (d * da) sc.V (o * Lanes)
+        for i in 0 .. n - 1 do
+            let at = i * rows + r
+            store (fma hv (load sc.T (i * Lanes)) (load y at)) y at
+            store (fma hv (load sc.V (i * Lanes)) (load dy at)) dy at
+
+/// The linearisation of `resnetStep` in direction (δK, δb) run alongside it: with a = Y K + 1bᵀ,
+/// δY ← δY + h σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), then Y ← Y + h σ(a).
+let resnetSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
+    match act with
+    | Tanh -> resnetSensitivityWith Kernels.tanhWithDerivative512 sc rows n h k b dk db y dy
+    | Relu -> resnetSensitivityWith relu sc rows n h k b dk db y dy
+    | Identity -> resnetSensitivityWith identity sc rows n h k b dk db y dy
+
 let inline private resnetAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
     splatBias b n sc.BN
     let hv = splat h
@@ -169,6 +199,33 @@ let leapfrogStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float)
     | Tanh -> leapfrogStepWith Kernels.tanhWithDerivative512 sc rows n h omega k b y z
     | Relu -> leapfrogStepWith relu sc rows n h omega k b y z
     | Identity -> leapfrogStepWith identity sc rows n h omega k b y z
+
+let inline private leapfrogSensitivityWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    splatBias b n sc.BN
+    splatBias db n sc.DN
+    let hv, wh = splat h, splat (omega * h)
+    for r in 0 .. Lanes .. rows - 1 do
+        for o in 0 .. n - 1 do
+            let struct (t, d) = activate (direct y rows r n k o (load sc.BN (o * Lanes)))
+            let da = direct dy rows r n k o (direct y rows r n dk o (load sc.DN (o * Lanes)))
+            store t sc.T (o * Lanes)
+            store (d * da) sc.V (o * Lanes)
+        for i in 0 .. n - 1 do
+            let at = i * rows + r
+            let zi = fma wh (load sc.T (i * Lanes)) (load z at)
+            let dzi = fma wh (load sc.V (i * Lanes)) (load dz at)
+            store zi z at
+            store dzi dz at
+            store (fma hv zi (load y at)) y at
+            store (fma hv dzi (load dy at)) dy at
+
+/// The linearisation of `leapfrogStep` in direction (δK, δb) run alongside it: with
+/// a = Y K + 1bᵀ, δZ ← δZ + ωh σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), δY ← δY + h δZ, then the step.
+let leapfrogSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    match act with
+    | Tanh -> leapfrogSensitivityWith Kernels.tanhWithDerivative512 sc rows n h omega k b dk db y z dy dz
+    | Relu -> leapfrogSensitivityWith relu sc rows n h omega k b dk db y z dy dz
+    | Identity -> leapfrogSensitivityWith identity sc rows n h omega k b dk db y z dy dz
 
 let inline private leapfrogReverseWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
     splatBias b n sc.BN
@@ -246,6 +303,35 @@ let verletStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h:
     | Tanh -> verletStepWith Kernels.tanhWithDerivative512 sc rows n m h k b c y z
     | Relu -> verletStepWith relu sc rows n m h k b c y z
     | Identity -> verletStepWith identity sc rows n m h k b c y z
+
+let inline private verletSensitivityWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    splatBias b n sc.BN
+    splatBias c m sc.BM
+    splatBias db n sc.DN
+    splatBias dc m sc.DM
+    let hv = splat h
+    for r in 0 .. Lanes .. rows - 1 do
+        for o in 0 .. m - 1 do
+            let at = o * rows + r
+            let struct (t, d) = activate (direct y rows r n k o (load sc.BM (o * Lanes)))
+            let de = direct dy rows r n k o (direct y rows r n dk o (load sc.DM (o * Lanes)))
+            store (fma -hv t (load z at)) z at
+            store (fma -hv (d * de) (load dz at)) dz at
+        for i in 0 .. n - 1 do
+            let at = i * rows + r
+            let struct (t, d) = activate (transposed z rows r n m k i (load sc.BN (i * Lanes)))
+            let da = transposed dz rows r n m k i (transposed z rows r n m dk i (load sc.DN (i * Lanes)))
+            store (fma hv t (load y at)) y at
+            store (fma hv (d * da) (load dy at)) dy at
+
+/// The linearisation of `verletStep` in direction (δK, δb, δc) run alongside it: with
+/// e = Y_j K + 1cᵀ, δZ ← δZ − h σ'(e) ⊙ (δY K + Y_j δK + 1δcᵀ) and Z ← Z − h σ(e); then with
+/// a = Z_{j+½} Kᵀ + 1bᵀ, δY ← δY + h σ'(a) ⊙ (δZ Kᵀ + Z_{j+½} δKᵀ + 1δbᵀ) and Y ← Y + h σ(a).
+let verletSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    match act with
+    | Tanh -> verletSensitivityWith Kernels.tanhWithDerivative512 sc rows n m h k b c dk db dc y z dy dz
+    | Relu -> verletSensitivityWith relu sc rows n m h k b c dk db dc y z dy dz
+    | Identity -> verletSensitivityWith identity sc rows n m h k b c dk db dc y z dy dz
 
 let inline private verletReverseWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     splatBias b n sc.BN

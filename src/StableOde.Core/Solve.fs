@@ -57,6 +57,13 @@ module Solve =
               b = vstorage p.b[j]
               c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty })
 
+    /// The column-major entries of a matrix for reading: a dense matrix's own storage (no copy),
+    /// else a copy. Callers never write into it.
+    let private columnMajor (m: Matrix<float>) : float[] =
+        match m with
+        | :? MathNet.Numerics.LinearAlgebra.Double.DenseMatrix as d -> d.Values
+        | _ -> m.ToColumnMajorArray()
+
     let private zWidth (net: Network) =
         match net.Propagator with
         | Verlet -> Operator.outWidth net.Operator
@@ -67,7 +74,7 @@ module Solve =
         if isNull y0 then invalidArg "y0" "the input Y_0 must not be null"
         let n = Operator.inWidth net.Operator
         if y0.ColumnCount <> n then invalidArg "y0" $"Y_0 must have {n} columns (the network's width), got {y0.ColumnCount}"
-        if not (allFinite (y0.ToColumnMajorArray())) then invalidArg "y0" "Y_0 contains NaN or infinity"
+        if not (allFinite (columnMajor y0)) then invalidArg "y0" "Y_0 contains NaN or infinity"
 
     let private prepare (net: Network) (p: Parameters) (y0: Matrix<float>) =
         checkInput net y0
@@ -110,7 +117,7 @@ module Solve =
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
         let w, blocks = prepare net p y0
         let s, n = y0.RowCount, Operator.inWidth net.Operator
-        let src = y0.ToColumnMajorArray()
+        let src = columnMajor y0
         let out = Array.zeroCreate (s * n)
         Engine.parallelFor blocks (fun _ b ->
             let state = initial net b s src
@@ -124,7 +131,7 @@ module Solve =
     let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : State[] =
         let w, blocks = prepare net p y0
         let s, n, m = y0.RowCount, Operator.inWidth net.Operator, zWidth net
-        let src = y0.ToColumnMajorArray()
+        let src = columnMajor y0
         let ys = Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * n))
         let zs = if Engine.hasZ net then Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * m)) else null
         Engine.parallelFor blocks (fun _ b ->
@@ -147,10 +154,10 @@ module Solve =
         Parameters.validate net dTheta
         if isNull dY0 || dY0.RowCount <> y0.RowCount || dY0.ColumnCount <> y0.ColumnCount then
             invalidArg "dY0" $"δY_0 must be shaped like Y_0 ({y0.RowCount}×{y0.ColumnCount})"
-        if not (allFinite (dY0.ToColumnMajorArray())) then invalidArg "dY0" "δY_0 contains NaN or infinity"
+        if not (allFinite (columnMajor dY0)) then invalidArg "dY0" "δY_0 contains NaN or infinity"
         let dw = weights net dTheta
         let s, n = y0.RowCount, Operator.inWidth net.Operator
-        let src, dsrc = y0.ToColumnMajorArray(), dY0.ToColumnMajorArray()
+        let src, dsrc = columnMajor y0, columnMajor dY0
         let out = Array.zeroCreate (s * n)
         Engine.parallelFor blocks (fun _ b ->
             let struct (y, z) = initial net b s src
@@ -169,7 +176,7 @@ module Solve =
         | Reversal when not (Engine.hasZ net) -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
         | _ -> ()
         let s = y0.RowCount
-        let src = y0.ToColumnMajorArray()
+        let src = columnMajor y0
         let kept = Array.zeroCreate blocks.Length
         let final = Array.zeroCreate blocks.Length
         Engine.parallelFor blocks (fun i b ->
@@ -199,8 +206,8 @@ module Solve =
         let s, n = tape.S, Operator.inWidth net.Operator
         if isNull yBarN || yBarN.RowCount <> s || yBarN.ColumnCount <> n then
             invalidArg "yBarN" $"Ȳ_N must be {s}×{n}"
-        if not (allFinite (yBarN.ToColumnMajorArray())) then invalidArg "yBarN" "Ȳ_N contains NaN or infinity"
-        let src = yBarN.ToColumnMajorArray()
+        if not (allFinite (columnMajor yBarN)) then invalidArg "yBarN" "Ȳ_N contains NaN or infinity"
+        let src = columnMajor yBarN
         let out = Array.zeroCreate (s * n)
         let w = tape.Weights
         let blocks = tape.Blocks
@@ -275,11 +282,11 @@ module Solve =
         let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, zWidth net
         let zAll =
             match final.Z with
-            | Some z when z.RowCount = s && z.ColumnCount = m -> z.ToColumnMajorArray()
+            | Some z when z.RowCount = s && z.ColumnCount = m -> columnMajor z
             | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}"
         let w = weights net p
         let blocks = Engine.blocks net s
-        let yAll = final.Y.ToColumnMajorArray()
+        let yAll = columnMajor final.Y
         let yOut, zOut = Array.zeroCreate (s * n), Array.zeroCreate (s * m)
         Engine.parallelFor blocks (fun _ b ->
             let y = Engine.extract b s n yAll

@@ -234,7 +234,7 @@ public sealed class CliTests : IDisposable
     {
         var (_, output) = Succeed(flag);
 
-        foreach (var command in new[] { "gradient", "predict", "stability", "help" })
+        foreach (var command in new[] { "gradient", "predict", "stability", "bench", "help" })
         {
             Assert.Contains($"\n  {command} ", output, StringComparison.Ordinal);
         }
