@@ -163,6 +163,7 @@ public sealed class Trainer
             o.Propagation.PcgTolerance,
             o.Propagation.Regulariser,
             o.Propagation.Damping,
+            o.Propagation.AdaptiveDamping,
             hessianSubsample ?? o.Propagation.HessianSubsample);
         return new Core.TrainingOptions(
             iterations ?? o.Iterations,
