@@ -478,14 +478,13 @@ let private trainingTests =
             let l4, l8 = r.Levels[0], r.Levels[1]
             let prolongated = { l4.Final with Network = Network.withDepth 8 l4.Final.Network; Parameters = snd (Training.prolongate l4.Final.Network l4.Final.Parameters) }
             Expect.equal l8.InitialValidationAccuracy (Training.accuracy prolongated split.Validation) "level 8 starts from the prolongated last iterate and its classifier"
-        testCase "adaptive damping follows Nielsen's rule within its bounds" <| fun () ->
-            let lambda, nu = Training.adaptDamping 1e-3 (0.3, 2.0) 1.0
-            Expect.floatClose Accuracy.veryHigh lambda 0.1 "a perfect model shrinks λ by 3"
-            Expect.equal nu 2.0 "and keeps ν = 2"
-            Expect.equal (Training.adaptDamping 1e-3 (0.3, 2.0) 0.5) (0.3, 2.0) "ρ = ½ keeps λ"
-            Expect.equal (Training.adaptDamping 1e-3 (0.3, 4.0) -1.0) (1.2, 8.0) "an increase grows λ by ν and doubles ν"
-            Expect.equal (Training.adaptDamping 1e-3 (2e-3, 2.0) 1.0) (1e-3, 2.0) "never below the floor"
-            Expect.equal (fst (Training.adaptDamping 1e-3 (600.0, 2.0) -1.0)) Training.maxDamping "never above the cap"
+        testCase "adaptive damping follows the trust-region rule within its bounds" <| fun () ->
+            Expect.floatClose Accuracy.veryHigh (Training.adaptDamping 1e-3 0.3 0.9) 0.1 "a good model (ρ > ¾) divides λ by 3"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 0.5) 0.3 "a fair one keeps λ"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 0.1) 0.6 "a poor one (ρ < ¼) doubles λ"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 -2.0) 0.6 "and so does an increase of the objective"
+            Expect.equal (Training.adaptDamping 1e-3 2e-3 1.0) 1e-3 "never below the floor"
+            Expect.equal (Training.adaptDamping 1e-3 600.0 -1.0) Training.maxDamping "never above the cap"
         testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
             let a = [| 3.0; 0.5 |]
             let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]

@@ -32,7 +32,7 @@ type PropagationOptions =
       /// The Levenberg–Marquardt damping λ ≥ 0 added to the Gauss–Newton curvature (with
       /// AdaptiveDamping: its value at the start of every level and its lower bound).
       Damping: float
-      /// Adapt λ from one iteration to the next (Levenberg–Marquardt, Nielsen's rule,
+      /// Adapt λ from one iteration to the next (Levenberg–Marquardt with the trust-region rule of
       /// `Training.adaptDamping`) by the gain ratio ρ of the step taken: the decrease of the
       /// objective over the decrease the damped Gauss–Newton model predicted. λ stays within
       /// [Damping, `Training.maxDamping`].
@@ -245,12 +245,13 @@ module Training =
         let predicted = -(Kernels.dot lin.Gradient s + 0.5 * Kernels.dot s (lin.Curvature s))
         if predicted > 0.0 then (lin.Value - f1) / predicted else 1.0
 
-    /// Nielsen's update of the Levenberg–Marquardt damping (λ, ν) from the gain ratio ρ: a step
-    /// that decreased the objective (ρ > 0) shrinks λ by max(1/3, 1 − (2ρ − 1)³) and resets ν = 2;
-    /// otherwise λ grows by ν and ν doubles. λ is kept within [floor, maxDamping].
-    let adaptDamping (floor: float) (lambda: float, nu: float) (rho: float) : float * float =
-        let lambda', nu' = if rho > 0.0 then lambda * max (1.0 / 3.0) (1.0 - (2.0 * rho - 1.0) ** 3.0), 2.0 else lambda * nu, 2.0 * nu
-        min maxDamping (max floor lambda'), nu'
+    /// The trust-region update of the Levenberg–Marquardt damping λ from the gain ratio ρ of the
+    /// step taken: a poor model (ρ < ¼) doubles λ, a good one (ρ > ¾) divides it by 3, anything
+    /// between keeps it; λ stays within [floor, maxDamping]. The Armijo search guards every step,
+    /// so λ only follows clear evidence and never climbs on the moderate ratios of a shortened step.
+    let adaptDamping (floor: float) (lambda: float) (rho: float) : float =
+        let lambda' = if rho < 0.25 then 2.0 * lambda elif rho > 0.75 then lambda / 3.0 else lambda
+        min maxDamping (max floor lambda')
 
     let private hypothesisFor (options: TrainingOptions) (classes: int) =
         match options.Hypothesis with
@@ -311,9 +312,9 @@ module Training =
                   LineSearch = options.LineSearch }
             let r = Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.classifierToVector c)
             r, Objective.classifierOfVector hyp n m r.Solution
-        let damping = ref (options.Propagation.Damping, 2.0)
+        let damping = ref options.Propagation.Damping
         let propagation (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser (fst damping.Value) net c y0 labels y0H labelsH
+            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser damping.Value net c y0 labels y0H labelsH
             let newton =
                 { MaxIterations = 1
                   GradientTolerance = 1e-12
@@ -354,7 +355,7 @@ module Training =
                 | _ ->
                     let sub = sample rng options.Propagation.HessianSubsample dataT.Labels.Length
                     let dataH = if sub.Length = dataT.Labels.Length then dataT else Dataset.select sub dataT
-                    let usedDamping = fst damping.Value
+                    let usedDamping = damping.Value
                     let pr, theta = propagation current.Parameters classifier dataT.Features labelsT dataH.Features (labelsOf dataH)
                     let model = { current with Parameters = theta; Classifier = classifier }
                     match pr.Status with

@@ -156,7 +156,7 @@ public sealed class TrainCommand : Command
             TrainingResult? result = null;
             console.Progress()
                 .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn())
                 .Start(context =>
                 {
                     ProgressTask? task = null;
@@ -186,7 +186,7 @@ public sealed class TrainCommand : Command
 
     private static string Describe(TrainingProgress p) => string.Create(
         CultureInfo.InvariantCulture,
-        $"N = {p.Depth,4}  iteration {p.Iteration,3}/{p.Iterations}  objective {p.Objective,10:G4}  training {p.TrainingAccuracy,8:P2}  validation {p.ValidationAccuracy,8:P2}  best {p.BestValidationAccuracy,8:P2}");
+        $"N={p.Depth,-4} it {p.Iteration,3}/{p.Iterations} obj {p.Objective,9:G3} train {p.TrainingAccuracy,6:P1} val {p.ValidationAccuracy,6:P1} best {p.BestValidationAccuracy,6:P1}");
 
     private static string? StatusLine(TrainingResult result, string? modelOut)
     {
