@@ -485,6 +485,10 @@ let private trainingTests =
             Expect.equal (Training.adaptDamping 1e-3 0.3 -2.0) 0.6 "and so does an increase of the objective"
             Expect.equal (Training.adaptDamping 1e-3 2e-3 1.0) 1e-3 "never below the floor"
             Expect.equal (Training.adaptDamping 1e-3 600.0 -1.0) Training.maxDamping "never above the cap"
+        testCase "the data sets' options share α_θ between the regulariser, the preconditioner and the damping floor" <| fun () ->
+            for o, alpha in [ TrainingOptions.ellipses, 1e-3; TrainingOptions.swissRoll, 5e-3; TrainingOptions.peaks, 5e-6 ] do
+                let p = o.Propagation
+                Expect.equal (p.Regulariser.Alpha, p.Regulariser.Shift, p.Damping) (alpha, alpha, alpha) $"α_θ = {alpha}"
         testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
             let a = [| 3.0; 0.5 |]
             let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]
