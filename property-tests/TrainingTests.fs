@@ -478,6 +478,41 @@ let private trainingTests =
             let l4, l8 = r.Levels[0], r.Levels[1]
             let prolongated = { l4.Final with Network = Network.withDepth 8 l4.Final.Network; Parameters = snd (Training.prolongate l4.Final.Network l4.Final.Parameters) }
             Expect.equal l8.InitialValidationAccuracy (Training.accuracy prolongated split.Validation) "level 8 starts from the prolongated last iterate and its classifier"
+        testCase "adaptive damping follows the trust-region rule within its bounds" <| fun () ->
+            Expect.floatClose Accuracy.veryHigh (Training.adaptDamping 1e-3 0.3 0.9) 0.1 "a good model (ρ > ¾) divides λ by 3"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 0.5) 0.3 "a fair one keeps λ"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 0.1) 0.6 "a poor one (ρ < ¼) doubles λ"
+            Expect.equal (Training.adaptDamping 1e-3 0.3 -2.0) 0.6 "and so does an increase of the objective"
+            Expect.equal (Training.adaptDamping 1e-3 2e-3 1.0) 1e-3 "never below the floor"
+            Expect.equal (Training.adaptDamping 1e-3 600.0 -1.0) Training.maxDamping "never above the cap"
+        testCase "the data sets' options share α_θ between the regulariser, the preconditioner and the damping floor" <| fun () ->
+            for o, alpha in [ TrainingOptions.ellipses, 1e-3; TrainingOptions.swissRoll, 5e-3; TrainingOptions.peaks, 5e-6 ] do
+                let p = o.Propagation
+                Expect.equal (p.Regulariser.Alpha, p.Regulariser.Shift, p.Damping) (alpha, alpha, alpha) $"α_θ = {alpha}"
+        testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
+            let a = [| 3.0; 0.5 |]
+            let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]
+            let x0 = [| 0.3; -0.7 |]
+            let lin =
+                { Value = f x0
+                  Gradient = [| a[0] * x0[0] + 1.0; a[1] * x0[1] - 2.0 |]
+                  Curvature = fun v -> [| a[0] * v[0]; a[1] * v[1] |]
+                  Preconditioner = id }
+            for x1 in [ [| 0.1; 0.2 |]; [| -0.3; 4.0 |] ] do
+                Expect.floatClose Accuracy.high (Training.gainRatio lin x0 x1 (f x1)) 1.0 "ρ = 1"
+            Expect.floatClose Accuracy.high (Training.gainRatio lin x0 [| 0.1; 0.2 |] (lin.Value + 1.0)) (-1.0 / (lin.Value - f [| 0.1; 0.2 |])) "an increase gives ρ < 0"
+        testCase "the damping of every iteration is recorded: fixed, or adapted from the floor" <| fun () ->
+            let split = smallSplit 6
+            let start o = Training.initialModel o (Network.resnet Tanh 2 4 20.0) 2
+            let fixedOptions = { quick with Propagation = { quick.Propagation with AdaptiveDamping = false; Damping = 0.02 } }
+            let fixedRun = Training.train fixedOptions Training.noControl (start fixedOptions) split
+            Expect.all (fixedRun.History |> List.map (fun i -> i.Damping)) (fun d -> d = 0.02) "fixed λ"
+            let adaptiveOptions = { quick with Iterations = 12; Propagation = { quick.Propagation with AdaptiveDamping = true; Damping = 0.02 } }
+            let adaptive = Training.train adaptiveOptions Training.noControl (start adaptiveOptions) split
+            let lambdas = adaptive.History |> List.map (fun i -> i.Damping)
+            Expect.equal lambdas.Head 0.02 "the first iteration uses the floor"
+            Expect.all lambdas (fun d -> d >= 0.02 && d <= Training.maxDamping) "within the bounds"
+            Expect.isGreaterThan (List.distinct lambdas).Length 1 "λ adapts"
         testCase "the first-order baseline lowers the objective" <| fun () ->
             let split = smallSplit 5
             let start = Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2

@@ -57,7 +57,7 @@ public sealed class Model
         return new Model(new Core.Model(network.Inner, parameters.Inner, classifier.Inner), network, parameters, classifier);
     }
 
-    private static Model Wrap(Core.Model inner)
+    internal static Model Wrap(Core.Model inner)
     {
         var network = new Network(inner.Network);
         return new Model(inner, network, new NetworkParameters(network, inner.Parameters), new Classifier(inner.Classifier));

@@ -8,6 +8,9 @@ using Table = StableOde.Cli.Reproduce.Table;
 
 namespace StableOde.Cli.Commands;
 
+using TrainingProgress = StableOde.Core.TrainingProgress;
+using TrainingResult = StableOde.Core.TrainingResult;
+
 /// <summary><c>stableode reproduce [--full] [--out DIR] [--data DIR] [--max-depth N] [--iterations K] [--quiet]</c>:
 /// the paper's examples, figures and tables, written as PNG figures, <c>report.md</c> and <c>results.json</c>.</summary>
 public sealed class ReproduceCommand : Command

@@ -5,6 +5,10 @@ using StableOde.Core;
 
 namespace StableOde.Cli.Reproduce;
 
+using TrainingProgress = StableOde.Core.TrainingProgress;
+using TrainingResult = StableOde.Core.TrainingResult;
+using Datasets = StableOde.Core.Datasets;
+
 using Activation = StableOde.Core.Activation;
 using Network = StableOde.Core.Network;
 using Propagator = StableOde.Core.Propagator;

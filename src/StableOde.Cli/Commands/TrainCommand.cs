@@ -1,0 +1,431 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace StableOde.Cli.Commands;
+
+/// <summary>
+/// <c>stableode train</c>: multilevel training by block coordinate descent (SPEC §5, §9) on a
+/// built-in data set or CSV files, with the paper's settings (SPEC §8) as defaults.
+/// </summary>
+public sealed class TrainCommand : Command
+{
+    private static readonly IReadOnlyList<int> DefaultLevels = [4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+    /// <inheritdoc/>
+    public override string Name => "train";
+
+    /// <inheritdoc/>
+    public override string Summary => "Multilevel training on a built-in data set or CSV files; writes the best model.";
+
+    /// <inheritdoc/>
+    public override string Details =>
+        "Trains at the first depth of --levels, doubles the depth by prolongation in time, trains again,\n" +
+        "… and keeps the model with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
+        "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
+        "(Verlet 2), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh; logistic\n" +
+        "regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower than the\n" +
+        "network are repeated. Progress goes to the terminal unless standard error is redirected.\n" +
+        "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
+        "or its line search fails, training says so in one line on standard error, still writes the best\n" +
+        "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
+        "diverged, cancelled).";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Option> Options { get; } =
+    [
+        new("dataset", "A built-in data set: ellipses, swissroll or peaks (mnist, fashion-mnist: not yet).", "NAME"),
+        new("data", "The folder of IDX files for mnist and fashion-mnist.", "DIR"),
+        new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
+        new("validation", "Validation examples (CSV), with --train.", "FILE"),
+        new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
+        new("width", "The network's width n (default per data set).", "N"),
+        new("aux-width", "The width m of the Verlet momentum (default n).", "M"),
+        new("final-time", "The final time T (default per data set).", "T"),
+        new("activation", "tanh, relu or identity (default tanh).", "NAME"),
+        new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
+        new("iterations", "Block coordinate descent iterations at every level.", "K"),
+        new("alpha", "The weight α of the smoothness-in-time regulariser (default per data set).", "A"),
+        new("seed", "The seed of the data and of training (default 1).", "S"),
+        new("model-out", "Where to write the best model (stableode-model/1 JSON).", "FILE"),
+        new("json", "Print only one JSON object with the per-level results."),
+    ];
+
+    /// <inheritdoc/>
+    public override int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var seed = options.Integer("seed", 1);
+        var source = DataSource.From(options, seed);
+        var propagator = ParsePropagator(options.Value("propagator") ?? "verlet");
+        var activation = ParseActivation(options.Value("activation") ?? "tanh");
+        var levels = ParseLevels(options.Integers("levels", DefaultLevels), options.Value("levels"));
+        var width = options.Integer("width", source.DefaultWidth(propagator));
+        if (width < source.Training.Width)
+        {
+            throw new UsageException($"--width {width} is less than the data's {source.Training.Width} features");
+        }
+
+        var auxWidth = options.Integer("aux-width", width);
+        if (options.Has("aux-width") && propagator != Propagator.Verlet)
+        {
+            throw new UsageException("--aux-width applies to --propagator verlet only");
+        }
+
+        var finalTime = options.Number("final-time", source.FinalTime);
+        Positive(finalTime, "final-time");
+        var iterations = options.Integer("iterations", 0);
+        if (options.Has("iterations") && iterations < 1)
+        {
+            throw new UsageException($"--iterations must be at least 1, got {iterations}");
+        }
+
+        double? alpha = options.Has("alpha") ? options.Number("alpha", 0.0) : null;
+        if (alpha is { } a)
+        {
+            Positive(a, "alpha");
+        }
+
+        if (auxWidth < 1)
+        {
+            throw new UsageException($"--aux-width must be at least 1, got {auxWidth}");
+        }
+
+        var modelOut = options.Value("model-out");
+        if (modelOut is not null)
+        {
+            CheckWritable(modelOut);
+        }
+
+        int? chosenIterations = options.Has("iterations") ? iterations : null;
+        var trainer = source.Paper is { } paper
+            ? Trainer.ForDataset(paper, alpha, chosenIterations, seed)
+            : new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed);
+        var network = propagator switch
+        {
+            Propagator.ResNet => Network.ResNet(width, levels[0], finalTime, activation),
+            Propagator.Antisymmetric => Network.Antisymmetric(width, levels[0], finalTime, activation),
+            Propagator.Leapfrog => Network.Leapfrog(width, levels[0], finalTime, activation),
+            _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
+        };
+
+        var result = Run(trainer, network, source, levels[^1], ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        if (modelOut is not null)
+        {
+            result.BestModel.Save(modelOut);
+        }
+
+        var statusLine = StatusLine(result, modelOut);
+        if (statusLine is not null)
+        {
+            stderr.Write($"stableode: {statusLine}\n");
+        }
+
+        if (options.Has("json"))
+        {
+            stdout.Write(Json(result, modelOut));
+        }
+        else
+        {
+            Table(result, network, trainer, source, modelOut, stdout);
+        }
+
+        return 0;
+    }
+
+    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, bool interactive)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            if (!interactive)
+            {
+                return trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, cancellationToken: cancel.Token);
+            }
+
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            TrainingResult? result = null;
+            console.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn())
+                .Start(context =>
+                {
+                    ProgressTask? task = null;
+                    var depth = 0;
+                    var progress = new Immediate<TrainingProgress>(p =>
+                    {
+                        if (p.Depth != depth || task is null)
+                        {
+                            task?.StopTask();
+                            task = context.AddTask(Describe(p), maxValue: p.Iterations);
+                            depth = p.Depth;
+                        }
+
+                        task.Description = Describe(p);
+                        task.Value = p.Iteration;
+                    });
+                    result = trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel.Token);
+                    task?.StopTask();
+                });
+            return result!;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static string Describe(TrainingProgress p) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"N={p.Depth,-4} it {p.Iteration,3}/{p.Iterations} obj {p.Objective,9:G3} train {p.TrainingAccuracy,6:P1} val {p.ValidationAccuracy,6:P1} best {p.BestValidationAccuracy,6:P1}");
+
+    private static string? StatusLine(TrainingResult result, string? modelOut)
+    {
+        var best = result.Levels.First(l => l.BestModel.Network.Depth == result.BestModel.Network.Depth && l.BestValidationAccuracy == result.BestValidationAccuracy);
+        var kept = string.Create(CultureInfo.InvariantCulture, $"kept the best model so far (validation accuracy {result.BestValidationAccuracy:P2} at {best.Depth} layers)")
+            + (modelOut is null ? string.Empty : $" and wrote it to {modelOut}");
+        string Depths(TrainingStatus status) => string.Join(", ", result.Levels.Where(l => l.Status == status).Select(l => l.Depth.ToString(CultureInfo.InvariantCulture)));
+        return result.Status switch
+        {
+            TrainingStatus.Cancelled => $"interrupted at {Depths(TrainingStatus.Cancelled)} layers; {kept}",
+            TrainingStatus.Diverged => $"training diverged at {Depths(TrainingStatus.Diverged)} layers (the objective became NaN or infinite) and stopped; {kept}",
+            TrainingStatus.LineSearchFailed => $"the line search failed at {Depths(TrainingStatus.LineSearchFailed)} layers (those levels stopped early, deeper ones went on); {kept}",
+            _ => null,
+        };
+    }
+
+    private static string StatusName(TrainingStatus status) => status switch
+    {
+        TrainingStatus.Completed => "completed",
+        TrainingStatus.LineSearchFailed => "lineSearchFailed",
+        TrainingStatus.Diverged => "diverged",
+        _ => "cancelled",
+    };
+
+    private static string Json(TrainingResult result, string? modelOut)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("levels");
+            foreach (var level in result.Levels)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("layers", level.Depth);
+                json.WriteNumber("bestValidationAccuracy", level.BestValidationAccuracy);
+                json.WriteNumber("trainingAccuracy", level.TrainingAccuracy);
+                json.WriteNumber("seconds", Math.Round(level.Seconds, 3));
+                json.WriteNumber("iterations", level.Iterations);
+                json.WriteNumber("bestIteration", level.BestIteration);
+                json.WriteString("status", StatusName(level.Status));
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("bestValidationAccuracy", result.BestValidationAccuracy);
+            json.WriteNumber("bestLayers", result.BestModel.Network.Depth);
+            json.WriteString("status", StatusName(result.Status));
+            json.WriteNumber("seconds", Math.Round(result.Seconds, 3));
+            if (modelOut is null)
+            {
+                json.WriteNull("model");
+            }
+            else
+            {
+                json.WriteString("model", modelOut);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    private static void Table(TrainingResult result, Network network, Trainer trainer, DataSource source, string? modelOut, TextWriter stdout)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(stdout),
+        });
+        console.Profile.Width = 160;
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{network.WithDepth(result.Levels[0].Depth)} on {source.Name} ({source.Training.Count} training, {source.Validation.Count} validation examples); α = {trainer.Smoothness:G3}, {trainer.Iterations} iterations a level, seed {trainer.Seed}"));
+        var table = new Table().AddColumn("layers").AddColumn("best validation").AddColumn("training").AddColumn("best iteration").AddColumn("seconds").AddColumn("status");
+        foreach (var level in result.Levels)
+        {
+            table.AddRow(
+                level.Depth.ToString(CultureInfo.InvariantCulture),
+                level.BestValidationAccuracy.ToString("P2", CultureInfo.InvariantCulture),
+                level.TrainingAccuracy.ToString("P2", CultureInfo.InvariantCulture),
+                level.BestIteration.ToString(CultureInfo.InvariantCulture),
+                level.Seconds.ToString("F1", CultureInfo.InvariantCulture),
+                StatusName(level.Status));
+        }
+
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Best validation accuracy {result.BestValidationAccuracy:P2} at {result.BestModel.Network.Depth} layers ({StatusName(result.Status)}, {result.Seconds:F1} s)")
+            + (modelOut is null ? "; no --model-out, the model is not saved" : $"; model written to {modelOut}"));
+    }
+
+    private static Propagator ParsePropagator(string name) => name switch
+    {
+        "resnet" => Propagator.ResNet,
+        "antisymmetric" => Propagator.Antisymmetric,
+        "leapfrog" => Propagator.Leapfrog,
+        "verlet" => Propagator.Verlet,
+        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog or verlet"),
+    };
+
+    private static Activation ParseActivation(string name) => name switch
+    {
+        "tanh" => Activation.Tanh,
+        "relu" => Activation.Relu,
+        "identity" => Activation.Identity,
+        _ => throw new UsageException($"unknown activation '{name}'; expected tanh, relu or identity"),
+    };
+
+    private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
+    {
+        var doubling = levels.Count > 0 && levels[0] >= 1 && levels.Zip(levels.Skip(1)).All(p => (long)p.Second == 2L * p.First);
+        return doubling
+            ? levels
+            : throw new UsageException($"--levels must be depths of at least 1 that double from one to the next (such as 4,8,16), got '{text}'");
+    }
+
+    private static void Positive(double value, string name)
+    {
+        if (!(value > 0.0))
+        {
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--{name} must be positive, got {value}"));
+        }
+    }
+
+    /// <summary>Fails before training when the model file could not be written afterwards.</summary>
+    private static void CheckWritable(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new UsageException($"--model-out '{path}' is a folder, not a file");
+        }
+
+        var folder = Path.GetDirectoryName(full) ?? full;
+        if (!Directory.Exists(folder))
+        {
+            throw new UsageException($"cannot write --model-out '{path}': the folder '{folder}' does not exist");
+        }
+
+        var probe = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.probe");
+        try
+        {
+            using var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot write --model-out '{path}': {e.Message}");
+        }
+    }
+
+    /// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread at once.</summary>
+    private sealed class Immediate<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>The training and validation sets and the paper's defaults for them.</summary>
+    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, PaperDataset? Paper, double FinalTime)
+    {
+        public static DataSource From(ParsedOptions options, int seed)
+        {
+            var dataset = options.Value("dataset");
+            var trainPath = options.Value("train");
+            var validationPath = options.Value("validation");
+            if (dataset is not null && (trainPath is not null || validationPath is not null))
+            {
+                throw new UsageException("give either --dataset or --train with --validation, not both");
+            }
+
+            if (dataset is null)
+            {
+                if (options.Has("data"))
+                {
+                    throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
+                }
+
+                if (trainPath is null || validationPath is null)
+                {
+                    throw new UsageException(trainPath is null && validationPath is null
+                        ? "'train' needs --dataset NAME or --train FILE --validation FILE"
+                        : $"--{(trainPath is null ? "validation" : "train")} needs --{(trainPath is null ? "train" : "validation")} FILE as well");
+                }
+
+                return FromCsv(trainPath, validationPath);
+            }
+
+            if (dataset is "mnist" or "fashion-mnist")
+            {
+                throw new UsageException($"image data sets (mnist, fashion-mnist) are not supported yet; use --dataset ellipses, swissroll or peaks, or --train and --validation CSV files");
+            }
+
+            if (options.Has("data"))
+            {
+                throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
+            }
+
+            var (paper, finalTime) = dataset switch
+            {
+                "ellipses" => (PaperDataset.Ellipses, 20.0),
+                "swissroll" => (PaperDataset.SwissRoll, 20.0),
+                "peaks" => (PaperDataset.Peaks, 5.0),
+                _ => throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist"),
+            };
+            var (training, validation) = Datasets.Load(paper, seed);
+            return new DataSource(dataset, training, validation, paper, finalTime);
+        }
+
+        private static DataSource FromCsv(string trainPath, string validationPath)
+        {
+            var training = Dataset.FromCsv(trainPath);
+            var validation = Dataset.FromCsv(validationPath);
+            if (validation.Width != training.Width)
+            {
+                throw new InvalidDataException($"{Path.GetFileName(validationPath)} has {validation.Width} features but {Path.GetFileName(trainPath)} has {training.Width}");
+            }
+
+            var labels = validation.Labels;
+            for (var i = 0; i < labels.Count; i++)
+            {
+                if (labels[i] >= training.Classes)
+                {
+                    throw new InvalidDataException($"{Path.GetFileName(validationPath)}: label {labels[i]} of example {i + 1} is not one of the {training.Classes} classes of {Path.GetFileName(trainPath)} (0…{training.Classes - 1})");
+                }
+            }
+
+            return new DataSource(Path.GetFileName(trainPath), training, validation, null, 20.0);
+        }
+
+        /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; the data's width for CSV.</summary>
+        public int DefaultWidth(Propagator propagator) => Paper switch
+        {
+            null => Training.Width,
+            PaperDataset.Ellipses => 2,
+            _ when propagator == Propagator.Verlet => 2,
+            PaperDataset.SwissRoll => 4,
+            _ => 8,
+        };
+    }
+}

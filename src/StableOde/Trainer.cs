@@ -1,0 +1,231 @@
+using Microsoft.FSharp.Core;
+
+namespace StableOde;
+
+/// <summary>
+/// Block coordinate descent (SPEC §5, paper §6): every iteration draws a batch, takes Newton–PCG
+/// steps on the classifier (W, μ) with the network fixed and one Gauss–Newton–PCG step on the
+/// network's parameters θ with the classifier fixed, and keeps the parameters with the best
+/// validation accuracy. Multilevel training doubles the depth by piecewise-linear prolongation in
+/// time (§5.3). Every option defaults to the paper's setting; immutable and reusable.
+/// </summary>
+public sealed class Trainer
+{
+    private Trainer(Core.TrainingOptions options)
+    {
+        Options = options;
+    }
+
+    /// <summary>A trainer with the paper's settings; any option may be overridden.</summary>
+    /// <param name="smoothness">α_θ, the weight of the smoothness-in-time regulariser (Eq. 5.23); finite and positive. Null: 1e-3 (the ellipses).</param>
+    /// <param name="iterations">Block coordinate descent iterations at every level; at least 1. Null: the default of the core.</param>
+    /// <param name="batchSize">Training examples drawn for the batch of every iteration; at least 1. Null: 2,000.</param>
+    /// <param name="hessianSubsample">Examples of the batch on which the Gauss–Newton curvature is evaluated; at least 1. Null: 1,000.</param>
+    /// <param name="initialScale">Standard deviation of the random initial θ; finite and non-negative. Null: the default of the core.</param>
+    /// <param name="hypothesis">The classifier's hypothesis; null for logistic regression with two classes and softmax otherwise.</param>
+    /// <param name="seed">The seed of every random choice (initial θ, batches, curvature subsamples).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public Trainer(double? smoothness = null, int? iterations = null, int? batchSize = null, int? hessianSubsample = null, double? initialScale = null, Hypothesis? hypothesis = null, int seed = 1)
+        : this(Configure(Core.TrainingOptionsModule.defaults, smoothness, iterations, batchSize, hessianSubsample, initialScale, hypothesis, seed))
+    {
+    }
+
+    internal Core.TrainingOptions Options { get; }
+
+    /// <summary>α_θ, the weight of the smoothness-in-time regulariser.</summary>
+    public double Smoothness => Options.Propagation.Regulariser.Alpha;
+
+    /// <summary>Block coordinate descent iterations at every level.</summary>
+    public int Iterations => Options.Iterations;
+
+    /// <summary>Training examples in the batch of every iteration.</summary>
+    public int BatchSize => Options.BatchSize;
+
+    /// <summary>Examples of the batch on which the Gauss–Newton curvature is evaluated.</summary>
+    public int HessianSubsample => Options.Propagation.HessianSubsample;
+
+    /// <summary>Standard deviation of the random initial θ.</summary>
+    public double InitialScale => Options.InitialScale;
+
+    /// <summary>The seed of every random choice.</summary>
+    public int Seed => Options.Seed;
+
+    /// <summary>
+    /// The paper's settings for one of its data sets: α_θ = 1e-3 (ellipses), 5e-3 (swiss roll),
+    /// 5e-6 (peaks); the other options as in the constructor, which may override them.
+    /// </summary>
+    /// <param name="dataset">The data set.</param>
+    /// <param name="smoothness">α_θ instead of the data set's; null for the paper's.</param>
+    /// <param name="iterations">Iterations at every level; null for the default.</param>
+    /// <param name="seed">The seed of every random choice.</param>
+    /// <returns>The trainer.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="dataset"/> is not defined, or an option is out of range.</exception>
+    public static Trainer ForDataset(PaperDataset dataset, double? smoothness = null, int? iterations = null, int seed = 1)
+    {
+        Guard.Defined(dataset, nameof(dataset));
+        var options = dataset switch
+        {
+            PaperDataset.Ellipses => Core.TrainingOptionsModule.ellipses,
+            PaperDataset.SwissRoll => Core.TrainingOptionsModule.swissRoll,
+            _ => Core.TrainingOptionsModule.peaks,
+        };
+        return new Trainer(Configure(options, smoothness, iterations, null, null, null, null, seed));
+    }
+
+    /// <summary>
+    /// Multilevel training (§5.3): trains at the network's depth from random parameters and a zero
+    /// classifier, doubles the depth by prolongation in time (keeping the classifier), trains
+    /// again, … while the depth stays at most <paramref name="maxDepth"/>. Data narrower than the
+    /// network is widened by repeating its features (SPEC §8).
+    /// </summary>
+    /// <param name="network">The architecture of the first level (its depth is the first depth).</param>
+    /// <param name="training">The training set; at most <see cref="Network.Width"/> features.</param>
+    /// <param name="validation">The validation set: as many features as <paramref name="training"/>, labels among its classes.</param>
+    /// <param name="maxDepth">The deepest level; at least the network's depth.</param>
+    /// <param name="progress">Called on the training thread after every iteration; null for none.</param>
+    /// <param name="cancellationToken">Stops training after the current iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
+    /// <returns>Every level, the best model over all levels, and the status.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The data do not fit the network or each other.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDepth"/> is below the network's depth.</exception>
+    public TrainingResult FitMultilevel(Network network, Dataset training, Dataset validation, int maxDepth, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (maxDepth < network.Depth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth, $"maxDepth must be at least the network's depth {network.Depth}.");
+        }
+
+        var split = Split(network.Width, training, validation, null);
+        var options = With(maxDepth);
+        var start = Core.Training.initialModel(options, network.Inner, split.Training.Classes);
+        return new TrainingResult(Core.Training.multilevelFrom(options, Control(progress, cancellationToken), start, split));
+    }
+
+    /// <summary>One level of block coordinate descent at the model's depth, starting from the model.</summary>
+    /// <param name="start">The starting network parameters and classifier.</param>
+    /// <param name="training">The training set; at most <see cref="Network.Width"/> features, labels among the model's classes.</param>
+    /// <param name="validation">The validation set: as many features as <paramref name="training"/>, labels among the model's classes.</param>
+    /// <param name="progress">Called on the training thread after every iteration; null for none.</param>
+    /// <param name="cancellationToken">Stops training after the current iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
+    /// <returns>The one level, its best model and the status.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The data do not fit the model or each other.</exception>
+    public TrainingResult Fit(Model start, Dataset training, Dataset validation, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        var split = Split(start.Network.Width, training, validation, start.Classes);
+        var options = With(start.Network.Depth);
+        return new TrainingResult(Core.Training.multilevelFrom(options, Control(progress, cancellationToken), start.Inner, split));
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"Trainer: α_θ = {Smoothness}, {Iterations} iterations a level, batches of {BatchSize}, curvature on {HessianSubsample}, seed {Seed}";
+
+    private static Core.TrainingOptions Configure(Core.TrainingOptions o, double? smoothness, int? iterations, int? batchSize, int? hessianSubsample, double? initialScale, Hypothesis? hypothesis, int seed)
+    {
+        if (smoothness is { } alpha)
+        {
+            Guard.PositiveFinite(alpha, nameof(smoothness));
+            o = Core.TrainingOptionsModule.withSmoothness(alpha, o);
+        }
+
+        if (iterations is { } k)
+        {
+            Guard.Positive(k, nameof(iterations));
+        }
+
+        if (batchSize is { } s)
+        {
+            Guard.Positive(s, nameof(batchSize));
+        }
+
+        if (hessianSubsample is { } hs)
+        {
+            Guard.Positive(hs, nameof(hessianSubsample));
+        }
+
+        if (initialScale is { } scale)
+        {
+            Guard.NonNegativeFinite(scale, nameof(initialScale));
+        }
+
+        var chosen = FSharpOption<Core.Hypothesis>.None;
+        if (hypothesis is { } h)
+        {
+            Guard.Defined(h, nameof(hypothesis));
+            chosen = FSharpOption<Core.Hypothesis>.Some(Interop.ToCore(h));
+        }
+
+        var propagation = new Core.PropagationOptions(
+            o.Propagation.PcgIterations,
+            o.Propagation.PcgTolerance,
+            o.Propagation.Regulariser,
+            o.Propagation.Damping,
+            o.Propagation.AdaptiveDamping,
+            hessianSubsample ?? o.Propagation.HessianSubsample);
+        return new Core.TrainingOptions(
+            iterations ?? o.Iterations,
+            batchSize ?? o.BatchSize,
+            seed,
+            initialScale ?? o.InitialScale,
+            chosen,
+            o.Classification,
+            propagation,
+            o.LineSearch,
+            o.Strategy,
+            o.MaxDepth);
+    }
+
+    private Core.TrainingOptions With(int maxDepth) =>
+        new(Options.Iterations, Options.BatchSize, Options.Seed, Options.InitialScale, Options.Hypothesis, Options.Classification, Options.Propagation, Options.LineSearch, Options.Strategy, maxDepth);
+
+    private Core.TrainingControl Control(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var iterations = Options.Iterations;
+        var report = progress is null
+            ? FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.None
+            : FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.Some(FuncConvert.FromAction<Core.TrainingProgress>(p => progress.Report(new TrainingProgress(p, iterations))));
+        return new Core.TrainingControl(report, cancellationToken);
+    }
+
+    /// <summary>The training and validation sets widened to the network's width, with the same number of classes.</summary>
+    private static Core.Split Split(int width, Dataset training, Dataset validation, int? modelClasses)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        ArgumentNullException.ThrowIfNull(validation);
+        if (training.Width > width)
+        {
+            throw new ArgumentException($"training has {training.Width} features but the network has width {width}.", nameof(training));
+        }
+
+        if (validation.Width != training.Width)
+        {
+            throw new ArgumentException($"validation has {validation.Width} features but training has {training.Width}.", nameof(validation));
+        }
+
+        var classes = modelClasses ?? training.Classes;
+        CheckLabels(training, classes, nameof(training));
+        CheckLabels(validation, classes, nameof(validation));
+        return new Core.Split(Prepare(training, width, classes), Prepare(validation, width, classes));
+    }
+
+    private static void CheckLabels(Dataset data, int classes, string name)
+    {
+        var labels = data.Inner.Labels;
+        for (var i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] >= classes)
+            {
+                throw new ArgumentException($"label {labels[i]} of example {i} of {name} is not one of the {classes} classes (0…{classes - 1}).", name);
+            }
+        }
+    }
+
+    private static Core.Dataset Prepare(Dataset data, int width, int classes)
+    {
+        var inner = data.Inner.Features.ColumnCount < width ? Core.DatasetModule.widen(width, data.Inner) : data.Inner;
+        return inner.Classes == classes ? inner : new Core.Dataset(inner.Features, inner.Labels, classes);
+    }
+}
