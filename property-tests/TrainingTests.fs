@@ -522,6 +522,84 @@ let private trainingTests =
             Expect.equal r.ValidationAccuracy (Training.accuracy r.Model split.Validation) "reported accuracy is the model's"
     ]
 
+// ---- images and large batches (§6.4) ---------------------------------------------------------
+
+/// Synthetic two-class images of height×width pixels: class 1 is brighter in its left half,
+/// class 0 in its right half, with noise; seeded.
+let private twoClassImages (seed: int) (count: int) (height: int) (width: int) : Dataset =
+    let rng = Random seed
+    let labels = Array.init count (fun i -> i % 2)
+    let x =
+        Matrix<float>.Build.Dense(count, height * width, fun i p ->
+            let left = p % width < width / 2
+            let bright = (labels[i] = 1) = left
+            (if bright then 0.7 else 0.2) + 0.25 * rng.NextDouble())
+    { Features = x; Labels = labels; Classes = 2 }
+
+let private imageTests =
+    testList "images and large batches" [
+        for s in [ 1; 511; 512; 513; 1300 ] do
+            testCase $"thin products Y K, V Kᵀ and Xᵀ V equal MathNet's for s = {s}" <| fun () ->
+                let y, k, v = batch 1 s 7, batch 2 7 3, batch 3 s 3
+                let close name (a: Matrix<float>) (b: Matrix<float>) =
+                    Expect.isLessThanOrEqual ((a - b).FrobeniusNorm()) (1e-13 * b.FrobeniusNorm()) name
+                close "Y K" (Kernels.times y k) (y * k)
+                close "V Kᵀ" (Kernels.timesTranspose v k) (v * k.Transpose())
+                close "Yᵀ V" (Kernels.transposeTimes y v) (y.Transpose() * v)
+                Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
+        testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
+            let net = Network.verlet Tanh 2 3 3 1.0
+            let s = Objective.gradientBlockRows + 37
+            let y0 = batch 21 s 2
+            let labels = labelsFor Softmax 22 s 3
+            let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }
+            let whole = Model.gradient StoreAll model y0 labels
+            let value, gradient = Objective.dataGradient StoreAll net model.Parameters model.Classifier y0 labels
+            expectRelative 1e-12 "loss" value whole.Loss
+            let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
+            Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
+        testCase "classification with the Laplacian on the weight images (Eq. 5.25): Taylor, symmetric, convex" <| fun () ->
+            let net = Network.create ResNet Tanh (Conv3x3(2, 4, 5)) 2 1.0 false
+            let y = Solve.forward net (Parameters.random 31 0.3 net) (batch 32 13 40)
+            let labels = labelsFor Softmax 33 13 3
+            let reg = { Regulariser = ImageLaplacian(2, 4, 5); Alpha = 0.01; Shift = 0.01 }
+            let problem = Objective.classification reg Softmax y labels
+            let x, v, u = randomArray 34 123, randomArray 35 123, randomArray 36 123
+            let lin = problem.Linearise x
+            expectTaylor "loss" (fun t -> problem.Evaluate (Array.map2 (fun a b -> a + t * b) x v)) (dotArrays lin.Gradient v)
+            expectRelative 1e-12 "⟨Hv, u⟩ = ⟨v, Hu⟩" (dotArrays (lin.Curvature v) u) (dotArrays v (lin.Curvature u))
+            expectRelative 1e-12 "preconditioner symmetric" (dotArrays (lin.Preconditioner v) u) (dotArrays v (lin.Preconditioner u))
+            Expect.isGreaterThan (dotArrays (lin.Curvature v) v) 0.0 "convex"
+        testCase "a seeded split by counts: disjoint, of the sizes asked, the same for the same seed" <| fun () ->
+            let d = { Features = batch 41 30 2; Labels = Array.init 30 (fun i -> i % 3); Classes = 3 }
+            let split = Dataset.splitCounts 5 17 9 d
+            Expect.equal (Dataset.count split.Training, Dataset.count split.Validation) (17, 9) "sizes"
+            let rowsOf (part: Dataset) = [ for i in 0 .. Dataset.count part - 1 -> part.Features.Row(i).ToArray() |> List.ofArray ]
+            let all = rowsOf d |> Set.ofList
+            let training, validation = rowsOf split.Training |> Set.ofList, rowsOf split.Validation |> Set.ofList
+            Expect.isTrue (Set.isSubset training all && Set.isSubset validation all) "rows come from the data"
+            Expect.isEmpty (Set.intersect training validation) "disjoint"
+            Expect.equal (Dataset.splitCounts 5 17 9 d) split "deterministic"
+            Expect.equal (Dataset.split 5 9 d) (Dataset.splitCounts 5 21 9 d) "split is splitCounts with every other example for training"
+            Expect.throwsT<ArgumentException> (fun () -> Dataset.splitCounts 5 22 9 d |> ignore) "31 > 30"
+        testCase "widening an image to c·H·W features repeats it in every channel" <| fun () ->
+            let d = twoClassImages 51 4 3 5
+            let wide = Dataset.widen 45 d
+            for ch in 0 .. 2 do
+                Expect.equal (wide.Features.SubMatrix(0, 4, 15 * ch, 15)) d.Features $"channel {ch}"
+        testCase "block coordinate descent with the image settings learns synthetic images on a 3×3 convolutional Verlet network" <| fun () ->
+            let height, width, channels = 6, 6, 2
+            let data = twoClassImages 61 160 height width |> Dataset.widen (channels * height * width)
+            let split = Dataset.splitCounts 62 120 40 data
+            let options = { TrainingOptions.images channels height width with Iterations = 2; MaxDepth = 4 }
+            let options = { options with Propagation = { options.Propagation with HessianSubsample = 60 } }
+            let net = Network.create Verlet Tanh (Conv3x3(channels, height, width)) 2 6.0 false
+            let r = Training.multilevel options Training.noControl net split
+            Expect.equal (r.Levels |> List.map (fun l -> l.Depth)) [ 2; 4 ] "levels 2 and 4"
+            Expect.isGreaterThanOrEqual r.BestValidationAccuracy 0.95 "separates the two classes"
+            Expect.equal (Training.accuracy r.Best split.Validation) r.BestValidationAccuracy "the reported accuracy is the best model's"
+    ]
+
 /// Every training test.
 let tests =
     testList "training" [
@@ -531,4 +609,5 @@ let tests =
         objectiveTests
         prolongationTests
         datasetTests
-        trainingTests ]
+        trainingTests
+        imageTests ]

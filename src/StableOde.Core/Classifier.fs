@@ -83,7 +83,7 @@ module Classifier =
     let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> =
         let s, n, m = y.RowCount, c.W.RowCount, c.W.ColumnCount
         let z = Kernels.zeros s m
-        mulAdd false 1.0 s n m (y.ToColumnMajorArray()) (c.W.ToColumnMajorArray()) (storage z)
+        mulAdd false 1.0 s n m (columnMajor y) (columnMajor c.W) (storage z)
         Layer.addBias s m (c.mu.ToArray()) (storage z)
         z
 
@@ -177,9 +177,9 @@ module Classifier =
         checkLabels cl y c
         let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
         { Loss = value
-          GradW = y.TransposeThisAndMultiply gz
+          GradW = transposeTimes y gz
           GradMu = gz.ColumnSums()
-          GradY = gz.TransposeAndMultiply cl.W }
+          GradY = timesTranspose gz cl.W }
 
     /// Class probabilities for each example (s × classes; logistic gives both columns).
     let probabilities (cl: Classifier) (y: Matrix<float>) : Matrix<float> =

@@ -50,13 +50,15 @@ module Dataset =
 
     /// The examples at the given row indices, in that order.
     let select (indices: int[]) (d: Dataset) : Dataset =
-        let n = d.Features.ColumnCount
-        let y = zeros indices.Length n
-        let src = d.Features
+        let s, n, t = d.Features.RowCount, d.Features.ColumnCount, indices.Length
+        indices |> Array.iter (fun i -> if i < 0 || i >= s then invalidArg (nameof indices) $"row {i} is outside 0…{s - 1}")
+        let src = columnMajor d.Features
+        let dst = Array.zeroCreate (t * n)
         for c in 0 .. n - 1 do
-            for r in 0 .. indices.Length - 1 do
-                y[r, c] <- src[indices[r], c]
-        { Features = y; Labels = Array.map (fun i -> d.Labels[i]) indices; Classes = d.Classes }
+            let from, into = c * s, c * t
+            for r in 0 .. t - 1 do
+                dst[into + r] <- src[from + indices[r]]
+        { Features = ofStorage t n dst; Labels = Array.map (fun i -> d.Labels[i]) indices; Classes = d.Classes }
 
     /// A seeded random permutation of 0…count−1 (Fisher–Yates).
     let permutation (seed: int) (count: int) : int[] =
@@ -69,19 +71,34 @@ module Dataset =
             p[j] <- t
         p
 
+    /// A seeded random split into `trainingCount` training and `validationCount` validation
+    /// examples, disjoint, drawn from one random permutation (the validation set first); examples
+    /// beyond the two counts are left out.
+    let splitCounts (seed: int) (trainingCount: int) (validationCount: int) (d: Dataset) : Split =
+        let s = count d
+        if validationCount < 1 then invalidArg (nameof validationCount) $"the validation set needs at least 1 example, got {validationCount}"
+        if trainingCount < 1 then invalidArg (nameof trainingCount) $"the training set needs at least 1 example, got {trainingCount}"
+        if int64 trainingCount + int64 validationCount > int64 s then
+            invalidArg (nameof trainingCount) $"{trainingCount} training and {validationCount} validation examples are more than the {s} there are"
+        let p = permutation seed s
+        { Training = select p[validationCount .. validationCount + trainingCount - 1] d
+          Validation = select p[.. validationCount - 1] d }
+
     /// A seeded random split with `validationCount` examples held out for validation.
     let split (seed: int) (validationCount: int) (d: Dataset) : Split =
         let s = count d
         if validationCount < 1 || validationCount >= s then
             invalidArg (nameof validationCount) $"the validation set must hold between 1 and {s - 1} examples, got {validationCount}"
-        let p = permutation seed s
-        { Training = select p[validationCount..] d
-          Validation = select p[.. validationCount - 1] d }
+        splitCounts seed (s - validationCount) validationCount d
 
     /// The features widened to `width` columns by repeating the input features cyclically
-    /// (width expansion by duplication, SPEC §8).
+    /// (width expansion by duplication, SPEC §8): column j copies input column j mod n, so an image
+    /// of n pixels is replicated into width / n channels.
     let widen (width: int) (d: Dataset) : Dataset =
-        let n = d.Features.ColumnCount
+        let s, n = d.Features.RowCount, d.Features.ColumnCount
         if width < n then invalidArg (nameof width) $"cannot widen {n} features to {width}"
-        let y = Matrix<float>.Build.Dense(d.Features.RowCount, width, fun i j -> d.Features[i, j % n])
-        { d with Features = y }
+        let src = columnMajor d.Features
+        let dst = Array.zeroCreate (s * width)
+        for j in 0 .. width - 1 do
+            Array.blit src ((j % n) * s) dst (j * s) s
+        { d with Features = ofStorage s width dst }

@@ -12,6 +12,15 @@ type IdxArray =
     { Dimensions: int[]
       Data: byte[] }
 
+/// Labelled images: one image a row of the data set (pixel row·Width + col), 10 classes.
+type ImageSet =
+    { /// The images as features scaled to [0, 1], and their labels.
+      Data: Dataset
+      /// The image height in pixels.
+      Height: int
+      /// The image width in pixels.
+      Width: int }
+
 /// Reading IDX files and turning them into data sets.
 module Idx =
 
@@ -71,7 +80,11 @@ module Idx =
         if a.Dimensions.Length <> 3 then fail source $"images need 3 dimensions (count × height × width), got {a.Dimensions.Length}"
         let count, pixels = a.Dimensions[0], a.Dimensions[1] * a.Dimensions[2]
         if count = 0 || pixels = 0 then fail source "holds no images"
-        Matrix<float>.Build.Dense(count, pixels, fun i p -> float a.Data[i * pixels + p] / 255.0)
+        let x = Array.zeroCreate (count * pixels)
+        for i in 0 .. count - 1 do
+            for p in 0 .. pixels - 1 do
+                x[p * count + i] <- float a.Data[i * pixels + p] / 255.0
+        Kernels.ofStorage count pixels x
 
     /// The labels of a 1-dimensional IDX array, each checked to be below `classes`.
     let labels (source: string) (classes: int) (a: IdxArray) : int[] =
@@ -81,13 +94,18 @@ module Idx =
             if int b >= classes then fail source $"label {b} of example {i} is outside 0…{classes - 1}"
             int b)
 
-    /// A data set of 10 classes from an image file and a label file of the same length.
-    let dataset (imagesPath: string) (labelsPath: string) : Dataset =
-        let x = images (Path.GetFileName imagesPath) (read imagesPath)
+    /// The labelled images of an image file and a label file of the same length (10 classes).
+    let imageSet (imagesPath: string) (labelsPath: string) : ImageSet =
+        let source = Path.GetFileName imagesPath
+        let a = read imagesPath
+        let x = images source a
         let y = labels (Path.GetFileName labelsPath) 10 (read labelsPath)
         if y.Length <> x.RowCount then
-            raise (InvalidDataException $"{Path.GetFileName labelsPath}: {y.Length} labels for the {x.RowCount} images of {Path.GetFileName imagesPath}")
-        { Features = x; Labels = y; Classes = 10 }
+            raise (InvalidDataException $"{Path.GetFileName labelsPath}: {y.Length} labels for the {x.RowCount} images of {source}")
+        { Data = { Features = x; Labels = y; Classes = 10 }; Height = a.Dimensions[1]; Width = a.Dimensions[2] }
+
+    /// A data set of 10 classes from an image file and a label file of the same length.
+    let dataset (imagesPath: string) (labelsPath: string) : Dataset = (imageSet imagesPath labelsPath).Data
 
     /// The image and label files of an MNIST-style folder: the training pair
     /// (train-images-idx3-ubyte, train-labels-idx1-ubyte) if present, else the test pair (t10k-…),

@@ -23,6 +23,13 @@ let vstorage (v: Vector<float>) : float[] =
     | :? DenseVector as d -> d.Values
     | _ -> invalidArg (nameof v) "expected a dense vector"
 
+/// The column-major entries of a matrix for reading: a dense matrix's own storage (no copy),
+/// else a copy. Callers never write into it.
+let columnMajor (m: Matrix<float>) : float[] =
+    match m with
+    | :? DenseMatrix as d -> d.Values
+    | _ -> m.ToColumnMajorArray()
+
 /// A dense matrix that wraps `values` (column-major, no copy).
 let ofStorage (rows: int) (cols: int) (values: float[]) : Matrix<float> =
     DenseMatrix(rows, cols, values) :> Matrix<float>
@@ -51,13 +58,24 @@ let inline rcol (a: float[]) (s: int) (j: int) : ReadOnlySpan<float> = ReadOnlyS
 /// A writable span seen as read-only (for TensorPrimitives' in-place calls).
 let inline ro (s: Span<float>) : ReadOnlySpan<float> = Span<float>.op_Implicit s
 
-/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major).
+/// Rows per block of the products below: a block of every column in use stays in the L1/L2
+/// cache while the tall matrix streams through once.
+let private productRows = 512
+
+/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major). Y is read
+/// once, block of rows by block of rows; every entry sums over i in ascending order.
 let mulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
-    for o in 0 .. m - 1 do
-        let d = col dst s o
-        if not accumulate then d.Clear()
+    let mutable r0 = 0
+    while r0 < s do
+        let len = min productRows (s - r0)
+        for o in 0 .. m - 1 do
+            if not accumulate then Span<float>(dst, o * s + r0, len).Clear()
         for i in 0 .. n - 1 do
-            TensorPrimitives.MultiplyAdd(rcol y s i, alpha * k[o * n + i], ro d, d)
+            let yi = ReadOnlySpan<float>(y, i * s + r0, len)
+            for o in 0 .. m - 1 do
+                let d = Span<float>(dst, o * s + r0, len)
+                TensorPrimitives.MultiplyAdd(yi, alpha * k[o * n + i], ro d, d)
+        r0 <- r0 + len
 
 /// dst ← (accumulate ? dst : 0) + α · V Kᵀ, for V ∈ R^{s×m}, K ∈ R^{n×m} (column-major).
 let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (v: float[]) (k: float[]) (dst: float[]) =
@@ -68,11 +86,34 @@ let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int)
             TensorPrimitives.MultiplyAdd(rcol v s o, alpha * k[o * n + i], ro d, d)
 
 /// g ← (accumulate ? g : 0) + α · Xᵀ V, for X ∈ R^{s×n}, V ∈ R^{s×m}; g is n×m column-major.
+/// Each column of X is read once and dotted with every column of V.
 let transposeMulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
-    for o in 0 .. m - 1 do
-        for i in 0 .. n - 1 do
-            let dot = alpha * TensorPrimitives.Dot(rcol x s i, rcol v s o)
+    for i in 0 .. n - 1 do
+        let xi = rcol x s i
+        for o in 0 .. m - 1 do
+            let dot = alpha * TensorPrimitives.Dot(xi, rcol v s o)
             g[o * n + i] <- (if accumulate then g[o * n + i] + dot else dot)
+
+/// Y K as a new matrix, for a tall Y ∈ R^{s×n} and a small K ∈ R^{n×m}: Y is read once.
+let times (y: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
+    if y.ColumnCount <> k.RowCount then invalidArg (nameof k) $"cannot multiply {y.RowCount}×{y.ColumnCount} by {k.RowCount}×{k.ColumnCount}"
+    let z = zeros y.RowCount k.ColumnCount
+    mulAdd false 1.0 y.RowCount y.ColumnCount k.ColumnCount (columnMajor y) (columnMajor k) (storage z)
+    z
+
+/// V Kᵀ as a new matrix, for a tall V ∈ R^{s×m} and a small K ∈ R^{n×m}.
+let timesTranspose (v: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
+    if v.ColumnCount <> k.ColumnCount then invalidArg (nameof k) $"cannot multiply {v.RowCount}×{v.ColumnCount} by the transpose of {k.RowCount}×{k.ColumnCount}"
+    let z = zeros v.RowCount k.RowCount
+    mulTransposeAdd false 1.0 v.RowCount k.RowCount k.ColumnCount (columnMajor v) (columnMajor k) (storage z)
+    z
+
+/// Xᵀ V as a new n×m matrix, for tall X ∈ R^{s×n} and V ∈ R^{s×m}: X is read once.
+let transposeTimes (x: Matrix<float>) (v: Matrix<float>) : Matrix<float> =
+    if x.RowCount <> v.RowCount then invalidArg (nameof v) $"cannot multiply the transpose of {x.RowCount}×{x.ColumnCount} by {v.RowCount}×{v.ColumnCount}"
+    let g = zeros x.ColumnCount v.ColumnCount
+    transposeMulAdd false 1.0 x.RowCount x.ColumnCount v.ColumnCount (columnMajor x) (columnMajor v) (storage g)
+    g
 
 /// dst ← dst + α x (same length).
 let axpy (alpha: float) (x: float[]) (dst: float[]) =

@@ -64,12 +64,12 @@ module Objective =
             let c = unpack x
             let z = Classifier.scores c yN
             let value, gz = Classifier.lossOfScores h z labels
-            let gW = yN.TransposeThisAndMultiply gz
+            let gW = transposeTimes yN gz
             if reg.Alpha <> 0.0 then gW.Add(reg.Alpha * Regulariser.classifierGradient reg.Regulariser c.W, gW)
             let curvature (v: float[]) =
                 let d = unpack v
                 let hz = Classifier.hessianOfScores h z labels (Classifier.scores d yN)
-                let hW = yN.TransposeThisAndMultiply hz
+                let hW = transposeTimes yN hz
                 if reg.Alpha <> 0.0 then hW.Add(reg.Alpha * Regulariser.classifierHessian reg.Regulariser d.W, hW)
                 classifierToVector { d with W = hW; mu = hz.ColumnSums() }
             let preconditioner (v: float[]) =
@@ -84,6 +84,32 @@ module Objective =
               Preconditioner = preconditioner }
         { Evaluate = evaluate; Linearise = linearise }
 
+    /// Examples per block when the gradient of the data term is accumulated over a large batch:
+    /// the recorded states of one block, not those of the whole batch, bound the memory.
+    let gradientBlockRows = 4096
+
+    /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
+    /// of at most `gradientBlockRows` examples recorded, differentiated and released in turn (a
+    /// batch of one block is not copied).
+    let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+        let s = y0.RowCount
+        let block (r0: int) (len: int) =
+            let part (m: Matrix<float>) = if len = s then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
+            let tape = Solve.record strategy net p (part y0)
+            let lg = Classifier.lossGradient c tape.YN (part labels)
+            lg.Loss, fst (Solve.backward tape lg.GradY)
+        if s <= gradientBlockRows then block 0 s
+        else
+            let mutable value = 0.0
+            let mutable gradient = Parameters.zeros net
+            for r0 in 0 .. gradientBlockRows .. s - 1 do
+                let len = min gradientBlockRows (s - r0)
+                let weight = float len / float s
+                let v, g = block r0 len
+                value <- value + weight * v
+                gradient <- Parameters.addScaled gradient weight g
+            value, gradient
+
     /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
     /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
@@ -93,8 +119,8 @@ module Objective =
         let zeroY0 = zeros y0.RowCount y0.ColumnCount
         fun v ->
             let dY = Solve.sensitivity net p y0 v zeroY0
-            let hz = Classifier.hessianOfScores c.Hypothesis z labels (dY * c.W)
-            fst (Solve.backward tape (hz.TransposeAndMultiply c.W))
+            let hz = Classifier.hessianOfScores c.Hypothesis z labels (times dY c.W)
+            fst (Solve.backward tape (timesTranspose hz c.W))
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
@@ -112,13 +138,11 @@ module Objective =
                 Classifier.loss c (Solve.forward net p y0) labels + parameterPenalty reg net p
         let linearise (x: float[]) =
             let p = unpack x
-            let tape = Solve.record strategy net p y0
-            let lg = Classifier.lossGradient c tape.YN labels
-            let gTheta, _ = Solve.backward tape lg.GradY
+            let loss, gTheta = dataGradient strategy net p c y0 labels
             let data = gaussNewton strategy net p c y0Hessian labelsHessian
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
-            { Value = lg.Loss + parameterPenalty reg net p
+            { Value = loss + parameterPenalty reg net p
               Gradient = parametersToVector (withPenalty gTheta p)
               Curvature =
                 fun v ->

@@ -57,13 +57,6 @@ module Solve =
               b = vstorage p.b[j]
               c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty })
 
-    /// The column-major entries of a matrix for reading: a dense matrix's own storage (no copy),
-    /// else a copy. Callers never write into it.
-    let private columnMajor (m: Matrix<float>) : float[] =
-        match m with
-        | :? MathNet.Numerics.LinearAlgebra.Double.DenseMatrix as d -> d.Values
-        | _ -> m.ToColumnMajorArray()
-
     let private zWidth (net: Network) =
         match net.Propagator with
         | Verlet -> Operator.outWidth net.Operator

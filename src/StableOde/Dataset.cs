@@ -120,4 +120,27 @@ public sealed class Dataset
         var split = Core.DatasetModule.split(seed, validationCount, Inner);
         return (new Dataset(split.Training), new Dataset(split.Validation));
     }
+
+    /// <summary>
+    /// A seeded random split into <paramref name="trainingCount"/> training and
+    /// <paramref name="validationCount"/> validation examples, disjoint; examples beyond the two
+    /// counts are left out (50,000 and 10,000 of MNIST's 60,000 training images, §6.4).
+    /// </summary>
+    /// <param name="trainingCount">Examples for training; at least 1.</param>
+    /// <param name="validationCount">Examples for validation; at least 1, and the two together at most <see cref="Count"/>.</param>
+    /// <param name="seed">The seed; the same seed gives the same split.</param>
+    /// <returns>The two sets.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1, or the two together exceed <see cref="Count"/>.</exception>
+    public (Dataset Training, Dataset Validation) Split(int trainingCount, int validationCount, int seed)
+    {
+        Guard.Positive(trainingCount, nameof(trainingCount));
+        Guard.Positive(validationCount, nameof(validationCount));
+        if ((long)trainingCount + validationCount > Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(trainingCount), trainingCount, $"{trainingCount} training and {validationCount} validation examples are more than the {Count} there are.");
+        }
+
+        var split = Core.DatasetModule.splitCounts(seed, trainingCount, validationCount, Inner);
+        return (new Dataset(split.Training), new Dataset(split.Validation));
+    }
 }

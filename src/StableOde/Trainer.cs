@@ -38,7 +38,7 @@ public sealed class Trainer
     /// <summary>Block coordinate descent iterations at every level.</summary>
     public int Iterations => Options.Iterations;
 
-    /// <summary>Training examples in the batch of every iteration.</summary>
+    /// <summary>Training examples in the batch of every iteration (<see cref="int.MaxValue"/>: the whole training set).</summary>
     public int BatchSize => Options.BatchSize;
 
     /// <summary>Examples of the batch on which the Gauss–Newton curvature is evaluated.</summary>
@@ -70,6 +70,30 @@ public sealed class Trainer
             _ => Core.TrainingOptionsModule.peaks,
         };
         return new Trainer(Configure(options, smoothness, iterations, null, null, null, null, seed));
+    }
+
+    /// <summary>
+    /// The paper's settings for images (§6.4, MNIST) of <paramref name="channels"/> channels of
+    /// <paramref name="height"/>×<paramref name="width"/> pixels: α_θ = 5e-3; the gradient over the
+    /// whole training set and the Gauss–Newton curvature on 5,000 of its examples (≤ 20 PCG
+    /// iterations); the classifier ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations with the
+    /// Laplacian on its weight images, α_W = 0.01; 10 iterations a level (the paper's levels are 4, 8, 16).
+    /// </summary>
+    /// <param name="channels">The network's channels c (the paper: 6); the weight images of the classifier have c channels.</param>
+    /// <param name="height">The image height in pixels.</param>
+    /// <param name="width">The image width in pixels.</param>
+    /// <param name="smoothness">α_θ instead of 5e-3; null for the paper's.</param>
+    /// <param name="iterations">Iterations at every level; null for 10.</param>
+    /// <param name="hessianSubsample">Examples for the Gauss–Newton curvature; null for 5,000.</param>
+    /// <param name="seed">The seed of every random choice.</param>
+    /// <returns>The trainer.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A size or an option is out of range.</exception>
+    public static Trainer ForImages(int channels, int height, int width, double? smoothness = null, int? iterations = null, int? hessianSubsample = null, int seed = 1)
+    {
+        Guard.Positive(channels, nameof(channels));
+        Guard.Positive(height, nameof(height));
+        Guard.Positive(width, nameof(width));
+        return new Trainer(Configure(Core.TrainingOptionsModule.images(channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed));
     }
 
     /// <summary>
@@ -121,7 +145,7 @@ public sealed class Trainer
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"Trainer: α_θ = {Smoothness}, {Iterations} iterations a level, batches of {BatchSize}, curvature on {HessianSubsample}, seed {Seed}";
+        $"Trainer: α_θ = {Smoothness}, {Iterations} iterations a level, {(BatchSize == int.MaxValue ? "the whole training set" : $"batches of {BatchSize}")}, curvature on {HessianSubsample}, seed {Seed}";
 
     private static Core.TrainingOptions Configure(Core.TrainingOptions o, double? smoothness, int? iterations, int? batchSize, int? hessianSubsample, double? initialScale, Hypothesis? hypothesis, int seed)
     {

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using StableOde.Core;
 using Idx = StableOde.Core.Idx;
 
@@ -10,27 +9,12 @@ public sealed class IdxTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    /// <summary>An IDX file of unsigned bytes with the given dimensions and data, header written by hand.</summary>
-    private static byte[] IdxFile(int[] dims, byte[] data, byte type = 0x08)
-    {
-        var header = new List<byte> { 0, 0, type, (byte)dims.Length };
-        foreach (var d in dims) header.AddRange([(byte)(d >> 24), (byte)(d >> 16), (byte)(d >> 8), (byte)d]);
-        return [.. header, .. data];
-    }
-
-    private static byte[] Gzip(byte[] bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Fastest)) gzip.Write(bytes);
-        return output.ToArray();
-    }
-
     private static readonly byte[] TwoImages = Enumerable.Range(0, 2 * 2 * 3).Select(i => (byte)(i * 20)).ToArray();
 
     [Fact]
     public void ReadsRawAndGzipImagesAsRowsScaledToOne()
     {
-        foreach (var bytes in new[] { IdxFile([2, 2, 3], TwoImages), Gzip(IdxFile([2, 2, 3], TwoImages)) })
+        foreach (var bytes in new[] { IdxFiles.Bytes([2, 2, 3], TwoImages), IdxFiles.Gzip(IdxFiles.Bytes([2, 2, 3], TwoImages)) })
         {
             var array = Idx.parse("images", bytes);
             Assert.Equal([2, 2, 3], array.Dimensions);
@@ -51,16 +35,16 @@ public sealed class IdxTests : IDisposable
     [InlineData("gzip", "truncated gzip data")]
     public void MalformedFilesAreClearErrorsNamingTheFile(string kind, string message)
     {
-        var good = IdxFile([2, 2, 3], TwoImages);
+        var good = IdxFiles.Bytes([2, 2, 3], TwoImages);
         byte[] bytes = kind switch
         {
             "magic" => [1, .. good[1..]],
-            "type" => IdxFile([2, 2, 3], TwoImages, type: 0x0D),
+            "type" => IdxFiles.Bytes([2, 2, 3], TwoImages, type: 0x0D),
             "short" => good[..3],
             "header" => good[..12],
             "truncated" => good[..^1],
             "trailing" => [.. good, 7],
-            "gzip" => Gzip(good)[..20],
+            "gzip" => IdxFiles.Gzip(good)[..20],
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
         var error = Assert.Throws<InvalidDataException>(() => Idx.parse("digits.idx", bytes));
@@ -72,16 +56,16 @@ public sealed class IdxTests : IDisposable
     {
         var images = folder.File("t10k-images-idx3-ubyte");
         var labels = folder.File("t10k-labels-idx1-ubyte.gz");
-        File.WriteAllBytes(images, IdxFile([2, 2, 3], TwoImages));
-        File.WriteAllBytes(labels, Gzip(IdxFile([2], [3, 10])));
+        File.WriteAllBytes(images, IdxFiles.Bytes([2, 2, 3], TwoImages));
+        File.WriteAllBytes(labels, IdxFiles.Gzip(IdxFiles.Bytes([2], [3, 10])));
         Assert.Equal("t10k-labels-idx1-ubyte.gz: label 10 of example 1 is outside 0…9",
                      Assert.Throws<InvalidDataException>(() => Idx.dataset(images, labels)).Message);
 
-        File.WriteAllBytes(labels, Gzip(IdxFile([3], [3, 1, 2])));
+        File.WriteAllBytes(labels, IdxFiles.Gzip(IdxFiles.Bytes([3], [3, 1, 2])));
         Assert.Equal("t10k-labels-idx1-ubyte.gz: 3 labels for the 2 images of t10k-images-idx3-ubyte",
                      Assert.Throws<InvalidDataException>(() => Idx.dataset(images, labels)).Message);
 
-        File.WriteAllBytes(labels, Gzip(IdxFile([2], [3, 1])));
+        File.WriteAllBytes(labels, IdxFiles.Gzip(IdxFiles.Bytes([2], [3, 1])));
         var (foundImages, foundLabels) = Idx.findPair(folder.Path);
         Assert.Equal((images, labels), (foundImages, foundLabels));
         var data = Idx.dataset(foundImages, foundLabels);

@@ -97,12 +97,15 @@ public sealed class StabilityCommand : Command
                 new Text(layer.Layer.ToString(CultureInfo.InvariantCulture)),
                 new Text(Eigenvalues(layer.Eigenvalues)),
                 new Text(Number(layer.Amplification)),
-                new Text(layer.Stable ? "yes" : "no"));
+                new Text(double.IsNaN(layer.Amplification) ? "n/a" : layer.Stable ? "yes" : "no"));
         }
 
         console.Write(table);
+        var analysed = report.Layers.Count(l => !double.IsNaN(l.Amplification));
         var stable = report.Layers.Count(l => l.Stable);
-        console.WriteLine($"Stable layers: {stable} of {report.Layers.Count}");
+        console.WriteLine(analysed == report.Layers.Count
+            ? $"Stable layers: {stable} of {report.Layers.Count}"
+            : $"Stable layers: {stable} of the {analysed} analysed ({report.Layers.Count - analysed} too wide for dense eigendecompositions, above {Core.Stability.MaxDenseWidth} features)");
         console.WriteLine(
             $"Jacobian dY_N/dY_0: largest singular value {Number(report.JacobianLargest)}, smallest {Number(report.JacobianSmallest)} " +
             (report.JacobianConverged ? $"({report.JacobianIterations} solves)" : $"(not converged after {report.JacobianIterations} sensitivity-adjoint pairs)"));

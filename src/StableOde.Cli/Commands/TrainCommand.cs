@@ -13,6 +13,8 @@ public sealed class TrainCommand : Command
 {
     private static readonly IReadOnlyList<int> DefaultLevels = [4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
+    private static readonly IReadOnlyList<int> DefaultImageLevels = [4, 8, 16];
+
     /// <inheritdoc/>
     public override string Name => "train";
 
@@ -26,7 +28,12 @@ public sealed class TrainCommand : Command
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
         "(Verlet 2), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh; logistic\n" +
         "regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower than the\n" +
-        "network are repeated. Progress goes to the terminal unless standard error is redirected.\n" +
+        "network are repeated. Images (mnist, fashion-mnist, --images/--labels): 3×3 convolutions of\n" +
+        "--width channels (default 6; the image is repeated into every channel), T = 6, α = 5e-3, levels\n" +
+        "4,8,16, 10 iterations a level, the gradient over all training images and the curvature on 5,000,\n" +
+        "the Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training and\n" +
+        "10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
+        "Progress goes to the terminal unless standard error is redirected.\n" +
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
@@ -35,12 +42,16 @@ public sealed class TrainCommand : Command
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
-        new("dataset", "A built-in data set: ellipses, swissroll or peaks (mnist, fashion-mnist: not yet).", "NAME"),
-        new("data", "The folder of IDX files for mnist and fashion-mnist.", "DIR"),
+        new("dataset", "A built-in data set: ellipses, swissroll, peaks, mnist or fashion-mnist.", "NAME"),
+        new("data", "The folder of IDX files for mnist and fashion-mnist (fashion-mnist: /usr/share/datasets/fashion-mnist).", "DIR"),
+        new("images", "Images of any IDX pair (count × height × width, unsigned bytes), with --labels.", "FILE"),
+        new("labels", "The IDX labels (0…9) of --images.", "FILE"),
+        new("train-size", "Training images of the seeded split (default 50,000, or 80 % of fewer than 60,000).", "N"),
+        new("validation-size", "Validation images of the seeded split (default 10,000, or 20 % of fewer than 60,000).", "N"),
         new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
         new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
-        new("width", "The network's width n (default per data set).", "N"),
+        new("width", "The network's width n, or its channels for images (default per data set).", "N"),
         new("aux-width", "The width m of the Verlet momentum (default n).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
@@ -62,17 +73,27 @@ public sealed class TrainCommand : Command
         var source = DataSource.From(options, seed);
         var propagator = ParsePropagator(options.Value("propagator") ?? "verlet");
         var activation = ParseActivation(options.Value("activation") ?? "tanh");
-        var levels = ParseLevels(options.Integers("levels", DefaultLevels), options.Value("levels"));
+        var levels = ParseLevels(options.Integers("levels", source.Image is null ? DefaultLevels : DefaultImageLevels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
-        if (width < source.Training.Width)
+        if (source.Image is null && width < source.Training.Width)
         {
             throw new UsageException($"--width {width} is less than the data's {source.Training.Width} features");
+        }
+
+        if (source.Image is not null && width < 1)
+        {
+            throw new UsageException($"--width (the channels of the images) must be at least 1, got {width}");
         }
 
         var auxWidth = options.Integer("aux-width", width);
         if (options.Has("aux-width") && propagator != Propagator.Verlet)
         {
             throw new UsageException("--aux-width applies to --propagator verlet only");
+        }
+
+        if (options.Has("aux-width") && source.Image is not null)
+        {
+            throw new UsageException("--aux-width does not apply to images: the Verlet momentum has as many channels as the network");
         }
 
         var finalTime = options.Number("final-time", source.FinalTime);
@@ -101,14 +122,18 @@ public sealed class TrainCommand : Command
         }
 
         int? chosenIterations = options.Has("iterations") ? iterations : null;
-        var trainer = source.Paper is { } paper
-            ? Trainer.ForDataset(paper, alpha, chosenIterations, seed)
-            : new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed);
-        var network = propagator switch
+        var trainer = (source.Paper, source.Image) switch
         {
-            Propagator.ResNet => Network.ResNet(width, levels[0], finalTime, activation),
-            Propagator.Antisymmetric => Network.Antisymmetric(width, levels[0], finalTime, activation),
-            Propagator.Leapfrog => Network.Leapfrog(width, levels[0], finalTime, activation),
+            ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
+            (_, { } image) => Trainer.ForImages(width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
+            _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
+        };
+        var network = (source.Image, propagator) switch
+        {
+            ({ } image, _) => Network.Convolutional(propagator, width, image.Height, image.Width, levels[0], finalTime, activation),
+            (_, Propagator.ResNet) => Network.ResNet(width, levels[0], finalTime, activation),
+            (_, Propagator.Antisymmetric) => Network.Antisymmetric(width, levels[0], finalTime, activation),
+            (_, Propagator.Leapfrog) => Network.Leapfrog(width, levels[0], finalTime, activation),
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
 
@@ -347,43 +372,53 @@ public sealed class TrainCommand : Command
     }
 
     /// <summary>The training and validation sets and the paper's defaults for them.</summary>
-    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, PaperDataset? Paper, double FinalTime)
+    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, PaperDataset? Paper, ImageShape? Image, double FinalTime)
     {
+        /// <summary>Where Debian's <c>dataset-fashion-mnist</c> installs Fashion-MNIST.</summary>
+        private const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
+
         public static DataSource From(ParsedOptions options, int seed)
         {
             var dataset = options.Value("dataset");
             var trainPath = options.Value("train");
             var validationPath = options.Value("validation");
-            if (dataset is not null && (trainPath is not null || validationPath is not null))
+            var imagesPath = options.Value("images");
+            var labelsPath = options.Value("labels");
+            var sources = (dataset is null ? 0 : 1) + (trainPath is null && validationPath is null ? 0 : 1) + (imagesPath is null && labelsPath is null ? 0 : 1);
+            if (sources > 1)
             {
-                throw new UsageException("give either --dataset or --train with --validation, not both");
+                throw new UsageException("give one of --dataset NAME, --train FILE with --validation FILE, or --images FILE with --labels FILE");
+            }
+
+            var images = dataset is "mnist" or "fashion-mnist" || imagesPath is not null || labelsPath is not null;
+            if (options.Has("data") && dataset is not ("mnist" or "fashion-mnist"))
+            {
+                throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
+            }
+
+            foreach (var name in new[] { "train-size", "validation-size" })
+            {
+                if (options.Has(name) && !images)
+                {
+                    throw new UsageException($"--{name} applies to image data (--dataset mnist or fashion-mnist, or --images with --labels)");
+                }
+            }
+
+            if (images)
+            {
+                return FromImages(options, dataset, imagesPath, labelsPath, seed);
             }
 
             if (dataset is null)
             {
-                if (options.Has("data"))
-                {
-                    throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
-                }
-
                 if (trainPath is null || validationPath is null)
                 {
                     throw new UsageException(trainPath is null && validationPath is null
-                        ? "'train' needs --dataset NAME or --train FILE --validation FILE"
+                        ? "'train' needs --dataset NAME, --train FILE --validation FILE, or --images FILE --labels FILE"
                         : $"--{(trainPath is null ? "validation" : "train")} needs --{(trainPath is null ? "train" : "validation")} FILE as well");
                 }
 
                 return FromCsv(trainPath, validationPath);
-            }
-
-            if (dataset is "mnist" or "fashion-mnist")
-            {
-                throw new UsageException($"image data sets (mnist, fashion-mnist) are not supported yet; use --dataset ellipses, swissroll or peaks, or --train and --validation CSV files");
-            }
-
-            if (options.Has("data"))
-            {
-                throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
             }
 
             var (paper, finalTime) = dataset switch
@@ -394,7 +429,46 @@ public sealed class TrainCommand : Command
                 _ => throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist"),
             };
             var (training, validation) = Datasets.Load(paper, seed);
-            return new DataSource(dataset, training, validation, paper, finalTime);
+            return new DataSource(dataset, training, validation, paper, null, finalTime);
+        }
+
+        /// <summary>MNIST-style images from a folder or an IDX pair, split at random (seeded) into training and validation images.</summary>
+        private static DataSource FromImages(ParsedOptions options, string? dataset, string? imagesPath, string? labelsPath, int seed)
+        {
+            ImageSet set;
+            if (dataset is null)
+            {
+                if (imagesPath is null || labelsPath is null)
+                {
+                    throw new UsageException($"--{(imagesPath is null ? "labels" : "images")} needs --{(imagesPath is null ? "images" : "labels")} FILE as well");
+                }
+
+                set = ImageSet.Load(imagesPath, labelsPath);
+            }
+            else
+            {
+                var folder = options.Value("data") ?? (dataset == "fashion-mnist" && Directory.Exists(FashionMnistFolder)
+                    ? FashionMnistFolder
+                    : throw new UsageException($"--dataset {dataset} needs --data DIR, the folder of its IDX files" + (dataset == "fashion-mnist" ? $" (none at {FashionMnistFolder}; apt-get install dataset-fashion-mnist puts it there)" : string.Empty)));
+                set = ImageSet.LoadFolder(folder);
+            }
+
+            var count = set.Data.Count;
+            var (trainingDefault, validationDefault) = count >= 60_000 ? (50_000, 10_000) : (count - (count / 5), count / 5);
+            var trainingSize = options.Integer("train-size", trainingDefault);
+            var validationSize = options.Integer("validation-size", validationDefault);
+            if (trainingSize < 1 || validationSize < 1)
+            {
+                throw new UsageException($"--train-size and --validation-size must be at least 1, got {trainingSize} and {validationSize}");
+            }
+
+            if ((long)trainingSize + validationSize > count)
+            {
+                throw new UsageException($"{trainingSize} training and {validationSize} validation images are more than the {count} there are");
+            }
+
+            var (training, validation) = set.Data.Split(trainingSize, validationSize, seed);
+            return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), 6.0);
         }
 
         private static DataSource FromCsv(string trainPath, string validationPath)
@@ -415,12 +489,13 @@ public sealed class TrainCommand : Command
                 }
             }
 
-            return new DataSource(Path.GetFileName(trainPath), training, validation, null, 20.0);
+            return new DataSource(Path.GetFileName(trainPath), training, validation, null, null, 20.0);
         }
 
-        /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; the data's width for CSV.</summary>
+        /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; 6 channels for images; the data's width for CSV.</summary>
         public int DefaultWidth(Propagator propagator) => Paper switch
         {
+            null when Image is not null => 6,
             null => Training.Width,
             PaperDataset.Ellipses => 2,
             _ when propagator == Propagator.Verlet => 2,
@@ -428,4 +503,7 @@ public sealed class TrainCommand : Command
             _ => 8,
         };
     }
+
+    /// <summary>The size of the images of an image data set.</summary>
+    private sealed record ImageShape(int Height, int Width);
 }

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace StableOde.Tests;
+
+/// <summary>Images (§6.4) through the facade and <c>stableode train</c>: IDX files written by the test, never a real data set.</summary>
+public sealed class ImageTrainingTests : IDisposable
+{
+    private readonly TempFolder folder = new();
+
+    public void Dispose() => folder.Dispose();
+
+    private static string Succeed(params string[] args)
+    {
+        var (code, output, error) = CliRunner.Run(args);
+        Assert.True(code == 0, $"exit code {code}: {error}");
+        return output;
+    }
+
+    private static string Fail(params string[] args)
+    {
+        var (code, output, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        return error.TrimEnd('\n');
+    }
+
+    [Fact]
+    public void ImageSetsReadAPairOrAFolderWithTheirShape()
+    {
+        var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 30, 4, 5);
+
+        var pair = ImageSet.Load(images, labels);
+        var found = ImageSet.LoadFolder(folder.Path);
+
+        Assert.Equal((4, 5, 30, 20, 10), (pair.Height, pair.Width, pair.Data.Count, pair.Data.Width, pair.Data.Classes));
+        Assert.Equal(pair.Data.Features, found.Data.Features);
+        Assert.Equal(pair.Data.Labels, found.Data.Labels);
+        Assert.All(pair.Data.Features.Cast<double>(), x => Assert.InRange(x, 0.0, 1.0));
+        Assert.Throws<FileNotFoundException>(() => ImageSet.Load(folder.File("missing"), labels));
+        Assert.Throws<ArgumentException>(() => ImageSet.LoadFolder(" "));
+    }
+
+    [Fact]
+    public void SplitByCountsIsSeededDisjointAndChecked()
+    {
+        var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 30, 4, 5);
+        var data = ImageSet.Load(images, labels).Data;
+
+        var (training, validation) = data.Split(20, 6, seed: 3);
+        var (again, _) = data.Split(20, 6, seed: 3);
+
+        Assert.Equal((20, 6), (training.Count, validation.Count));
+        Assert.Equal(training.Features, again.Features);
+        var rows = (Dataset d) => Enumerable.Range(0, d.Count).Select(i => string.Join(',', Enumerable.Range(0, d.Width).Select(j => d.Features[i, j].ToString("R", CultureInfo.InvariantCulture)))).ToHashSet();
+        Assert.Empty(rows(training).Intersect(rows(validation)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.Split(25, 6, seed: 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.Split(0, 6, seed: 3));
+    }
+
+    [Fact]
+    public void TheImageTrainerHasThePapersSettings()
+    {
+        var trainer = Trainer.ForImages(6, 28, 28);
+
+        Assert.Equal((5e-3, 5000, int.MaxValue, 10), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
+        Assert.Equal(7, Trainer.ForImages(6, 28, 28, iterations: 7).Iterations);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(0, 28, 28));
+    }
+
+    [Fact]
+    public void TrainOnAnIdxPairWritesAConvolutionalModelThatPredictsAndDifferentiates()
+    {
+        var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 100, 6, 6);
+        var path = folder.File("conv.json");
+
+        var output = Succeed("train", "--images", images, "--labels", labels, "--propagator", "resnet", "--width", "2", "--levels", "2,4",
+            "--iterations", "2", "--train-size", "80", "--validation-size", "20", "--json", "--model-out", path);
+
+        using var document = JsonDocument.Parse(output);
+        var levels = document.RootElement.GetProperty("levels").EnumerateArray().ToList();
+        Assert.Equal([2, 4], levels.Select(l => l.GetProperty("layers").GetInt32()));
+        Assert.True(document.RootElement.GetProperty("bestValidationAccuracy").GetDouble() >= 0.9, output);
+        var model = Model.Load(path);
+        Assert.True(model.Network.IsConvolutional);
+        Assert.Equal((72, 10), (model.Network.Width, model.Classes));
+        using (var json = JsonDocument.Parse(File.ReadAllText(path)))
+        {
+            var op = json.RootElement.GetProperty("operator");
+            Assert.Equal(("conv3x3", 2, 6, 6), (op.GetProperty("kind").GetString(), op.GetProperty("channels").GetInt32(), op.GetProperty("height").GetInt32(), op.GetProperty("width").GetInt32()));
+        }
+
+        var pixels = ImageSet.Load(images, labels).Data.Features;
+        var csv = folder.Write("pixels.csv", string.Join('\n', Enumerable.Range(0, 3).Select(i =>
+            string.Join(',', Enumerable.Range(0, 36).Select(j => pixels[i, j].ToString("R", CultureInfo.InvariantCulture))) + $",{i % 2}")) + "\n");
+        var predicted = Succeed("predict", "--model", path, "--data", csv).TrimEnd('\n').Split('\n');
+        Assert.Equal(4, predicted.Length);
+        using var gradient = JsonDocument.Parse(Succeed("gradient", "--model", path, "--data", csv));
+        Assert.Equal(72, gradient.RootElement.GetProperty("gradY0")[0].GetArrayLength());
+    }
+
+    [Fact]
+    public void TheMnistDatasetReadsItsFolderAndSplitsEightyTwenty()
+    {
+        IdxFiles.WriteTwoClassImages(folder.Path, 50, 5, 5);
+
+        var output = Succeed("train", "--dataset", "mnist", "--data", folder.Path, "--width", "1", "--levels", "2", "--iterations", "1");
+
+        Assert.Contains("on mnist (40 training, 10 validation examples)", output, StringComparison.Ordinal);
+        Assert.Contains("convolutional", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadImageOptionsAreOneLineErrors()
+    {
+        var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 20, 4, 4);
+
+        Assert.Contains("--dataset mnist needs --data DIR", Fail("train", "--dataset", "mnist"), StringComparison.Ordinal);
+        Assert.Contains("--images needs --labels FILE as well", Fail("train", "--images", images), StringComparison.Ordinal);
+        Assert.Contains("more than the 20 there are", Fail("train", "--images", images, "--labels", labels, "--train-size", "18"), StringComparison.Ordinal);
+        Assert.Contains("--train-size applies to image data", Fail("train", "--dataset", "ellipses", "--train-size", "10"), StringComparison.Ordinal);
+        Assert.Contains("--aux-width does not apply to images", Fail("train", "--images", images, "--labels", labels, "--aux-width", "2"), StringComparison.Ordinal);
+        Assert.Contains("give one of", Fail("train", "--dataset", "ellipses", "--images", images, "--labels", labels), StringComparison.Ordinal);
+        Assert.Contains("no such folder", Fail("train", "--dataset", "mnist", "--data", folder.File("none")), StringComparison.Ordinal);
+        File.WriteAllBytes(labels, IdxFiles.Bytes([20], Enumerable.Repeat((byte)11, 20).ToArray()));
+        Assert.Contains("label 11 of example 0 is outside 0…9", Fail("train", "--images", images, "--labels", labels), StringComparison.Ordinal);
+    }
+}
