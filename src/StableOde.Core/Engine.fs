@@ -137,10 +137,14 @@ let insert (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =
     for c in 0 .. w - 1 do
         System.Array.Copy(src, c * rows, dst, c * s + b.Start, b.Rows)
 
+/// At most one worker a core: without the cap the thread pool injects threads into long loops
+/// (dozens on a big convolutional batch), which then compete for the same cores.
+let private onePerCore = ParallelOptions(MaxDegreeOfParallelism = System.Environment.ProcessorCount)
+
 /// Runs f on every block (with its index), on all cores.
 let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
     if blocks.Length = 1 then f 0 blocks[0]
-    else Parallel.For(0, blocks.Length, fun i -> f i blocks[i]) |> ignore
+    else Parallel.For(0, blocks.Length, onePerCore, fun i -> f i blocks[i]) |> ignore
 
 // ---- the layer map on a block, in place -------------------------------------------------
 

@@ -14,7 +14,10 @@ public sealed class ReproduceTests : IDisposable
     public void ReproduceWritesFiguresReportAndResults()
     {
         var output = folder.File("report");
-        var (code, stdout, stderr) = Run("reproduce", "--out", output, "--quiet", "--max-depth", "8", "--iterations", "2");
+        var images = folder.File("images");
+        Directory.CreateDirectory(images);
+        IdxFiles.WriteTwoClassImages(images, 100, 6, 6);
+        var (code, stdout, stderr) = Run("reproduce", "--out", output, "--quiet", "--max-depth", "8", "--iterations", "2", "--data", images);
 
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, stderr);
@@ -25,7 +28,7 @@ public sealed class ReproduceTests : IDisposable
             "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png", "figure3.png",
             "figure4-ellipses.png", "figure5-swiss-roll.png", "figure6-peaks.png",
             "spectra-ellipses.png", "spectra-swiss-roll.png", "spectra-peaks.png",
-            "jacobian-ellipses.png", "jacobian-swiss-roll.png", "jacobian-peaks.png",
+            "jacobian-ellipses.png", "jacobian-swiss-roll.png", "jacobian-peaks.png", "figure7.png",
         ];
         foreach (var figure in figures)
         {
@@ -36,7 +39,8 @@ public sealed class ReproduceTests : IDisposable
 
         var report = File.ReadAllText(Path.Combine(output, "report.md"));
         Assert.Contains("![Figure 1", report);
-        Assert.Contains("## Skipped", report);
+        Assert.Contains("Table 1: training error (TE) and validation error (VE)", report);
+        Assert.DoesNotContain("## Skipped", report);
         Assert.Empty(Directory.GetFiles(output, "*.tmp"));
 
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
@@ -49,6 +53,11 @@ public sealed class ReproduceTests : IDisposable
         var training = results.RootElement.GetProperty("results").GetProperty("training").EnumerateArray().ToList();
         Assert.Equal(9, training.Count);
         Assert.All(training, run => Assert.Equal([4, 8], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
+
+        var imageRuns = results.RootElement.GetProperty("results").GetProperty("images").EnumerateArray().ToList();
+        Assert.Equal(["resnet", "antisymmetric", "verlet"], imageRuns.Select(r => r.GetProperty("propagator").GetString()));
+        Assert.All(imageRuns, run => Assert.Equal((80, 20), (run.GetProperty("training").GetInt32(), run.GetProperty("validation").GetInt32())));
+        Assert.All(imageRuns, run => Assert.Equal([4, 8], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
 
         var conservation = results.RootElement.GetProperty("results").GetProperty("conservation").EnumerateArray().ToList();
         double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();

@@ -100,6 +100,32 @@ internal static class Figures
         WritePng(path, multi.Render(panelWidth * panels.Count, height));
     }
 
+    /// <summary>
+    /// Images in a grid of panels, row by row, each drawn as a heatmap (row 0 at the top) with its
+    /// title and no axes; a row may hold fewer images than <paramref name="columns"/>.
+    /// </summary>
+    public static void ImageGrid(string path, IReadOnlyList<IReadOnlyList<(string Title, double[,] Pixels)>> rows, int columns, int panelSize = 170)
+    {
+        var multi = new Multiplot();
+        multi.AddPlots(rows.Count * columns);
+        multi.Layout = new ScottPlot.MultiplotLayouts.Grid(rows.Count, columns);
+        for (int r = 0; r < rows.Count; r++)
+        for (int c = 0; c < columns; c++)
+        {
+            var plot = multi.GetPlot((r * columns) + c);
+            plot.Axes.Frameless();
+            plot.HideGrid();
+            if (c >= rows[r].Count) continue;
+            var (title, pixels) = rows[r][c];
+            var heatmap = plot.Add.Heatmap(pixels);
+            heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+            plot.Title(title, size: 11);
+            plot.Axes.SetLimits(-0.5, pixels.GetLength(1) - 0.5, -0.5, pixels.GetLength(0) - 0.5);
+        }
+
+        WritePng(path, multi.Render(panelSize * columns, panelSize * rows.Count));
+    }
+
     /// <summary>Draws series; with <paramref name="depthX"/> the x values are log₂ of depths, ticked as the depths.</summary>
     private static void DrawLines(Plot plot, string title, string xLabel, string yLabel,
                                   IReadOnlyList<(string Label, double[] X, double[] Y)> series, bool logY, bool depthX)
