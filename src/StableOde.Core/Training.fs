@@ -215,14 +215,17 @@ module TrainingOptions =
     /// Peaks (§6.3): α_θ = 5e-6.
     let peaks = withSmoothness 5e-6 defaults
 
-    /// Images of `channels` channels of height×width pixels (§6.4, MNIST): α_θ = 5e-3; the gradient
-    /// over the whole training set and the Gauss–Newton curvature on 5,000 of its examples, ≤ 20
-    /// PCG iterations; the classification step ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations
-    /// with the Laplacian on every image of W (Eq. 5.25), α_W = 0.01, preconditioned by its shifted
-    /// symmetric product (α_W A² + α_W I)⁻¹, which favours smooth weights; depths up to 16. The paper
-    /// does not give the iterations per level; 10 fit the 4 → 8 → 16 schedule into tens of minutes
-    /// for 50,000 examples on two cores.
-    let images (channels: int) (height: int) (width: int) =
+    /// Images of `channels` channels of height×width pixels (§6.4, MNIST) for a network of the given
+    /// propagator: α_θ = 5e-3; the gradient over the whole training set and the Gauss–Newton
+    /// curvature on 5,000 of its examples, ≤ 20 PCG iterations; the classification step ≤ 5
+    /// Newton–PCG iterations of ≤ 10 PCG iterations with the Laplacian on every image of W
+    /// (Eq. 5.25), α_W = 0.01, preconditioned by its shifted symmetric product (α_W A² + α_W I)⁻¹,
+    /// which favours smooth weights; depths up to 16. The paper does not give the iterations per
+    /// level; 10 fit the 4 → 8 → 16 schedule into tens of minutes for 50,000 examples on two cores.
+    /// Leapfrog and Verlet recompute their states backwards for the adjoint (Reversal): a recorded
+    /// state of 5,000 images of 6 channels takes 188 MB, and storing all of them per depth would
+    /// dominate the memory of training.
+    let images (propagator: Propagator) (channels: int) (height: int) (width: int) =
         let o = withSmoothness 5e-3 defaults
         { o with
             Iterations = 10
@@ -233,6 +236,10 @@ module TrainingOptions =
                     PcgIterations = 10
                     Regulariser = { Regulariser = ImageLaplacian(channels, height, width); Alpha = 0.01; Shift = 0.01 } }
             Propagation = { o.Propagation with HessianSubsample = 5000 }
+            Strategy =
+                match propagator with
+                | Leapfrog | Verlet -> Reversal
+                | ResNet | AntisymmetricResNet -> StoreAll
             MaxDepth = 16 }
 
 /// Block coordinate descent, prolongation and multilevel training.

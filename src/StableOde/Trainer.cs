@@ -73,12 +73,14 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// The paper's settings for images (§6.4, MNIST) of <paramref name="channels"/> channels of
+    /// The paper's settings for a network of <paramref name="propagator"/> on images (§6.4, MNIST) of <paramref name="channels"/> channels of
     /// <paramref name="height"/>×<paramref name="width"/> pixels: α_θ = 5e-3; the gradient over the
     /// whole training set and the Gauss–Newton curvature on 5,000 of its examples (≤ 20 PCG
     /// iterations); the classifier ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations with the
     /// Laplacian on its weight images, α_W = 0.01; 10 iterations a level (the paper's levels are 4, 8, 16).
+    /// Leapfrog and Verlet recompute their states backwards for the adjoint, so memory does not grow with depth.
     /// </summary>
+    /// <param name="propagator">The network's time-stepping scheme.</param>
     /// <param name="channels">The network's channels c (the paper: 6); the weight images of the classifier have c channels.</param>
     /// <param name="height">The image height in pixels.</param>
     /// <param name="width">The image width in pixels.</param>
@@ -88,12 +90,13 @@ public sealed class Trainer
     /// <param name="seed">The seed of every random choice.</param>
     /// <returns>The trainer.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size or an option is out of range.</exception>
-    public static Trainer ForImages(int channels, int height, int width, double? smoothness = null, int? iterations = null, int? hessianSubsample = null, int seed = 1)
+    public static Trainer ForImages(Propagator propagator, int channels, int height, int width, double? smoothness = null, int? iterations = null, int? hessianSubsample = null, int seed = 1)
     {
+        Guard.Defined(propagator, nameof(propagator));
         Guard.Positive(channels, nameof(channels));
         Guard.Positive(height, nameof(height));
         Guard.Positive(width, nameof(width));
-        return new Trainer(Configure(Core.TrainingOptionsModule.images(channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed));
+        return new Trainer(Configure(Core.TrainingOptionsModule.images(Interop.ToCore(propagator), channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed));
     }
 
     /// <summary>

@@ -6,16 +6,6 @@ namespace StableOde.Tests;
 /// <summary><c>stableode bench</c> on tiny cases: the line, the JSON object, and one-line errors.</summary>
 public sealed class BenchCommandTests
 {
-    private static string Fail(params string[] args)
-    {
-        var (code, output, error) = CliRunner.Run(args);
-        Assert.Equal(1, code);
-        Assert.Equal(string.Empty, output);
-        Assert.Single(error.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("stableode: ", error, StringComparison.Ordinal);
-        return error.TrimEnd('\n');
-    }
-
     [Theory]
     [InlineData("verlet", "forward", "--width", "3")]
     [InlineData("resnet", "gradient", "--width", "2")]
@@ -62,18 +52,18 @@ public sealed class BenchCommandTests
     {
         string[] valid = ["--samples", "8", "--layers", "2"];
 
-        Assert.Equal("stableode: 'bench' needs --propagator P", Fail(["bench", "--width", "2", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: 'bench' needs --mode MODE", Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid]));
-        Assert.Equal("stableode: --propagator expects resnet, antisymmetric, leapfrog or verlet, got 'euler'", Fail(["bench", "--propagator", "euler", "--width", "2", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --mode expects forward or gradient, got 'backward'", Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "backward"]));
-        Assert.Equal("stableode: 'bench' needs --width n or --conv c,H,W", Fail(["bench", "--propagator", "verlet", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --width and --conv exclude each other: a convolution's width is c·H·W", Fail(["bench", "--propagator", "verlet", "--width", "2", "--conv", "1,2,2", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --conv expects three positive integers c,H,W, got '6,28'", Fail(["bench", "--propagator", "verlet", "--conv", "6,28", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --conv expects three positive integers c,H,W, got '0,2,2'", Fail(["bench", "--propagator", "verlet", "--conv", "0,2,2", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --width must be at least 1, got 0", Fail(["bench", "--propagator", "verlet", "--width", "0", .. valid, "--mode", "forward"]));
-        Assert.Equal("stableode: --samples expects an integer, got 'many'", Fail(["bench", "--propagator", "verlet", "--width", "2", "--samples", "many", "--layers", "2", "--mode", "forward"]));
-        Assert.Equal("stableode: --repeat must be at least 1, got 0", Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--repeat", "0"]));
-        Assert.Equal("stableode: --final-time must be positive, got -1", Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--final-time", "-1"]));
-        Assert.Equal("stableode: unknown option '--bogus' for 'bench'; run 'stableode bench --help'", Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--bogus"]));
+        Assert.Equal("stableode: 'bench' needs --propagator P", CliRunner.Fail(["bench", "--width", "2", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: 'bench' needs --mode MODE", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid]));
+        Assert.Equal("stableode: --propagator expects resnet, antisymmetric, leapfrog or verlet, got 'euler'", CliRunner.Fail(["bench", "--propagator", "euler", "--width", "2", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --mode expects forward or gradient, got 'backward'", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "backward"]));
+        Assert.Equal("stableode: 'bench' needs --width n or --conv c,H,W", CliRunner.Fail(["bench", "--propagator", "verlet", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --width and --conv exclude each other: a convolution's width is c·H·W", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", "--conv", "1,2,2", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --conv expects three positive integers c,H,W, got '6,28'", CliRunner.Fail(["bench", "--propagator", "verlet", "--conv", "6,28", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --conv expects three positive integers c,H,W, got '0,2,2'", CliRunner.Fail(["bench", "--propagator", "verlet", "--conv", "0,2,2", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --width must be at least 1, got 0", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "0", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --samples expects an integer, got 'many'", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", "--samples", "many", "--layers", "2", "--mode", "forward"]));
+        Assert.Equal("stableode: --repeat must be at least 1, got 0", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--repeat", "0"]));
+        Assert.Equal("stableode: --final-time must be positive, got -1", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--final-time", "-1"]));
+        Assert.Equal("stableode: unknown option '--bogus' for 'bench'; run 'stableode bench --help'", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "forward", "--bogus"]));
     }
 }

@@ -13,26 +13,6 @@ public sealed class CliTests : IDisposable
 
     private static (int Code, string Out, string Error) Run(params string[] args) => CliRunner.Run(args);
 
-    private static (int Code, string Out) Succeed(params string[] args)
-    {
-        var (code, output, error) = Run(args);
-        Assert.True(code == 0, $"exit code {code}: {error}");
-        Assert.Equal(string.Empty, error);
-        return (code, output);
-    }
-
-    /// <summary>Runs a command that must fail: exit code 1, nothing on standard output, one line on standard error.</summary>
-    private static string Fail(params string[] args)
-    {
-        var (code, output, error) = Run(args);
-        Assert.Equal(1, code);
-        Assert.Equal(string.Empty, output);
-        Assert.EndsWith("\n", error, StringComparison.Ordinal);
-        Assert.Single(error.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("stableode: ", error, StringComparison.Ordinal);
-        return error.TrimEnd('\n');
-    }
-
     private string SaveModel(Model model, string name = "model.json")
     {
         var path = folder.File(name);
@@ -75,7 +55,7 @@ public sealed class CliTests : IDisposable
         var data = Fixtures.Data(model.Network.Width, 4, 3, seed: 21);
         var expected = model.Gradient(data);
 
-        var (_, output) = Succeed("gradient", "--model", SaveModel(model), "--data", SaveData(data));
+        var output = CliRunner.Succeed("gradient", "--model", SaveModel(model), "--data", SaveData(data));
 
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
@@ -109,7 +89,7 @@ public sealed class CliTests : IDisposable
         var data = Fixtures.Data(model.Network.Width, 2, 3, seed: 22);
         var expected = model.Gradient(data).WeightsGradient(1);
 
-        var (_, output) = Succeed("gradient", "--model", SaveModel(model), "--data", SaveData(data));
+        var output = CliRunner.Succeed("gradient", "--model", SaveModel(model), "--data", SaveData(data));
 
         using var document = JsonDocument.Parse(output);
         var k = document.RootElement.GetProperty("gradK")[1];
@@ -137,7 +117,7 @@ public sealed class CliTests : IDisposable
         var model = Fixtures.Model("resnet", classes: 5);
         var data = folder.Write("data.csv", "a,b,label\n0.1,0.2,0\n0.3,-0.4,1\n");
 
-        var (_, output) = Succeed("gradient", "--model", SaveModel(model), "--data", data);
+        var output = CliRunner.Succeed("gradient", "--model", SaveModel(model), "--data", data);
 
         using var document = JsonDocument.Parse(output);
         Assert.Equal(5, document.RootElement.GetProperty("gradMu").GetArrayLength());
@@ -150,7 +130,7 @@ public sealed class CliTests : IDisposable
         var model = Fixtures.Model("verlet-tied");
         var data = folder.Write("narrow.csv", "0.5,0\n-0.5,1\n");
 
-        var (_, output) = Succeed("gradient", "--model", SaveModel(model), "--data", data);
+        var output = CliRunner.Succeed("gradient", "--model", SaveModel(model), "--data", data);
 
         using var document = JsonDocument.Parse(output);
         Assert.Equal(Fixtures.Bits(model.Gradient(Dataset.FromArrays(new[,] { { 0.5, 0.5, 0.5 }, { -0.5, -0.5, -0.5 } }, [0, 1], classes: 3)).FeaturesGradient), Fixtures.Bits(Matrix(document.RootElement.GetProperty("gradY0"))));
@@ -163,7 +143,7 @@ public sealed class CliTests : IDisposable
         var data = Fixtures.Data(2, 5, 3, seed: 23);
         var expected = model.Predict(data);
 
-        var (_, output) = Succeed("predict", "--model", SaveModel(model), "--data", SaveData(data));
+        var output = CliRunner.Succeed("predict", "--model", SaveModel(model), "--data", SaveData(data));
 
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("label,p0,p1,p2", lines[0]);
@@ -187,8 +167,8 @@ public sealed class CliTests : IDisposable
         var model = Fixtures.Model("verlet");
         var path = SaveModel(model);
 
-        var (_, atZero) = Succeed("stability", "--model", path);
-        var (_, atData) = Succeed("stability", "--model", path, "--data", SaveData(Fixtures.Data(2, 3, 3, seed: 24)));
+        var atZero = CliRunner.Succeed("stability", "--model", path);
+        var atData = CliRunner.Succeed("stability", "--model", path, "--data", SaveData(Fixtures.Data(2, 3, 3, seed: 24)));
 
         Assert.Contains("at Y_0 = 0", atZero, StringComparison.Ordinal);
         Assert.Contains("at the 3 examples of data.csv", atData, StringComparison.Ordinal);
@@ -207,7 +187,7 @@ public sealed class CliTests : IDisposable
         var data = Fixtures.Data(2, 3, 3, seed: 25);
         var expected = model.Stability(data.Features);
 
-        var (_, output) = Succeed("stability", "--model", SaveModel(model), "--data", SaveData(data), "--json");
+        var output = CliRunner.Succeed("stability", "--model", SaveModel(model), "--data", SaveData(data), "--json");
 
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
@@ -232,7 +212,7 @@ public sealed class CliTests : IDisposable
     [InlineData("help")]
     public void HelpListsTheCommands(string flag)
     {
-        var (_, output) = Succeed(flag);
+        var output = CliRunner.Succeed(flag);
 
         foreach (var command in new[] { "gradient", "predict", "stability", "bench", "help" })
         {
@@ -246,7 +226,7 @@ public sealed class CliTests : IDisposable
     [InlineData("stability", "--help")]
     public void CommandHelpShowsItsUsage(string first, string second)
     {
-        var (_, output) = Succeed(first, second);
+        var output = CliRunner.Succeed(first, second);
 
         Assert.StartsWith("Usage: stableode ", output, StringComparison.Ordinal);
         Assert.Contains("--model FILE", output, StringComparison.Ordinal);
@@ -263,22 +243,22 @@ public sealed class CliTests : IDisposable
         var badCsv = folder.Write("bad.csv", "x,y,label\n1,2,0\n1,abc,1\n");
         var absent = folder.File("absent.json");
 
-        Assert.Equal("stableode: no command given; run 'stableode --help' for the list of commands", Fail());
-        Assert.Equal("stableode: unknown command 'train-me'; run 'stableode --help' for the list of commands", Fail("train-me"));
-        Assert.Equal("stableode: unknown option '--modle' for 'gradient'; run 'stableode gradient --help'", Fail("gradient", "--modle", model, "--data", data));
-        Assert.Equal("stableode: option '--model' needs a value (FILE)", Fail("predict", "--data", data, "--model"));
-        Assert.Equal("stableode: option '--model' needs a value (FILE)", Fail("predict", "--model", "--data", data));
-        Assert.Equal("stableode: 'gradient' needs --data FILE", Fail("gradient", "--model", model));
-        Assert.Equal("stableode: unexpected argument 'extra' for 'stability'; options are written --name value", Fail("stability", "--model", model, "extra"));
-        Assert.Equal("stableode: option '--model' is given twice", Fail("stability", "--model", model, "--model", model));
-        Assert.Equal("stableode: unknown option '--json' for 'predict'; run 'stableode predict --help'", Fail("predict", "--model", model, "--data", data, "--json"));
-        Assert.Equal("stableode: unknown command 'nothing'; run 'stableode --help' for the list of commands", Fail("help", "nothing"));
-        Assert.Equal($"stableode: Could not find file '{absent}'.", Fail("gradient", "--model", absent, "--data", data));
-        Assert.StartsWith("stableode: truncated.json: invalid JSON at line ", Fail("predict", "--model", truncated, "--data", data), StringComparison.Ordinal);
-        Assert.Equal("stableode: bad.csv line 3, column 2: \"abc\" is not a number", Fail("gradient", "--model", model, "--data", badCsv));
-        Assert.Equal("stableode: wide.csv: the data has 3 features but the model's network has width 2", Fail("predict", "--model", model, "--data", wide));
-        Assert.Equal("stableode: three.csv: label 2 of example 2 is not one of the model's 2 classes (0…1)", Fail("gradient", "--model", model, "--data", manyClasses));
-        Assert.Equal("stableode: path must not be empty or blank.", Fail("stability", "--model", " "));
+        Assert.Equal("stableode: no command given; run 'stableode --help' for the list of commands", CliRunner.Fail());
+        Assert.Equal("stableode: unknown command 'train-me'; run 'stableode --help' for the list of commands", CliRunner.Fail("train-me"));
+        Assert.Equal("stableode: unknown option '--modle' for 'gradient'; run 'stableode gradient --help'", CliRunner.Fail("gradient", "--modle", model, "--data", data));
+        Assert.Equal("stableode: option '--model' needs a value (FILE)", CliRunner.Fail("predict", "--data", data, "--model"));
+        Assert.Equal("stableode: option '--model' needs a value (FILE)", CliRunner.Fail("predict", "--model", "--data", data));
+        Assert.Equal("stableode: 'gradient' needs --data FILE", CliRunner.Fail("gradient", "--model", model));
+        Assert.Equal("stableode: unexpected argument 'extra' for 'stability'; options are written --name value", CliRunner.Fail("stability", "--model", model, "extra"));
+        Assert.Equal("stableode: option '--model' is given twice", CliRunner.Fail("stability", "--model", model, "--model", model));
+        Assert.Equal("stableode: unknown option '--json' for 'predict'; run 'stableode predict --help'", CliRunner.Fail("predict", "--model", model, "--data", data, "--json"));
+        Assert.Equal("stableode: unknown command 'nothing'; run 'stableode --help' for the list of commands", CliRunner.Fail("help", "nothing"));
+        Assert.Equal($"stableode: Could not find file '{absent}'.", CliRunner.Fail("gradient", "--model", absent, "--data", data));
+        Assert.StartsWith("stableode: truncated.json: invalid JSON at line ", CliRunner.Fail("predict", "--model", truncated, "--data", data), StringComparison.Ordinal);
+        Assert.Equal("stableode: bad.csv line 3, column 2: \"abc\" is not a number", CliRunner.Fail("gradient", "--model", model, "--data", badCsv));
+        Assert.Equal("stableode: wide.csv: the data has 3 features but the model's network has width 2", CliRunner.Fail("predict", "--model", model, "--data", wide));
+        Assert.Equal("stableode: three.csv: label 2 of example 2 is not one of the model's 2 classes (0…1)", CliRunner.Fail("gradient", "--model", model, "--data", manyClasses));
+        Assert.Equal("stableode: path must not be empty or blank.", CliRunner.Fail("stability", "--model", " "));
     }
 
     [Fact]

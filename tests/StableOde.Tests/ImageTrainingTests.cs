@@ -10,22 +10,6 @@ public sealed class ImageTrainingTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    private static string Succeed(params string[] args)
-    {
-        var (code, output, error) = CliRunner.Run(args);
-        Assert.True(code == 0, $"exit code {code}: {error}");
-        return output;
-    }
-
-    private static string Fail(params string[] args)
-    {
-        var (code, output, error) = CliRunner.Run(args);
-        Assert.Equal(1, code);
-        Assert.Equal(string.Empty, output);
-        Assert.Single(error.TrimEnd('\n').Split('\n'));
-        return error.TrimEnd('\n');
-    }
-
     [Fact]
     public void ImageSetsReadAPairOrAFolderWithTheirShape()
     {
@@ -62,11 +46,11 @@ public sealed class ImageTrainingTests : IDisposable
     [Fact]
     public void TheImageTrainerHasThePapersSettings()
     {
-        var trainer = Trainer.ForImages(6, 28, 28);
+        var trainer = Trainer.ForImages(Propagator.Verlet, 6, 28, 28);
 
         Assert.Equal((5e-3, 5000, int.MaxValue, 10), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
-        Assert.Equal(7, Trainer.ForImages(6, 28, 28, iterations: 7).Iterations);
-        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(0, 28, 28));
+        Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));
     }
 
     [Fact]
@@ -75,7 +59,7 @@ public sealed class ImageTrainingTests : IDisposable
         var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 100, 6, 6);
         var path = folder.File("conv.json");
 
-        var output = Succeed("train", "--images", images, "--labels", labels, "--propagator", "resnet", "--width", "2", "--levels", "2,4",
+        var output = CliRunner.Succeed("train", "--images", images, "--labels", labels, "--propagator", "resnet", "--width", "2", "--levels", "2,4",
             "--iterations", "2", "--train-size", "80", "--validation-size", "20", "--json", "--model-out", path);
 
         using var document = JsonDocument.Parse(output);
@@ -94,9 +78,9 @@ public sealed class ImageTrainingTests : IDisposable
         var pixels = ImageSet.Load(images, labels).Data.Features;
         var csv = folder.Write("pixels.csv", string.Join('\n', Enumerable.Range(0, 3).Select(i =>
             string.Join(',', Enumerable.Range(0, 36).Select(j => pixels[i, j].ToString("R", CultureInfo.InvariantCulture))) + $",{i % 2}")) + "\n");
-        var predicted = Succeed("predict", "--model", path, "--data", csv).TrimEnd('\n').Split('\n');
+        var predicted = CliRunner.Succeed("predict", "--model", path, "--data", csv).TrimEnd('\n').Split('\n');
         Assert.Equal(4, predicted.Length);
-        using var gradient = JsonDocument.Parse(Succeed("gradient", "--model", path, "--data", csv));
+        using var gradient = JsonDocument.Parse(CliRunner.Succeed("gradient", "--model", path, "--data", csv));
         Assert.Equal(72, gradient.RootElement.GetProperty("gradY0")[0].GetArrayLength());
     }
 
@@ -105,7 +89,7 @@ public sealed class ImageTrainingTests : IDisposable
     {
         IdxFiles.WriteTwoClassImages(folder.Path, 50, 5, 5);
 
-        var output = Succeed("train", "--dataset", "mnist", "--data", folder.Path, "--width", "1", "--levels", "2", "--iterations", "1");
+        var output = CliRunner.Succeed("train", "--dataset", "mnist", "--data", folder.Path, "--width", "1", "--levels", "2", "--iterations", "1");
 
         Assert.Contains("on mnist (40 training, 10 validation examples)", output, StringComparison.Ordinal);
         Assert.Contains("convolutional", output, StringComparison.Ordinal);
@@ -116,14 +100,14 @@ public sealed class ImageTrainingTests : IDisposable
     {
         var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 20, 4, 4);
 
-        Assert.Contains("--dataset mnist needs --data DIR", Fail("train", "--dataset", "mnist"), StringComparison.Ordinal);
-        Assert.Contains("--images needs --labels FILE as well", Fail("train", "--images", images), StringComparison.Ordinal);
-        Assert.Contains("more than the 20 there are", Fail("train", "--images", images, "--labels", labels, "--train-size", "18"), StringComparison.Ordinal);
-        Assert.Contains("--train-size applies to image data", Fail("train", "--dataset", "ellipses", "--train-size", "10"), StringComparison.Ordinal);
-        Assert.Contains("--aux-width does not apply to images", Fail("train", "--images", images, "--labels", labels, "--aux-width", "2"), StringComparison.Ordinal);
-        Assert.Contains("give one of", Fail("train", "--dataset", "ellipses", "--images", images, "--labels", labels), StringComparison.Ordinal);
-        Assert.Contains("no such folder", Fail("train", "--dataset", "mnist", "--data", folder.File("none")), StringComparison.Ordinal);
+        Assert.Contains("--dataset mnist needs --data DIR", CliRunner.Fail("train", "--dataset", "mnist"), StringComparison.Ordinal);
+        Assert.Contains("--images needs --labels FILE as well", CliRunner.Fail("train", "--images", images), StringComparison.Ordinal);
+        Assert.Contains("more than the 20 there are", CliRunner.Fail("train", "--images", images, "--labels", labels, "--train-size", "18"), StringComparison.Ordinal);
+        Assert.Contains("--train-size applies to image data", CliRunner.Fail("train", "--dataset", "ellipses", "--train-size", "10"), StringComparison.Ordinal);
+        Assert.Contains("--aux-width does not apply to images", CliRunner.Fail("train", "--images", images, "--labels", labels, "--aux-width", "2"), StringComparison.Ordinal);
+        Assert.Contains("give one of", CliRunner.Fail("train", "--dataset", "ellipses", "--images", images, "--labels", labels), StringComparison.Ordinal);
+        Assert.Contains("no such folder", CliRunner.Fail("train", "--dataset", "mnist", "--data", folder.File("none")), StringComparison.Ordinal);
         File.WriteAllBytes(labels, IdxFiles.Bytes([20], Enumerable.Repeat((byte)11, 20).ToArray()));
-        Assert.Contains("label 11 of example 0 is outside 0…9", Fail("train", "--images", images, "--labels", labels), StringComparison.Ordinal);
+        Assert.Contains("label 11 of example 0 is outside 0…9", CliRunner.Fail("train", "--images", images, "--labels", labels), StringComparison.Ordinal);
     }
 }

@@ -9,24 +9,6 @@ public sealed class TrainCliTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    private static string Succeed(params string[] args)
-    {
-        var (code, output, error) = CliRunner.Run(args);
-        Assert.True(code == 0, $"exit code {code}: {error}");
-        Assert.Equal(string.Empty, error);
-        return output;
-    }
-
-    private static string Fail(params string[] args)
-    {
-        var (code, output, error) = CliRunner.Run(args);
-        Assert.Equal(1, code);
-        Assert.Equal(string.Empty, output);
-        Assert.Single(error.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("stableode: ", error, StringComparison.Ordinal);
-        return error.TrimEnd('\n');
-    }
-
     private string Csv(string name, params string[] lines) => folder.Write(name, "x1,x2,label\n" + string.Join('\n', lines) + "\n");
 
     [Fact]
@@ -34,7 +16,7 @@ public sealed class TrainCliTests : IDisposable
     {
         var path = folder.File("best.json");
 
-        var output = Succeed("train", "--dataset", "ellipses", "--propagator", "resnet", "--levels", "2,4", "--iterations", "2", "--json", "--model-out", path);
+        var output = CliRunner.Succeed("train", "--dataset", "ellipses", "--propagator", "resnet", "--levels", "2,4", "--iterations", "2", "--json", "--model-out", path);
 
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
@@ -59,8 +41,8 @@ public sealed class TrainCliTests : IDisposable
         var resnet = folder.File("resnet.json");
         var verlet = folder.File("verlet.json");
 
-        Succeed("train", "--dataset", "peaks", "--propagator", "resnet", "--levels", "2", "--iterations", "1", "--model-out", resnet);
-        Succeed("train", "--dataset", "swissroll", "--levels", "2", "--iterations", "1", "--model-out", verlet, "--json");
+        CliRunner.Succeed("train", "--dataset", "peaks", "--propagator", "resnet", "--levels", "2", "--iterations", "1", "--model-out", resnet);
+        CliRunner.Succeed("train", "--dataset", "swissroll", "--levels", "2", "--iterations", "1", "--model-out", verlet, "--json");
 
         var peaksModel = Model.Load(resnet);
         Assert.Equal((8, 5.0, Hypothesis.Softmax, 5), (peaksModel.Network.Width, peaksModel.Network.FinalTime, peaksModel.Classifier.Hypothesis, peaksModel.Classes));
@@ -71,7 +53,7 @@ public sealed class TrainCliTests : IDisposable
     [Fact]
     public void WithoutJsonItPrintsATable()
     {
-        var output = Succeed("train", "--dataset", "ellipses", "--propagator", "antisymmetric", "--levels", "2", "--iterations", "1");
+        var output = CliRunner.Succeed("train", "--dataset", "ellipses", "--propagator", "antisymmetric", "--levels", "2", "--iterations", "1");
 
         Assert.Contains("best validation", output, StringComparison.Ordinal);
         Assert.Contains("the model is not saved", output, StringComparison.Ordinal);
@@ -84,7 +66,7 @@ public sealed class TrainCliTests : IDisposable
         var validation = Csv("validation.csv", "0.05,0,0", "2,2.05,1");
         var path = folder.File("csv-model.json");
 
-        var output = Succeed("train", "--train", train, "--validation", validation, "--propagator", "verlet", "--width", "3", "--aux-width", "2",
+        var output = CliRunner.Succeed("train", "--train", train, "--validation", validation, "--propagator", "verlet", "--width", "3", "--aux-width", "2",
             "--final-time", "2", "--activation", "relu", "--levels", "1,2", "--iterations", "3", "--alpha", "0.01", "--seed", "5", "--json", "--model-out", path);
 
         using var document = JsonDocument.Parse(output);
@@ -95,8 +77,8 @@ public sealed class TrainCliTests : IDisposable
 
     [Theory]
     [InlineData("unknown data set 'circles'", "--dataset", "circles")]
-    [InlineData("not supported yet", "--dataset", "mnist", "--data", "/tmp")]
-    [InlineData("not supported yet", "--dataset", "fashion-mnist")]
+    [InlineData("no such folder", "--dataset", "mnist", "--data", "/nonexistent-folder-of-stableode")]
+    [InlineData("no such folder", "--dataset", "fashion-mnist", "--data", "/nonexistent-folder-of-stableode")]
     [InlineData("needs --dataset", "--propagator", "verlet")]
     [InlineData("--levels must be", "--dataset", "ellipses", "--levels", "4,6")]
     [InlineData("--levels must be", "--dataset", "ellipses", "--levels", "0,0")]
@@ -112,7 +94,7 @@ public sealed class TrainCliTests : IDisposable
     [InlineData("the folder", "--dataset", "ellipses", "--model-out", "/nonexistent-folder-of-stableode/model.json")]
     public void BadInputIsOneLine(string expected, params string[] args)
     {
-        Assert.Contains(expected, Fail(["train", .. args]), StringComparison.Ordinal);
+        Assert.Contains(expected, CliRunner.Fail(["train", .. args]), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -122,11 +104,11 @@ public sealed class TrainCliTests : IDisposable
         var outOfRange = Csv("labels.csv", "0,0,0", "1,1,2");
         var wider = folder.Write("wide.csv", "0,0,0,1\n");
 
-        Assert.Contains("--train needs --validation", Fail("train", "--train", train), StringComparison.Ordinal);
-        Assert.Contains("--validation needs --train", Fail("train", "--validation", train), StringComparison.Ordinal);
-        Assert.Contains("either --dataset or --train", Fail("train", "--dataset", "peaks", "--train", train, "--validation", train), StringComparison.Ordinal);
-        Assert.Contains("labels.csv: label 2 of example 2 is not one of the 2 classes of train.csv", Fail("train", "--train", train, "--validation", outOfRange), StringComparison.Ordinal);
-        Assert.Contains("wide.csv has 3 features but train.csv has 2", Fail("train", "--train", train, "--validation", wider), StringComparison.Ordinal);
-        Assert.Contains("is a folder", Fail("train", "--train", train, "--validation", train, "--model-out", folder.Path), StringComparison.Ordinal);
+        Assert.Contains("--train needs --validation", CliRunner.Fail("train", "--train", train), StringComparison.Ordinal);
+        Assert.Contains("--validation needs --train", CliRunner.Fail("train", "--validation", train), StringComparison.Ordinal);
+        Assert.Contains("give one of --dataset NAME, --train FILE with --validation FILE, or --images FILE with --labels FILE", CliRunner.Fail("train", "--dataset", "peaks", "--train", train, "--validation", train), StringComparison.Ordinal);
+        Assert.Contains("labels.csv: label 2 of example 2 is not one of the 2 classes of train.csv", CliRunner.Fail("train", "--train", train, "--validation", outOfRange), StringComparison.Ordinal);
+        Assert.Contains("wide.csv has 3 features but train.csv has 2", CliRunner.Fail("train", "--train", train, "--validation", wider), StringComparison.Ordinal);
+        Assert.Contains("is a folder", CliRunner.Fail("train", "--train", train, "--validation", train, "--model-out", folder.Path), StringComparison.Ordinal);
     }
 }

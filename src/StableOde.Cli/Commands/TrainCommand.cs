@@ -125,7 +125,7 @@ public sealed class TrainCommand : Command
         var trainer = (source.Paper, source.Image) switch
         {
             ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
-            (_, { } image) => Trainer.ForImages(width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
+            (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
         var network = (source.Image, propagator) switch

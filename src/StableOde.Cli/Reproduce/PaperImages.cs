@@ -52,9 +52,6 @@ internal static class PaperImages
     /// (<see cref="TrainingOptionsModule.images"/>), with their iterations per level unless <paramref name="iterations"/> is given.</summary>
     public static ImageRun Train(ImageData data, string propagator, int maxDepth, int? iterations, Action<TrainingProgress> progress, CancellationToken cancel)
     {
-        var defaults = TrainingOptionsModule.images(Channels, data.Height, data.Width);
-        var options = new TrainingOptions(iterations ?? defaults.Iterations, defaults.BatchSize, defaults.Seed, defaults.InitialScale, defaults.Hypothesis,
-                                          defaults.Classification, defaults.Propagation, defaults.LineSearch, defaults.Strategy, maxDepth);
         var conv = Operator.NewConv3x3(Channels, data.Height, data.Width);
         var (kind, op) = propagator switch
         {
@@ -63,6 +60,9 @@ internal static class PaperImages
             "verlet" => (Propagator.Verlet, conv),
             _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
         };
+        var defaults = TrainingOptionsModule.images(kind, Channels, data.Height, data.Width);
+        var options = new TrainingOptions(iterations ?? defaults.Iterations, defaults.BatchSize, defaults.Seed, defaults.InitialScale, defaults.Hypothesis,
+                                          defaults.Classification, defaults.Propagation, defaults.LineSearch, defaults.Strategy, maxDepth);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
         return new ImageRun(propagator, Training.multilevel(options, control, NetworkModule.create(kind, Activation.Tanh, op, 4, FinalTime, false), data.Split));
     }
