@@ -57,7 +57,7 @@ public sealed class ReproduceTests : IDisposable
         var imageRuns = results.RootElement.GetProperty("results").GetProperty("images").EnumerateArray().ToList();
         Assert.Equal(["resnet", "antisymmetric", "verlet"], imageRuns.Select(r => r.GetProperty("propagator").GetString()));
         Assert.All(imageRuns, run => Assert.Equal((80, 20), (run.GetProperty("training").GetInt32(), run.GetProperty("validation").GetInt32())));
-        Assert.All(imageRuns, run => Assert.Equal([4, 8], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
+        Assert.All(imageRuns, run => Assert.Equal([4, 8, 16], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
 
         var conservation = results.RootElement.GetProperty("results").GetProperty("conservation").EnumerateArray().ToList();
         double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();

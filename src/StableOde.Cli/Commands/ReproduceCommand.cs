@@ -32,9 +32,9 @@ public sealed class ReproduceCommand : Command
         $"minutes on 2 cores) or to the paper's {FullDepth} with --full. The report is rewritten after every\n" +
         "finished part, so an interrupted run (Ctrl-C) keeps what finished and says what was skipped.\n" +
         "With --data DIR (an MNIST-style folder of IDX files) it also runs the image experiment (§6.4: Table 1\n" +
-        "and Figure 7) for ResNet, the antisymmetric ResNet and Verlet: by default on 2,000 training and 500\n" +
-        "validation images, levels 4 and 8, 2 iterations a level; with --full on 50,000 and 10,000 (at most\n" +
-        "80 % and 20 % of the folder), levels 4, 8 and 16, 10 iterations a level. --iterations applies to both.";
+        "and Figure 7) for ResNet, the antisymmetric ResNet and Verlet at the paper's levels 4, 8 and 16: by\n" +
+        "default on 2,000 training and 500 validation images with 2 iterations a level, with --full on 50,000\n" +
+        "and 10,000 (at most 80 % and 20 % of the folder) with 10. --iterations applies to both.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
@@ -358,7 +358,8 @@ public sealed class ReproduceCommand : Command
 
     private static void Images(Report report, Stopwatch clock, SpectreProgress? progress, string folder, bool full, int? iterations, CancellationToken cancel)
     {
-        var (trainingCount, validationCount, maxDepth, perLevel) = full ? (50_000, 10_000, 16, iterations ?? 10) : (2_000, 500, 8, iterations ?? 2);
+        const int maxDepth = 16;
+        var (trainingCount, validationCount, perLevel) = full ? (50_000, 10_000, iterations ?? 10) : (2_000, 500, iterations ?? 2);
         var data = PaperImages.Load(folder, trainingCount, validationCount);
         var levels = (int)Math.Log2(maxDepth / 4) + 1;
         var runs = new List<ImageRun>();
