@@ -24,7 +24,8 @@ public sealed class TrainCommand : Command
         "Trains at the first depth of --levels, doubles the depth by prolongation in time, trains again,\n" +
         "… and keeps the model with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
-        "(Verlet 2), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh; logistic\n" +
+        "(Verlet 2, momentum 4), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
+        "logistic " +
         "regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower than the\n" +
         "network are repeated. Progress goes to the terminal unless standard error is redirected.\n" +
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
@@ -41,7 +42,7 @@ public sealed class TrainCommand : Command
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
         new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
         new("width", "The network's width n (default per data set).", "N"),
-        new("aux-width", "The width m of the Verlet momentum (default n).", "M"),
+        new("aux-width", "The width m of the Verlet momentum (default 2n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
@@ -69,7 +70,7 @@ public sealed class TrainCommand : Command
             throw new UsageException($"--width {width} is less than the data's {source.Training.Width} features");
         }
 
-        var auxWidth = options.Integer("aux-width", width);
+        var auxWidth = options.Integer("aux-width", source.DefaultAuxWidth(width));
         if (options.Has("aux-width") && propagator != Propagator.Verlet)
         {
             throw new UsageException("--aux-width applies to --propagator verlet only");
@@ -427,5 +428,15 @@ public sealed class TrainCommand : Command
             PaperDataset.SwissRoll => 4,
             _ => 8,
         };
+
+        /// <summary>
+        /// The width m of the Verlet momentum for a network of width n: 2n for peaks, n otherwise.
+        /// The paper keeps the peaks Verlet network at the two original features (§6.3: n = 2, no
+        /// duplication) and leaves m open (Eq. 4.15: K_j ∈ R^{n×m} need not be square). With m = n = 2
+        /// every half-step has two hidden units and the network under-fitted (seed 1: 98.8 % training,
+        /// 98.5 % best validation accuracy); m = 4 fitted 99.6 % and reached 99.1 %, and with seeds 2
+        /// and 3 it raised the best validation accuracy from 98.5 % to 98.9 % and from 99.7 % to 99.8 %.
+        /// </summary>
+        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? 2 * width : width;
     }
 }
