@@ -167,7 +167,8 @@ module TrainingOptions =
     /// so that (α_θ∇²R + εI)⁻¹ ∝ (∇²R + I)⁻¹ damps directions rough in time by up to 1 + 4/h;
     /// batches of 2,000 training examples (all of them for the ellipses and the swiss roll; `peaks`
     /// takes all 4,000) with the Gauss–Newton curvature on 1,000 of them (smaller batches made the
-    /// Verlet network lose accuracy after prolongation); PCG tolerances 1e-4 (classification) and 1e-2 (propagation);
+    /// Verlet network lose accuracy after prolongation); PCG tolerances 1e-4 (classification) and
+    /// 1e-2 (propagation);
     /// Levenberg–Marquardt damping λ adapted by the gain ratio from (and never below) α_θ, the
     /// preconditioner's shift, which keeps the curvature definite along weights constant in time
     /// (a floor of 1e-3 for every data set left the swiss roll's Verlet network at 99.81 %); Armijo with t = 1, c = 1e-4,
