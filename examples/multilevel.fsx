@@ -20,12 +20,13 @@ let paper (dataset: string) (seed: int) =
     | "peaks" -> Datasets.peaks seed, TrainingOptions.peaks, 5.0
     | other -> failwith $"unknown data set {other}"
 
-/// A network of the given propagator, width and depth with tanh (γ = 0 for the antisymmetric one).
-let network (propagator: string) (width: int) (depth: int) (finalTime: float) =
+/// A network of the given propagator, width and depth with tanh (γ = 0 for the antisymmetric one;
+/// a momentum of width 2n for the peaks Verlet network, n otherwise, as `stableode train`).
+let network (dataset: string) (propagator: string) (width: int) (depth: int) (finalTime: float) =
     match propagator with
     | "resnet" -> Network.resnet Tanh width depth finalTime
     | "antisymmetric" -> Network.antisymmetric Tanh width 0.0 depth finalTime
-    | "verlet" -> Network.verlet Tanh width width depth finalTime
+    | "verlet" -> Network.verlet Tanh width (if dataset = "peaks" then 2 * width else width) depth finalTime
     | other -> failwith $"unknown propagator {other}"
 
 /// Trains from `firstDepth` layers to `maxDepth` (doubling) and prints the per-level table.
@@ -37,7 +38,7 @@ let run (dataset: string) (propagator: string) (width: int) (firstDepth: int) (m
         if p.Latest.Iteration % 10 = 0 then
             eprintfn "  N=%4d it=%3d  objective=%.4e  training=%.4f  validation=%.4f  best=%.4f  %.1fs"
                 p.Depth p.Latest.Iteration p.Latest.Objective p.Latest.TrainingAccuracy p.Latest.ValidationAccuracy p.BestValidationAccuracy p.Latest.Seconds
-    let result = Training.multilevel options { Training.noControl with Progress = Some progress } (network propagator width firstDepth finalTime) widened
+    let result = Training.multilevel options { Training.noControl with Progress = Some progress } (network dataset propagator width firstDepth finalTime) widened
     printfn ""
     printfn "%s, %s, width %d, T = %g (%d iterations a level, seed %d)" dataset propagator width finalTime options.Iterations seed
     printfn "| layers | best validation accuracy | training accuracy at best | best iteration | status | seconds |"

@@ -165,9 +165,10 @@ module TrainingOptions =
     /// iterations preconditioned by the smoothness-in-time regulariser, α_θ = 1e-3 (the ellipses).
     /// Choices the paper leaves open, tuned on the peaks data: the preconditioner's shift ε = α_θ,
     /// so that (α_θ∇²R + εI)⁻¹ ∝ (∇²R + I)⁻¹ damps directions rough in time by up to 1 + 4/h;
-    /// batches of 2,000 training examples (all of them for the ellipses and the swiss roll) with
-    /// the Gauss–Newton curvature on 1,000 of them (smaller batches made the Verlet network lose
-    /// accuracy after prolongation); PCG tolerances 1e-4 (classification) and 1e-2 (propagation);
+    /// batches of 2,000 training examples (all of them for the ellipses and the swiss roll; `peaks`
+    /// takes all 4,000) with the Gauss–Newton curvature on 1,000 of them (smaller batches made the
+    /// Verlet network lose accuracy after prolongation); PCG tolerances 1e-4 (classification) and
+    /// 1e-2 (propagation);
     /// Levenberg–Marquardt damping λ adapted by the gain ratio from (and never below) α_θ, the
     /// preconditioner's shift, which keeps the curvature definite along weights constant in time
     /// (a floor of 1e-3 for every data set left the swiss roll's Verlet network at 99.81 %); Armijo with t = 1, c = 1e-4,
@@ -212,8 +213,14 @@ module TrainingOptions =
     /// The swiss roll (§6.2): α_θ = 5e-3.
     let swissRoll = withSmoothness 5e-3 defaults
 
-    /// Peaks (§6.3): α_θ = 5e-6.
-    let peaks = withSmoothness 5e-6 defaults
+    /// Peaks (§6.3): α_θ = 5e-6, and the batch of every iteration is the whole training set
+    /// (4,000 examples), as for the ellipses and the swiss roll, with the Gauss–Newton curvature
+    /// still on 1,000 of them — the paper's MNIST scheme (§6.4: the full gradient, the Hessian on a
+    /// subsample). Every Gauss–Newton step then descends the training objective itself rather than
+    /// a half of it drawn anew each iteration. With seeds 1, 2 and 3 the Verlet network (n = 2,
+    /// m = 4) reached 99.0 %, 99.3 % and 99.9 % best validation accuracy this way and 99.1 %, 98.9 %
+    /// and 99.8 % with batches of 2,000.
+    let peaks = { withSmoothness 5e-6 defaults with BatchSize = 4000 }
 
     /// Images of `channels` channels of height×width pixels (§6.4, MNIST) for a network of the given
     /// propagator: α_θ = 5e-3; the gradient over the whole training set and the Gauss–Newton

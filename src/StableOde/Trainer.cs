@@ -52,7 +52,8 @@ public sealed class Trainer
 
     /// <summary>
     /// The paper's settings for one of its data sets: α_θ = 1e-3 (ellipses), 5e-3 (swiss roll),
-    /// 5e-6 (peaks); the other options as in the constructor, which may override them.
+    /// 5e-6 (peaks, with batches of all 4,000 training examples); the other options as in the
+    /// constructor, which may override them.
     /// </summary>
     /// <param name="dataset">The data set.</param>
     /// <param name="smoothness">α_θ instead of the data set's; null for the paper's.</param>

@@ -40,14 +40,18 @@ public sealed class TrainCliTests : IDisposable
     {
         var resnet = folder.File("resnet.json");
         var verlet = folder.File("verlet.json");
+        var peaksVerlet = folder.File("peaks-verlet.json");
 
         CliRunner.Succeed("train", "--dataset", "peaks", "--propagator", "resnet", "--levels", "2", "--iterations", "1", "--model-out", resnet);
         CliRunner.Succeed("train", "--dataset", "swissroll", "--levels", "2", "--iterations", "1", "--model-out", verlet, "--json");
+        CliRunner.Succeed("train", "--dataset", "peaks", "--levels", "2", "--iterations", "1", "--model-out", peaksVerlet, "--json");
 
         var peaksModel = Model.Load(resnet);
         Assert.Equal((8, 5.0, Hypothesis.Softmax, 5), (peaksModel.Network.Width, peaksModel.Network.FinalTime, peaksModel.Classifier.Hypothesis, peaksModel.Classes));
         var swissModel = Model.Load(verlet);
-        Assert.Equal((Propagator.Verlet, 2, 20.0, Hypothesis.Logistic), (swissModel.Network.Propagator, swissModel.Network.Width, swissModel.Network.FinalTime, swissModel.Classifier.Hypothesis));
+        Assert.Equal((Propagator.Verlet, 2, 2, 20.0, Hypothesis.Logistic), (swissModel.Network.Propagator, swissModel.Network.Width, swissModel.Network.AuxWidth, swissModel.Network.FinalTime, swissModel.Classifier.Hypothesis));
+        var peaksVerletModel = Model.Load(peaksVerlet);
+        Assert.Equal((Propagator.Verlet, 2, 4), (peaksVerletModel.Network.Propagator, peaksVerletModel.Network.Width, peaksVerletModel.Network.AuxWidth));
     }
 
     [Fact]

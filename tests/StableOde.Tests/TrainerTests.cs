@@ -108,11 +108,12 @@ public sealed class TrainerTests
     }
 
     [Fact]
-    public void TheDatasetTrainerHasThePapersSmoothness()
+    public void TheDatasetTrainerHasThePapersSmoothnessAndItsBatch()
     {
         Assert.Equal(1e-3, Trainer.ForDataset(PaperDataset.Ellipses).Smoothness);
         Assert.Equal(5e-3, Trainer.ForDataset(PaperDataset.SwissRoll).Smoothness);
         Assert.Equal(5e-6, Trainer.ForDataset(PaperDataset.Peaks).Smoothness);
+        Assert.Equal((2000, 2000, 4000), (Trainer.ForDataset(PaperDataset.Ellipses).BatchSize, Trainer.ForDataset(PaperDataset.SwissRoll).BatchSize, Trainer.ForDataset(PaperDataset.Peaks).BatchSize));
         Assert.Equal(2e-2, Trainer.ForDataset(PaperDataset.Peaks, smoothness: 2e-2, iterations: 7, seed: 9).Smoothness);
         Assert.Equal((7, 9), (Trainer.ForDataset(PaperDataset.Peaks, iterations: 7, seed: 9).Iterations, Trainer.ForDataset(PaperDataset.Peaks, iterations: 7, seed: 9).Seed));
     }

@@ -26,13 +26,13 @@ public sealed class TrainCommand : Command
         "Trains at the first depth of --levels, doubles the depth by prolongation in time, trains again,\n" +
         "… and keeps the model with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
-        "(Verlet 2), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh; logistic\n" +
-        "regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower than the\n" +
-        "network are repeated. Images (mnist, fashion-mnist, --images/--labels): 3×3 convolutions of\n" +
-        "--width channels (default 6; the image is repeated into every channel), T = 6, α = 5e-3, levels\n" +
-        "4,8,16, 10 iterations a level, the gradient over all training images and the curvature on 5,000,\n" +
-        "the Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training and\n" +
-        "10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
+        "(Verlet 2, momentum 4), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
+        "logistic regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower\n" +
+        "than the network are repeated. Images (mnist, fashion-mnist, --images/--labels): 3×3 convolutions\n" +
+        "of --width channels (default 6; the image is repeated into every channel), T = 6, α = 5e-3,\n" +
+        "levels 4,8,16, 10 iterations a level, the gradient over all training images and the curvature on\n" +
+        "5,000, the Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training\n" +
+        "and 10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
         "Progress goes to the terminal unless standard error is redirected.\n" +
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
@@ -52,7 +52,7 @@ public sealed class TrainCommand : Command
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
         new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
-        new("aux-width", "The width m of the Verlet momentum (default n).", "M"),
+        new("aux-width", "The width m of the Verlet momentum (default 2n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
@@ -85,7 +85,7 @@ public sealed class TrainCommand : Command
             throw new UsageException($"--width (the channels of the images) must be at least 1, got {width}");
         }
 
-        var auxWidth = options.Integer("aux-width", width);
+        var auxWidth = options.Integer("aux-width", source.DefaultAuxWidth(width));
         if (options.Has("aux-width") && propagator != Propagator.Verlet)
         {
             throw new UsageException("--aux-width applies to --propagator verlet only");
@@ -502,6 +502,17 @@ public sealed class TrainCommand : Command
             PaperDataset.SwissRoll => 4,
             _ => 8,
         };
+
+        /// <summary>
+        /// The width m of the Verlet momentum for a network of width n: 2n for peaks, n otherwise.
+        /// The paper keeps the peaks Verlet network at the two original features (§6.3: n = 2, no
+        /// duplication) and leaves m open (Eq. 4.15: K_j ∈ R^{n×m} need not be square). With m = n = 2
+        /// every half-step has two hidden units and the network under-fitted (seed 1: 98.8 % training,
+        /// 98.5 % best validation accuracy); with the same batches of 2,000, m = 4 fitted 99.6 % and
+        /// reached 99.1 %, and with seeds 2 and 3 it raised the best validation accuracy from 98.5 % to
+        /// 98.9 % and from 99.7 % to 99.8 % (docs/training-results.md).
+        /// </summary>
+        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? 2 * width : width;
     }
 
     /// <summary>The size of the images of an image data set.</summary>

@@ -53,11 +53,12 @@ internal static class PaperTraining
         _ => throw new ArgumentOutOfRangeException(nameof(dataset), dataset, "unknown data set"),
     };
 
-    private static Network Net(string propagator, int width, double finalTime) => propagator switch
+    /// <summary>The network of the first level: 4 layers, tanh, γ = 0; the peaks Verlet network has a momentum of width 2n, as in <c>stableode train</c>.</summary>
+    private static Network Net(string dataset, string propagator, int width, double finalTime) => propagator switch
     {
         "resnet" => NetworkModule.resnet(Activation.Tanh, width, 4, finalTime),
         "antisymmetric" => NetworkModule.antisymmetric(Activation.Tanh, width, 0.0, 4, finalTime),
-        "verlet" => NetworkModule.verlet(Activation.Tanh, width, width, 4, finalTime),
+        "verlet" => NetworkModule.verlet(Activation.Tanh, width, dataset == "peaks" ? 2 * width : width, 4, finalTime),
         _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
     };
 
@@ -72,7 +73,7 @@ internal static class PaperTraining
         var options = new TrainingOptions(iterations ?? defaults.Iterations, defaults.BatchSize, defaults.Seed, defaults.InitialScale, defaults.Hypothesis,
                                           defaults.Classification, defaults.Propagation, defaults.LineSearch, defaults.Strategy, maxDepth);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
-        var result = Training.multilevel(options, control, Net(propagator, width, finalTime), widened);
+        var result = Training.multilevel(options, control, Net(dataset, propagator, width, finalTime), widened);
         var sample = DatasetModule.select(Enumerable.Range(0, Math.Min(200, widened.Validation.Labels.Length)).ToArray(), widened.Validation);
         var jacobian = result.Levels.Select(l =>
         {
