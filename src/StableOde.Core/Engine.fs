@@ -96,7 +96,7 @@ let blocks (net: Network) (s: int) : Block[] =
     let h = Network.stepSize net
     let matrixSize =
         match net.Operator with
-        | Antisymmetric _ | NegativeSemidefinite _ -> n * m
+        | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
         | _ -> 0
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
