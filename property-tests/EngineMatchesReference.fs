@@ -125,6 +125,17 @@ let tests =
                 expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
                 expectClose $"{c} %A{strategy}: ∂L/∂Y_0" (storage y0Bar) (storage y0Ref))
 
+        testCase "a batch larger than one chunk of forward gives each example what it gives alone" <| fun () ->
+            let net = Network.verlet Tanh 3 2 4 1.5
+            let p = Parameters.random 5 0.5 net
+            let s = Solve.ForwardChunkRows + 37
+            let y0 = ofStorage s 3 (Parameters.gaussians (Random 6) (3 * s))
+            let whole = Solve.forward net p y0
+            for first, rows in [ 0, 5; Solve.ForwardChunkRows - 2, 4; s - 3, 3 ] do
+                let part = Solve.forward net p (y0.SubMatrix(first, rows, 0, 3))
+                Expect.equal (whole.SubMatrix(first, rows, 0, 3)) part $"rows {first}…{first + rows - 1}"
+            expectClose "against the reference" (storage whole) (storage (Reference.forward net p y0))
+
         testPropertyWithConfig config "forward agrees with Reference.forward" (fun (seed: int) ->
             let c = caseOf seed
             expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0)))

@@ -106,18 +106,38 @@ module Solve =
 
     let private advance (b: Engine.Block) (w: Weights[]) (j: int) (struct (y, z)) = Engine.step b j w[j] y z
 
+    /// Examples per chunk of `forward`: the engine's workspaces hold a few states of the rows they
+    /// propagate, so a large batch (50,000 images of 4,704 features) runs chunk by chunk. The
+    /// examples are independent, so the result does not depend on the chunks.
+    [<Literal>]
+    let ForwardChunkRows = 4096
+
     /// Y_N: the network's output for the batch Y_0 (s×n).
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
-        let w, blocks = prepare net p y0
+        checkInput net y0
+        Parameters.validate net p
+        let w = weights net p
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
         let out = Array.zeroCreate (s * n)
-        Engine.parallelFor blocks (fun _ b ->
-            let state = initial net b s src
-            for j in 0 .. net.Depth - 1 do
-                advance b w j state
-            let struct (y, _) = state
-            Engine.insert b s n y out)
+        for first in 0 .. ForwardChunkRows .. s - 1 do
+            let rows = min ForwardChunkRows (s - first)
+            let chunk, result =
+                if rows = s then src, out
+                else
+                    let part = Array.zeroCreate (rows * n)
+                    for c in 0 .. n - 1 do
+                        System.Array.Copy(src, c * s + first, part, c * rows, rows)
+                    part, Array.zeroCreate (rows * n)
+            Engine.parallelFor (Engine.blocks net rows) (fun _ b ->
+                let state = initial net b rows chunk
+                for j in 0 .. net.Depth - 1 do
+                    advance b w j state
+                let struct (y, _) = state
+                Engine.insert b rows n y result)
+            if rows < s then
+                for c in 0 .. n - 1 do
+                    System.Array.Copy(result, c * rows, out, c * s + first, rows)
         ofStorage s n out
 
     /// Every state (Y_j, Z_{j−½}), j = 0…N.
