@@ -127,7 +127,7 @@ let inline private resnetStepWith ([<InlineIfLambda>] activate: Sigma) (sc: Scra
 /// Y ← Y + h σ(Y K + 1bᵀ).
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) =
     match act with
-    | Tanh -> resnetStepWith Kernels.tanhWithDerivative512 sc rows n h k b y
+    | Tanh -> resnetStepWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h k b y
     | Relu -> resnetStepWith relu sc rows n h k b y
     | Identity -> resnetStepWith identity sc rows n h k b y
 
@@ -150,7 +150,7 @@ let inline private resnetSensitivityWith ([<InlineIfLambda>] activate: Sigma) (s
 /// δY ← δY + h σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), then Y ← Y + h σ(a).
 let resnetSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
     match act with
-    | Tanh -> resnetSensitivityWith Kernels.tanhWithDerivative512 sc rows n h k b dk db y dy
+    | Tanh -> resnetSensitivityWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h k b dk db y dy
     | Relu -> resnetSensitivityWith relu sc rows n h k b dk db y dy
     | Identity -> resnetSensitivityWith identity sc rows n h k b dk db y dy
 
@@ -177,7 +177,7 @@ let inline private resnetAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: S
 /// Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
     match act with
-    | Tanh -> resnetAdjointWith Kernels.tanhWithDerivative512 sc rows n h k b y yBar
+    | Tanh -> resnetAdjointWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h k b y yBar
     | Relu -> resnetAdjointWith relu sc rows n h k b y yBar
     | Identity -> resnetAdjointWith identity sc rows n h k b y yBar
 
@@ -196,7 +196,7 @@ let inline private leapfrogStepWith ([<InlineIfLambda>] activate: Sigma) (sc: Sc
 /// Z ← Z + ωh σ(Y K + 1bᵀ);  Y ← Y + h Z.
 let leapfrogStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
     match act with
-    | Tanh -> leapfrogStepWith Kernels.tanhWithDerivative512 sc rows n h omega k b y z
+    | Tanh -> leapfrogStepWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h omega k b y z
     | Relu -> leapfrogStepWith relu sc rows n h omega k b y z
     | Identity -> leapfrogStepWith identity sc rows n h omega k b y z
 
@@ -223,7 +223,7 @@ let inline private leapfrogSensitivityWith ([<InlineIfLambda>] activate: Sigma) 
 /// a = Y K + 1bᵀ, δZ ← δZ + ωh σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), δY ← δY + h δZ, then the step.
 let leapfrogSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     match act with
-    | Tanh -> leapfrogSensitivityWith Kernels.tanhWithDerivative512 sc rows n h omega k b dk db y z dy dz
+    | Tanh -> leapfrogSensitivityWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h omega k b dk db y z dy dz
     | Relu -> leapfrogSensitivityWith relu sc rows n h omega k b dk db y z dy dz
     | Identity -> leapfrogSensitivityWith identity sc rows n h omega k b dk db y z dy dz
 
@@ -242,7 +242,7 @@ let inline private leapfrogReverseWith ([<InlineIfLambda>] activate: Sigma) (sc:
 /// The exact inverse of `leapfrogStep`: Y ← Y − h Z;  Z ← Z − ωh σ(Y K + 1bᵀ).
 let leapfrogReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
     match act with
-    | Tanh -> leapfrogReverseWith Kernels.tanhWithDerivative512 sc rows n h omega k b y z
+    | Tanh -> leapfrogReverseWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n h omega k b y z
     | Relu -> leapfrogReverseWith relu sc rows n h omega k b y z
     | Identity -> leapfrogReverseWith identity sc rows n h omega k b y z
 
@@ -279,7 +279,7 @@ let inline private leapfrogAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc:
 /// accumulated in the scratch.
 let leapfrogAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     match act with
-    | Tanh -> leapfrogAdjointWith Kernels.tanhWithDerivative512 sc reversing rows n h omega k b y z yBar zBar
+    | Tanh -> leapfrogAdjointWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc reversing rows n h omega k b y z yBar zBar
     | Relu -> leapfrogAdjointWith relu sc reversing rows n h omega k b y z yBar zBar
     | Identity -> leapfrogAdjointWith identity sc reversing rows n h omega k b y z yBar zBar
 
@@ -300,7 +300,7 @@ let inline private verletStepWith ([<InlineIfLambda>] activate: Sigma) (sc: Scra
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     match act with
-    | Tanh -> verletStepWith Kernels.tanhWithDerivative512 sc rows n m h k b c y z
+    | Tanh -> verletStepWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n m h k b c y z
     | Relu -> verletStepWith relu sc rows n m h k b c y z
     | Identity -> verletStepWith identity sc rows n m h k b c y z
 
@@ -329,7 +329,7 @@ let inline private verletSensitivityWith ([<InlineIfLambda>] activate: Sigma) (s
 /// a = Z_{j+½} Kᵀ + 1bᵀ, δY ← δY + h σ'(a) ⊙ (δZ Kᵀ + Z_{j+½} δKᵀ + 1δbᵀ) and Y ← Y + h σ(a).
 let verletSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     match act with
-    | Tanh -> verletSensitivityWith Kernels.tanhWithDerivative512 sc rows n m h k b c dk db dc y z dy dz
+    | Tanh -> verletSensitivityWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n m h k b c dk db dc y z dy dz
     | Relu -> verletSensitivityWith relu sc rows n m h k b c dk db dc y z dy dz
     | Identity -> verletSensitivityWith identity sc rows n m h k b c dk db dc y z dy dz
 
@@ -350,7 +350,7 @@ let inline private verletReverseWith ([<InlineIfLambda>] activate: Sigma) (sc: S
 /// The exact inverse of `verletStep`: Y ← Y − h σ(Z Kᵀ + 1bᵀ);  Z ← Z + h σ(Y K + 1cᵀ).
 let verletReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     match act with
-    | Tanh -> verletReverseWith Kernels.tanhWithDerivative512 sc rows n m h k b c y z
+    | Tanh -> verletReverseWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows n m h k b c y z
     | Relu -> verletReverseWith relu sc rows n m h k b c y z
     | Identity -> verletReverseWith identity sc rows n m h k b c y z
 
@@ -401,6 +401,6 @@ let inline private verletAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: S
 /// accumulated in the scratch.
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     match act with
-    | Tanh -> verletAdjointWith Kernels.tanhWithDerivative512 sc reversing rows n m h k b c y z yBar zBar
+    | Tanh -> verletAdjointWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc reversing rows n m h k b c y z yBar zBar
     | Relu -> verletAdjointWith relu sc reversing rows n m h k b c y z yBar zBar
     | Identity -> verletAdjointWith identity sc reversing rows n m h k b c y z yBar zBar
