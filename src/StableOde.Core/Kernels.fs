@@ -142,6 +142,10 @@ type Vec256 =
     /// 2^k for kd = k + 1.5·2^52 (k an integer in −1022…0 held in the low mantissa bits).
     static member inline Pow2(kd: Vector256<float>) = Vector256.ShiftLeft(kd.AsInt64() + Vector256.Create 1023L, 52).AsDouble()
 
+/// Whether the vector kernels run on Vector512 rather than Vector256: true where the machine
+/// accelerates 512-bit vectors. The tests clear it to cover the Vector256 path on such a machine.
+let mutable internal useVector512 = Vector512.IsHardwareAccelerated
+
 /// Width-generic vector operations: each takes the witness `w` (`Vec512()` or `Vec256()`) first
 /// and inlines to that width's instructions; arithmetic uses the vectors' own operators.
 module Simd =
@@ -255,4 +259,4 @@ let tanhInto (count: int) (a: float[]) (u: float[]) (d: float[]) =
             Simd.store w dt td 0
             Array.blit tu 0 u i rest
             if not (isNull d) then Array.blit td 0 d i rest
-    if Vector512.IsHardwareAccelerated then run (Vec512()) else run (Vec256())
+    if useVector512 then run (Vec512()) else run (Vec256())
