@@ -125,8 +125,7 @@ let inline private reduceWith (w: ^W) (sc: Scratch) (n: int) (m: int) (gK: float
 /// of the effective matrix, gbN and gbM grouped like the biases; either may be empty) and
 /// clears them.
 let reduce (sc: Scratch) (n: int) (m: int) (gK: float[]) (gbN: float[]) (gbM: float[]) =
-    if useVector512 then reduceWith (Vec512()) sc n m gK gbN gbM
-    else reduceWith (Vec256()) sc n m gK gbN gbM
+    if useVector512 then reduceWith V8 sc n m gK gbN gbM else reduceWith V4 sc n m gK gbN gbM
 
 // ---- forward Euler (ResNet and antisymmetric ResNet), K n×n ------------------------------
 
@@ -142,13 +141,16 @@ let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
 
 /// Y ← Y + h σ(Y K + 1bᵀ).
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) =
-    match useVector512, act with
-    | true, Tanh -> resnetStepWith V8 (tanh V8) sc rows n h k b y
-    | true, Relu -> resnetStepWith V8 (relu V8) sc rows n h k b y
-    | true, Identity -> resnetStepWith V8 id sc rows n h k b y
-    | false, Tanh -> resnetStepWith V4 (tanh V4) sc rows n h k b y
-    | false, Relu -> resnetStepWith V4 (relu V4) sc rows n h k b y
-    | false, Identity -> resnetStepWith V4 id sc rows n h k b y
+    if useVector512 then
+        match act with
+        | Tanh -> resnetStepWith V8 (tanh V8) sc rows n h k b y
+        | Relu -> resnetStepWith V8 (relu V8) sc rows n h k b y
+        | Identity -> resnetStepWith V8 id sc rows n h k b y
+    else
+        match act with
+        | Tanh -> resnetStepWith V4 (tanh V4) sc rows n h k b y
+        | Relu -> resnetStepWith V4 (relu V4) sc rows n h k b y
+        | Identity -> resnetStepWith V4 id sc rows n h k b y
 
 let inline private resnetSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
     splatBias w b n sc.BN
@@ -168,13 +170,16 @@ let inline private resnetSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -
 /// The linearisation of `resnetStep` in direction (δK, δb) run alongside it: with a = Y K + 1bᵀ,
 /// δY ← δY + h σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), then Y ← Y + h σ(a).
 let resnetSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
-    match useVector512, act with
-    | true, Tanh -> resnetSensitivityWith V8 (tanhWithDerivative V8) sc rows n h k b dk db y dy
-    | true, Relu -> resnetSensitivityWith V8 (reluWithDerivative V8) sc rows n h k b dk db y dy
-    | true, Identity -> resnetSensitivityWith V8 (identityWithDerivative V8) sc rows n h k b dk db y dy
-    | false, Tanh -> resnetSensitivityWith V4 (tanhWithDerivative V4) sc rows n h k b dk db y dy
-    | false, Relu -> resnetSensitivityWith V4 (reluWithDerivative V4) sc rows n h k b dk db y dy
-    | false, Identity -> resnetSensitivityWith V4 (identityWithDerivative V4) sc rows n h k b dk db y dy
+    if useVector512 then
+        match act with
+        | Tanh -> resnetSensitivityWith V8 (tanhWithDerivative V8) sc rows n h k b dk db y dy
+        | Relu -> resnetSensitivityWith V8 (reluWithDerivative V8) sc rows n h k b dk db y dy
+        | Identity -> resnetSensitivityWith V8 (identityWithDerivative V8) sc rows n h k b dk db y dy
+    else
+        match act with
+        | Tanh -> resnetSensitivityWith V4 (tanhWithDerivative V4) sc rows n h k b dk db y dy
+        | Relu -> resnetSensitivityWith V4 (reluWithDerivative V4) sc rows n h k b dk db y dy
+        | Identity -> resnetSensitivityWith V4 (identityWithDerivative V4) sc rows n h k b dk db y dy
 
 let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
     splatBias w b n sc.BN
@@ -198,13 +203,16 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ:
 /// Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
-    match useVector512, act with
-    | true, Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc rows n h k b y yBar
-    | true, Relu -> resnetAdjointWith V8 (reluWithDerivative V8) sc rows n h k b y yBar
-    | true, Identity -> resnetAdjointWith V8 (identityWithDerivative V8) sc rows n h k b y yBar
-    | false, Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc rows n h k b y yBar
-    | false, Relu -> resnetAdjointWith V4 (reluWithDerivative V4) sc rows n h k b y yBar
-    | false, Identity -> resnetAdjointWith V4 (identityWithDerivative V4) sc rows n h k b y yBar
+    if useVector512 then
+        match act with
+        | Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc rows n h k b y yBar
+        | Relu -> resnetAdjointWith V8 (reluWithDerivative V8) sc rows n h k b y yBar
+        | Identity -> resnetAdjointWith V8 (identityWithDerivative V8) sc rows n h k b y yBar
+    else
+        match act with
+        | Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc rows n h k b y yBar
+        | Relu -> resnetAdjointWith V4 (reluWithDerivative V4) sc rows n h k b y yBar
+        | Identity -> resnetAdjointWith V4 (identityWithDerivative V4) sc rows n h k b y yBar
 
 // ---- leapfrog, K n×n, with ω = ½ on the first step ---------------------------------------
 
@@ -222,13 +230,16 @@ let inline private leapfrogStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V)
 
 /// Z ← Z + ωh σ(Y K + 1bᵀ);  Y ← Y + h Z.
 let leapfrogStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
-    match useVector512, act with
-    | true, Tanh -> leapfrogStepWith V8 (tanh V8) sc rows n h omega k b y z
-    | true, Relu -> leapfrogStepWith V8 (relu V8) sc rows n h omega k b y z
-    | true, Identity -> leapfrogStepWith V8 id sc rows n h omega k b y z
-    | false, Tanh -> leapfrogStepWith V4 (tanh V4) sc rows n h omega k b y z
-    | false, Relu -> leapfrogStepWith V4 (relu V4) sc rows n h omega k b y z
-    | false, Identity -> leapfrogStepWith V4 id sc rows n h omega k b y z
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogStepWith V8 (tanh V8) sc rows n h omega k b y z
+        | Relu -> leapfrogStepWith V8 (relu V8) sc rows n h omega k b y z
+        | Identity -> leapfrogStepWith V8 id sc rows n h omega k b y z
+    else
+        match act with
+        | Tanh -> leapfrogStepWith V4 (tanh V4) sc rows n h omega k b y z
+        | Relu -> leapfrogStepWith V4 (relu V4) sc rows n h omega k b y z
+        | Identity -> leapfrogStepWith V4 id sc rows n h omega k b y z
 
 let inline private leapfrogSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     splatBias w b n sc.BN
@@ -253,13 +264,16 @@ let inline private leapfrogSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V
 /// The linearisation of `leapfrogStep` in direction (δK, δb) run alongside it: with
 /// a = Y K + 1bᵀ, δZ ← δZ + ωh σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), δY ← δY + h δZ, then the step.
 let leapfrogSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    match useVector512, act with
-    | true, Tanh -> leapfrogSensitivityWith V8 (tanhWithDerivative V8) sc rows n h omega k b dk db y z dy dz
-    | true, Relu -> leapfrogSensitivityWith V8 (reluWithDerivative V8) sc rows n h omega k b dk db y z dy dz
-    | true, Identity -> leapfrogSensitivityWith V8 (identityWithDerivative V8) sc rows n h omega k b dk db y z dy dz
-    | false, Tanh -> leapfrogSensitivityWith V4 (tanhWithDerivative V4) sc rows n h omega k b dk db y z dy dz
-    | false, Relu -> leapfrogSensitivityWith V4 (reluWithDerivative V4) sc rows n h omega k b dk db y z dy dz
-    | false, Identity -> leapfrogSensitivityWith V4 (identityWithDerivative V4) sc rows n h omega k b dk db y z dy dz
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogSensitivityWith V8 (tanhWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+        | Relu -> leapfrogSensitivityWith V8 (reluWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+        | Identity -> leapfrogSensitivityWith V8 (identityWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+    else
+        match act with
+        | Tanh -> leapfrogSensitivityWith V4 (tanhWithDerivative V4) sc rows n h omega k b dk db y z dy dz
+        | Relu -> leapfrogSensitivityWith V4 (reluWithDerivative V4) sc rows n h omega k b dk db y z dy dz
+        | Identity -> leapfrogSensitivityWith V4 (identityWithDerivative V4) sc rows n h omega k b dk db y z dy dz
 
 let inline private leapfrogReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
     splatBias w b n sc.BN
@@ -277,13 +291,16 @@ let inline private leapfrogReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
 
 /// The exact inverse of `leapfrogStep`: Y ← Y − h Z;  Z ← Z − ωh σ(Y K + 1bᵀ).
 let leapfrogReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
-    match useVector512, act with
-    | true, Tanh -> leapfrogReverseWith V8 (tanh V8) sc rows n h omega k b y z
-    | true, Relu -> leapfrogReverseWith V8 (relu V8) sc rows n h omega k b y z
-    | true, Identity -> leapfrogReverseWith V8 id sc rows n h omega k b y z
-    | false, Tanh -> leapfrogReverseWith V4 (tanh V4) sc rows n h omega k b y z
-    | false, Relu -> leapfrogReverseWith V4 (relu V4) sc rows n h omega k b y z
-    | false, Identity -> leapfrogReverseWith V4 id sc rows n h omega k b y z
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogReverseWith V8 (tanh V8) sc rows n h omega k b y z
+        | Relu -> leapfrogReverseWith V8 (relu V8) sc rows n h omega k b y z
+        | Identity -> leapfrogReverseWith V8 id sc rows n h omega k b y z
+    else
+        match act with
+        | Tanh -> leapfrogReverseWith V4 (tanh V4) sc rows n h omega k b y z
+        | Relu -> leapfrogReverseWith V4 (relu V4) sc rows n h omega k b y z
+        | Identity -> leapfrogReverseWith V4 id sc rows n h omega k b y z
 
 let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     splatBias w b n sc.BN
@@ -319,13 +336,16 @@ let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
 /// Z̄ ← Z̄ + h Ȳ, w = ωh σ'(a) ⊙ Z̄ with a = Y_j K + 1bᵀ, Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w
 /// accumulated in the scratch.
 let leapfrogAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    match useVector512, act with
-    | true, Tanh -> leapfrogAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
-    | true, Relu -> leapfrogAdjointWith V8 (reluWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
-    | true, Identity -> leapfrogAdjointWith V8 (identityWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
-    | false, Tanh -> leapfrogAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
-    | false, Relu -> leapfrogAdjointWith V4 (reluWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
-    | false, Identity -> leapfrogAdjointWith V4 (identityWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+        | Relu -> leapfrogAdjointWith V8 (reluWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+        | Identity -> leapfrogAdjointWith V8 (identityWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+    else
+        match act with
+        | Tanh -> leapfrogAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
+        | Relu -> leapfrogAdjointWith V4 (reluWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
+        | Identity -> leapfrogAdjointWith V4 (identityWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
 
 // ---- Verlet, K n×m: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) ------------------------
 
@@ -347,13 +367,16 @@ let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
 
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    match useVector512, act with
-    | true, Tanh -> verletStepWith V8 (tanh V8) sc rows n m h k b c y z
-    | true, Relu -> verletStepWith V8 (relu V8) sc rows n m h k b c y z
-    | true, Identity -> verletStepWith V8 id sc rows n m h k b c y z
-    | false, Tanh -> verletStepWith V4 (tanh V4) sc rows n m h k b c y z
-    | false, Relu -> verletStepWith V4 (relu V4) sc rows n m h k b c y z
-    | false, Identity -> verletStepWith V4 id sc rows n m h k b c y z
+    if useVector512 then
+        match act with
+        | Tanh -> verletStepWith V8 (tanh V8) sc rows n m h k b c y z
+        | Relu -> verletStepWith V8 (relu V8) sc rows n m h k b c y z
+        | Identity -> verletStepWith V8 id sc rows n m h k b c y z
+    else
+        match act with
+        | Tanh -> verletStepWith V4 (tanh V4) sc rows n m h k b c y z
+        | Relu -> verletStepWith V4 (relu V4) sc rows n m h k b c y z
+        | Identity -> verletStepWith V4 id sc rows n m h k b c y z
 
 let inline private verletSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     splatBias w b n sc.BN
@@ -383,13 +406,16 @@ let inline private verletSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -
 /// e = Y_j K + 1cᵀ, δZ ← δZ − h σ'(e) ⊙ (δY K + Y_j δK + 1δcᵀ) and Z ← Z − h σ(e); then with
 /// a = Z_{j+½} Kᵀ + 1bᵀ, δY ← δY + h σ'(a) ⊙ (δZ Kᵀ + Z_{j+½} δKᵀ + 1δbᵀ) and Y ← Y + h σ(a).
 let verletSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    match useVector512, act with
-    | true, Tanh -> verletSensitivityWith V8 (tanhWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
-    | true, Relu -> verletSensitivityWith V8 (reluWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
-    | true, Identity -> verletSensitivityWith V8 (identityWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
-    | false, Tanh -> verletSensitivityWith V4 (tanhWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
-    | false, Relu -> verletSensitivityWith V4 (reluWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
-    | false, Identity -> verletSensitivityWith V4 (identityWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
+    if useVector512 then
+        match act with
+        | Tanh -> verletSensitivityWith V8 (tanhWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+        | Relu -> verletSensitivityWith V8 (reluWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+        | Identity -> verletSensitivityWith V8 (identityWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+    else
+        match act with
+        | Tanh -> verletSensitivityWith V4 (tanhWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
+        | Relu -> verletSensitivityWith V4 (reluWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
+        | Identity -> verletSensitivityWith V4 (identityWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
 
 let inline private verletReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     splatBias w b n sc.BN
@@ -409,13 +435,16 @@ let inline private verletReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V
 
 /// The exact inverse of `verletStep`: Y ← Y − h σ(Z Kᵀ + 1bᵀ);  Z ← Z + h σ(Y K + 1cᵀ).
 let verletReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    match useVector512, act with
-    | true, Tanh -> verletReverseWith V8 (tanh V8) sc rows n m h k b c y z
-    | true, Relu -> verletReverseWith V8 (relu V8) sc rows n m h k b c y z
-    | true, Identity -> verletReverseWith V8 id sc rows n m h k b c y z
-    | false, Tanh -> verletReverseWith V4 (tanh V4) sc rows n m h k b c y z
-    | false, Relu -> verletReverseWith V4 (relu V4) sc rows n m h k b c y z
-    | false, Identity -> verletReverseWith V4 id sc rows n m h k b c y z
+    if useVector512 then
+        match act with
+        | Tanh -> verletReverseWith V8 (tanh V8) sc rows n m h k b c y z
+        | Relu -> verletReverseWith V8 (relu V8) sc rows n m h k b c y z
+        | Identity -> verletReverseWith V8 id sc rows n m h k b c y z
+    else
+        match act with
+        | Tanh -> verletReverseWith V4 (tanh V4) sc rows n m h k b c y z
+        | Relu -> verletReverseWith V4 (relu V4) sc rows n m h k b c y z
+        | Identity -> verletReverseWith V4 id sc rows n m h k b c y z
 
 let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     splatBias w b n sc.BN
@@ -467,10 +496,13 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
 /// v = −h σ'(e) ⊙ Z̄, Ȳ ← Ȳ + v Kᵀ; wᵀ Z_{j+½} + Y_jᵀ v, colsum w (b) and colsum v (c)
 /// accumulated in the scratch. A tile's first halves (a, w, Z̄) run before its second halves.
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    match useVector512, act with
-    | true, Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
-    | true, Relu -> verletAdjointWith V8 (reluWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
-    | true, Identity -> verletAdjointWith V8 (identityWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
-    | false, Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
-    | false, Relu -> verletAdjointWith V4 (reluWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
-    | false, Identity -> verletAdjointWith V4 (identityWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+    if useVector512 then
+        match act with
+        | Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+        | Relu -> verletAdjointWith V8 (reluWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+        | Identity -> verletAdjointWith V8 (identityWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+    else
+        match act with
+        | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+        | Relu -> verletAdjointWith V4 (reluWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+        | Identity -> verletAdjointWith V4 (identityWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
