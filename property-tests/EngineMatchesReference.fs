@@ -74,6 +74,24 @@ let private strategies (net: Network) =
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 60 }
 
+/// Solve.forward agrees with Reference.forward.
+let private checkForward (c: Case) =
+    expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0))
+
+/// Solve.sensitivity agrees with Reference.sensitivity.
+let private checkSensitivity (c: Case) =
+    expectClose (string c)
+        (storage (Solve.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
+        (storage (Reference.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
+
+/// Solve.adjoint agrees with Reference.adjoint under every strategy.
+let private checkAdjoint (c: Case) =
+    let gRef, y0Ref = Reference.adjoint c.Net c.P c.Y0 c.YBar
+    for strategy in strategies c.Net do
+        let g, y0Bar = Solve.adjoint strategy c.Net c.P c.Y0 c.YBar
+        expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
+        expectClose $"{c} %A{strategy}: ∂L/∂Y_0" (storage y0Bar) (storage y0Ref)
+
 /// The number of ulps between two doubles of the same sign (0 when equal).
 let ulps (a: float) (b: float) =
     if a = b then 0L else abs (BitConverter.DoubleToInt64Bits a - BitConverter.DoubleToInt64Bits b)
@@ -91,6 +109,23 @@ let tanhArguments =
     let rng = Random 11
     let random = Array.init 20001 (fun i -> (if i % 2 = 0 then 1.0 else -1.0) * Math.Pow(10.0, -12.0 + 14.0 * rng.NextDouble()))
     Array.concat [ special; Array.map (fun x -> -x) special; random ]
+
+/// tanhInto, with and without σ', is within 4 ulp of Math.Tanh, keeps the sign of zero and NaN.
+let private checkTanh () =
+    let xs = Array.append tanhArguments [| Double.NaN; -Double.NaN |]
+    for count in [ xs.Length; xs.Length - 1; xs.Length - 5; 3 ] do
+        let part = Array.sub xs (xs.Length - count) count
+        let withDerivative, _ = tanhOf part
+        let alone = Array.zeroCreate count
+        tanhInto count part alone null
+        for u in [ withDerivative; alone ] do
+            u |> Array.iteri (fun i t ->
+                let x = part[i]
+                let expected = Math.Tanh x
+                if Double.IsNaN x then Expect.isTrue (Double.IsNaN t) $"tanh NaN = {t}"
+                else
+                    Expect.isTrue (ulps t expected <= 4L) $"tanh {x:R} = {t:R}, Math.Tanh gives {expected:R}"
+                    Expect.equal (Double.IsNegative t) (Double.IsNegative expected) $"sign of tanh {x:R}")
 
 /// A case for the fused convolution kernels: ResNet or Verlet with a 3×3 convolution of 1–8
 /// channels (one group of `FusedConv.Group` output channels, padded, or two), images from 1×1 to
@@ -114,6 +149,13 @@ let private convCaseOf (seed: int) : Case =
       DY0 = matrix s width
       YBar = matrix s width }
 
+/// Runs f with the fused dense kernels and tanhInto on Vector256, as on a machine without
+/// AVX-512. The switch is process-wide, so the tests that use it run on their own (sequenced).
+let private on256 (f: unit -> unit) =
+    let saved = useVector512
+    useVector512 <- false
+    try f () finally useVector512 <- saved
+
 let tests =
     testList "speed never changes a result" [
         testPropertyWithConfig { config with maxTest = 40 } "fused convolution: forward and adjoint agree with Reference" (fun (seed: int) ->
@@ -136,23 +178,11 @@ let tests =
                 Expect.equal (whole.SubMatrix(first, rows, 0, 3)) part $"rows {first}…{first + rows - 1}"
             expectClose "against the reference" (storage whole) (storage (Reference.forward net p y0))
 
-        testPropertyWithConfig config "forward agrees with Reference.forward" (fun (seed: int) ->
-            let c = caseOf seed
-            expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0)))
+        testPropertyWithConfig config "forward agrees with Reference.forward" (caseOf >> checkForward)
 
-        testPropertyWithConfig config "sensitivity agrees with Reference.sensitivity" (fun (seed: int) ->
-            let c = caseOf seed
-            expectClose (string c)
-                (storage (Solve.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
-                (storage (Reference.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0)))
+        testPropertyWithConfig config "sensitivity agrees with Reference.sensitivity" (caseOf >> checkSensitivity)
 
-        testPropertyWithConfig config "adjoint agrees with Reference.adjoint under every strategy" (fun (seed: int) ->
-            let c = caseOf seed
-            let gRef, y0Ref = Reference.adjoint c.Net c.P c.Y0 c.YBar
-            for strategy in strategies c.Net do
-                let g, y0Bar = Solve.adjoint strategy c.Net c.P c.Y0 c.YBar
-                expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
-                expectClose $"{c} %A{strategy}: ∂L/∂Y_0" (storage y0Bar) (storage y0Ref))
+        testPropertyWithConfig config "adjoint agrees with Reference.adjoint under every strategy" (caseOf >> checkAdjoint)
 
         testCase "a recorded tape gives the same adjoint twice" (fun () ->
             let c = caseOf 7
@@ -163,17 +193,7 @@ let tests =
                 Expect.equal ((Parameters.toVector g1).AsArray()) ((Parameters.toVector g2).AsArray()) $"%A{strategy}: ∂L/∂θ"
                 Expect.equal (storage y1) (storage y2) $"%A{strategy}: ∂L/∂Y_0")
 
-        testCase "tanhInto is within 4 ulp of Math.Tanh, keeps the sign of zero and NaN" (fun () ->
-            let xs = Array.append tanhArguments [| Double.NaN; -Double.NaN |]
-            for count in [ xs.Length; xs.Length - 1; xs.Length - 5; 3 ] do
-                let u, _ = tanhOf (Array.sub xs (xs.Length - count) count)
-                Array.iteri (fun i t ->
-                    let x = xs[xs.Length - count + i]
-                    let expected = Math.Tanh x
-                    if Double.IsNaN x then Expect.isTrue (Double.IsNaN t) $"tanh NaN = {t}"
-                    else
-                        Expect.isTrue (ulps t expected <= 4L) $"tanh {x:R} = {t:R}, Math.Tanh gives {expected:R}"
-                        Expect.equal (Double.IsNegative t) (Double.IsNegative expected) $"sign of tanh {x:R}") u)
+        testCase "tanhInto is within 4 ulp of Math.Tanh, with and without σ', keeps the sign of zero and NaN" checkTanh
 
         testCase "tanhInto's derivative is 1/cosh² to 1e-14 relative, also where tanh rounds to ±1" (fun () ->
             let xs = tanhArguments |> Array.filter (fun x -> abs x < 300.0)
@@ -182,4 +202,14 @@ let tests =
                 let c = Math.Cosh x
                 let expected = 1.0 / (c * c)
                 Expect.isTrue (abs (d[i] - expected) <= 1e-14 * expected) $"σ'({x:R}) = {d[i]:R}, 1/cosh² gives {expected:R}") xs)
+
+        testSequenced
+        <| testList "with the dense kernels on 256-bit vectors (no AVX-512)" [
+            testPropertyWithConfig config "forward, sensitivity and adjoint agree with Reference" (fun (seed: int) ->
+                let c = caseOf seed
+                on256 (fun () ->
+                    checkForward c
+                    checkSensitivity c
+                    checkAdjoint c))
+            testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh) ]
     ]

@@ -3,6 +3,7 @@
 /// needs memory independent of depth; its drift is measured here over 1,024 steps.
 module StableOde.PropertyTests.Reversal
 
+open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
@@ -50,4 +51,21 @@ let tests =
             let gTheta, gY0 = Solve.adjoint StoreAll c.Network c.Parameters c.Y0 w
             let gTheta', gY0' = Solve.adjoint Reversal c.Network c.Parameters c.Y0 w
             expectNormClose Accuracy.reconstruction (flatten gTheta' [ gY0' ]) (flatten gTheta [ gY0 ]) "Reversal against StoreAll")
+
+        testCase "besides the gradient it returns, the reversal adjoint allocates nothing that grows with depth" (fun () ->
+            // 100 examples make one block, which runs on the calling thread: its allocations are
+            // the thread's. The least of three runs leaves out the compiler's own.
+            let beyondGradient depth =
+                let net = Network.verlet Tanh 4 3 depth 5.0
+                let p = Parameters.random 1 0.5 net
+                let y0 = gaussianMatrix 2 1.0 100 4
+                let yBar = gaussianMatrix 3 1.0 100 4
+                let bytes (f: unit -> obj) =
+                    let before = GC.GetAllocatedBytesForCurrentThread()
+                    GC.KeepAlive(f ())
+                    GC.GetAllocatedBytesForCurrentThread() - before
+                List.min [ for _ in 1..3 -> bytes (fun () -> box (Solve.adjoint Reversal net p y0 yBar)) - bytes (fun () -> box (Parameters.zeros net)) ]
+            let shallow, deep = beyondGradient 64, beyondGradient 2048
+            // What remains per layer is the solve's bookkeeping of its segments of 64 layers.
+            Expect.isLessThanOrEqual (deep - shallow) (8L * int64 (2048 - 64)) $"bytes beyond the gradient: {shallow} at depth 64, {deep} at depth 2,048")
     ]

@@ -50,7 +50,12 @@ type BenchResult =
       Gflops: float
       /// Peak resident memory of the process during one run minus its resident memory just
       /// before it (after a compacting collection): what the run itself needed, in MiB.
-      PeakMB: float }
+      PeakMB: float
+      /// The managed size of the parameter gradient ∂S/∂θ a `Gradient` run returns (one MathNet
+      /// matrix and one or two vectors per layer), in MiB; 0 for `Forward`. It is part of
+      /// `PeakMB` and grows with N by nature, like θ itself; `PeakMB − GradientMB` is the
+      /// memory of the solve that an adjoint strategy controls.
+      GradientMB: float }
 
 /// The network of a case: dense n×n (Verlet n×n too) or a c-channel 3×3 convolution, tanh,
 /// one bias entry per feature (per channel for a convolution).
@@ -138,6 +143,18 @@ let private peakMiB (f: unit -> unit) =
         f ()
         nan
 
+/// The bytes the parameter gradient of a case occupies, in MiB: measured by allocating it the
+/// way the adjoint solve does (`Parameters.zeros`) and counting the bytes the allocator handed out.
+let private gradientMiB (o: Options) (net: Network) =
+    match o.Mode with
+    | Forward -> 0.0
+    | Gradient ->
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        let gradient = Parameters.zeros net
+        let bytes = GC.GetAllocatedBytesForCurrentThread() - before
+        GC.KeepAlive gradient
+        float bytes / 1048576.0
+
 /// Times a case: warm-up runs first (at least one, and more until one second has passed, at
 /// most 20), one run for the peak memory, then `Repeat` timed runs.
 let run (o: Options) : BenchResult =
@@ -169,4 +186,5 @@ let run (o: Options) : BenchResult =
       MinMs = times[0]
       MaxMs = times[times.Length - 1]
       Gflops = flops o / (median * 1e6)
-      PeakMB = peak }
+      PeakMB = peak
+      GradientMB = gradientMiB o net }

@@ -3,9 +3,9 @@
 /// are independent, so a batch is cut into row blocks that run on all cores with no
 /// synchronisation between layers; only parameter gradients are summed, in block order, so the
 /// result does not depend on the number of cores. Dense operators (and their antisymmetric and
-/// negative-semidefinite parametrisations) run the fused kernels of `Fused`, and ResNet and
-/// Verlet with a 3×3 convolution those of `FusedConv`, when the machine has 512-bit vectors;
-/// every other case runs the generic path below, whole-column operator products (convolutions
+/// negative-semidefinite parametrisations) run the fused kernels of `Fused` on machines with
+/// 512-bit or 256-bit vectors, and ResNet and Verlet with a 3×3 convolution those of
+/// `FusedConv` on machines with 512-bit vectors; every other case runs the generic path below, whole-column operator products (convolutions
 /// by the direct kernels of `Operator.fast…`). Results agree with the
 /// reference step functions to round-off (tests hold them to 1e-12).
 module StableOde.Core.Engine
@@ -72,7 +72,7 @@ let hasZ (net: Network) =
     | ResNet | AntisymmetricResNet -> false
 
 /// Whether a network's steps run the fused kernels: a dense operator, plain or parametrised,
-/// on a machine with 512-bit vectors.
+/// on a machine with 512-bit or 256-bit vectors.
 let isFused (net: Network) =
     Fused.available
     && (match net.Operator with

@@ -337,9 +337,9 @@ let inline private resnetStepWith ([<InlineIfLambda>] activate: Sigma) (sc: Scra
 /// Y ← Y + h σ(Y K + 1bᵀ) for the convolution whose weights `prepare` packed.
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) =
     match act with
-    | Tanh -> resnetStepWith Kernels.tanhWithDerivative512 sc rows h b y
-    | Relu -> resnetStepWith Fused.relu sc rows h b y
-    | Identity -> resnetStepWith Fused.identity sc rows h b y
+    | Tanh -> resnetStepWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows h b y
+    | Relu -> resnetStepWith (Fused.reluWithDerivative (Kernels.Vec512())) sc rows h b y
+    | Identity -> resnetStepWith (Fused.identityWithDerivative (Kernels.Vec512())) sc rows h b y
 
 let inline private resnetAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -368,9 +368,9 @@ let inline private resnetAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: S
 /// and ∂⟨Y_j K, w⟩/∂θ, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     match act with
-    | Tanh -> resnetAdjointWith Kernels.tanhWithDerivative512 sc rows h b y yBar
-    | Relu -> resnetAdjointWith Fused.relu sc rows h b y yBar
-    | Identity -> resnetAdjointWith Fused.identity sc rows h b y yBar
+    | Tanh -> resnetAdjointWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows h b y yBar
+    | Relu -> resnetAdjointWith (Fused.reluWithDerivative (Kernels.Vec512())) sc rows h b y yBar
+    | Identity -> resnetAdjointWith (Fused.identityWithDerivative (Kernels.Vec512())) sc rows h b y yBar
 
 // ---- Verlet, K square: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) -------------------
 
@@ -403,9 +403,9 @@ let inline private verletStepWith ([<InlineIfLambda>] activate: Sigma) (sc: Scra
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}), for the convolution `prepare` packed.
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     match act with
-    | Tanh -> verletStepWith Kernels.tanhWithDerivative512 sc rows h b c y z
-    | Relu -> verletStepWith Fused.relu sc rows h b c y z
-    | Identity -> verletStepWith Fused.identity sc rows h b c y z
+    | Tanh -> verletStepWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc rows h b c y z
+    | Relu -> verletStepWith (Fused.reluWithDerivative (Kernels.Vec512())) sc rows h b c y z
+    | Identity -> verletStepWith (Fused.identityWithDerivative (Kernels.Vec512())) sc rows h b c y z
 
 let inline private verletAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -467,6 +467,6 @@ let inline private verletAdjointWith ([<InlineIfLambda>] activate: Sigma) (sc: S
 /// Z_{j+½}) and become (Y_j, Z_{j−½})).
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     match act with
-    | Tanh -> verletAdjointWith Kernels.tanhWithDerivative512 sc reversing rows h b c y z yBar zBar
-    | Relu -> verletAdjointWith Fused.relu sc reversing rows h b c y z yBar zBar
-    | Identity -> verletAdjointWith Fused.identity sc reversing rows h b c y z yBar zBar
+    | Tanh -> verletAdjointWith (Kernels.tanhWithDerivative (Kernels.Vec512())) sc reversing rows h b c y z yBar zBar
+    | Relu -> verletAdjointWith (Fused.reluWithDerivative (Kernels.Vec512())) sc reversing rows h b c y z yBar zBar
+    | Identity -> verletAdjointWith (Fused.identityWithDerivative (Kernels.Vec512())) sc reversing rows h b c y z yBar zBar

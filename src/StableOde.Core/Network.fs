@@ -149,8 +149,10 @@ module Network =
 /// Algebra, validation and initialisation of parameters.
 module Parameters =
 
-    let private checkFinite (name: string) (values: float[]) =
-        if not (allFinite values) then invalidArg name $"{name} contains NaN or infinity"
+    /// Checks entry j of the per-layer list `name`; the message is formatted only on failure, so
+    /// that validating a deep network allocates nothing.
+    let private checkFinite (name: string) (j: int) (values: float[]) =
+        if not (allFinite values) then invalidArg $"{name}[{j}]" $"{name}[{j}] contains NaN or infinity"
 
     /// The entries of a matrix: its storage when dense (no copy), else a copy.
     let private entries (m: Matrix<float>) =
@@ -176,12 +178,12 @@ module Parameters =
             let k = p.K[j]
             if isNull k || k.RowCount <> rows || k.ColumnCount <> cols then
                 invalidArg "K" $"K[{j}] must be {rows}×{cols}"
-            checkFinite $"K[{j}]" (entries k)
+            checkFinite "K" j (entries k)
             if isNull p.b[j] || p.b[j].Count <> net.BiasWidth then invalidArg "b" $"b[{j}] must have length {net.BiasWidth}"
-            checkFinite $"b[{j}]" (ventries p.b[j])
+            checkFinite "b" j (ventries p.b[j])
             if cCount > 0 then
                 if isNull p.c[j] || p.c[j].Count <> net.AuxBiasWidth then invalidArg "c" $"c[{j}] must have length {net.AuxBiasWidth}"
-                checkFinite $"c[{j}]" (ventries p.c[j])
+                checkFinite "c" j (ventries p.c[j])
 
     /// θ = 0.
     let zeros (net: Network) : Parameters =

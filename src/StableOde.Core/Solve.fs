@@ -34,7 +34,7 @@ type Tape =
         { Strategy: AdjointStrategy
           Net: Network
           S: int
-          Weights: Weights[]
+          Parameters: Parameters
           Blocks: Engine.Block[]
           /// Per block: all states (StoreAll), every interval-th (Checkpoints), or none (Reversal).
           Kept: struct (float[] * float[])[][]
@@ -51,11 +51,12 @@ type Tape =
 /// Forward, sensitivity and adjoint solves.
 module Solve =
 
-    let private weights (net: Network) (p: Parameters) : Weights[] =
-        Array.init net.Depth (fun j ->
-            { K = storage p.K[j]
-              b = vstorage p.b[j]
-              c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty })
+    /// The storage of layer j's parameters (no copy). Taken layer by layer as the solves go, so
+    /// that nothing but the gradient they return grows with the depth.
+    let private layer (p: Parameters) (j: int) : Weights =
+        { K = storage p.K[j]
+          b = vstorage p.b[j]
+          c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty }
 
     let private zWidth (net: Network) =
         match net.Propagator with
@@ -72,7 +73,7 @@ module Solve =
     let private prepare (net: Network) (p: Parameters) (y0: Matrix<float>) =
         checkInput net y0
         Parameters.validate net p
-        weights net p, Engine.blocks net y0.RowCount
+        Engine.blocks net y0.RowCount
 
     /// A block's initial state (its rows of Y_0, and Z_{−½} = 0).
     let private initial (net: Network) (b: Engine.Block) (s: int) (y0: float[]) : struct (float[] * float[]) =
@@ -104,7 +105,7 @@ module Solve =
     [<Literal>]
     let private SegmentLength = 64
 
-    let private advance (b: Engine.Block) (w: Weights[]) (j: int) (struct (y, z)) = Engine.step b j w[j] y z
+    let private advance (b: Engine.Block) (p: Parameters) (j: int) (struct (y, z)) = Engine.step b j (layer p j) y z
 
     /// Examples per chunk of `forward`: the engine's workspaces hold a few states of the rows they
     /// propagate, so a large batch (50,000 images of 4,704 features) runs chunk by chunk. The
@@ -116,7 +117,6 @@ module Solve =
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
         checkInput net y0
         Parameters.validate net p
-        let w = weights net p
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
         let out = Array.zeroCreate (s * n)
@@ -132,7 +132,7 @@ module Solve =
             Engine.parallelFor (Engine.blocks net rows) (fun _ b ->
                 let state = initial net b rows chunk
                 for j in 0 .. net.Depth - 1 do
-                    advance b w j state
+                    advance b p j state
                 let struct (y, _) = state
                 Engine.insert b rows n y result)
             if rows < s then
@@ -142,7 +142,7 @@ module Solve =
 
     /// Every state (Y_j, Z_{j−½}), j = 0…N.
     let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : State[] =
-        let w, blocks = prepare net p y0
+        let blocks = prepare net p y0
         let s, n, m = y0.RowCount, Operator.inWidth net.Operator, zWidth net
         let src = columnMajor y0
         let ys = Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * n))
@@ -155,7 +155,7 @@ module Solve =
                 if not (isNull z) then Engine.insert b s m z zs[j]
             keep 0
             for j in 0 .. net.Depth - 1 do
-                advance b w j state
+                advance b p j state
                 keep (j + 1))
         Array.init (net.Depth + 1) (fun j ->
             { Y = ofStorage s n ys[j]; Z = (if isNull zs then None else Some(ofStorage s m zs[j])) })
@@ -163,12 +163,11 @@ module Solve =
     /// Sensitivity (Jacobian–vector product): δY_N for a direction (δθ, δY_0), by running the
     /// linearised recursion forward (forward substitution of Eq. 4.22). δZ_{−½} = 0.
     let sensitivity (net: Network) (p: Parameters) (y0: Matrix<float>) (dTheta: Parameters) (dY0: Matrix<float>) : Matrix<float> =
-        let w, blocks = prepare net p y0
+        let blocks = prepare net p y0
         Parameters.validate net dTheta
         if isNull dY0 || dY0.RowCount <> y0.RowCount || dY0.ColumnCount <> y0.ColumnCount then
             invalidArg "dY0" $"δY_0 must be shaped like Y_0 ({y0.RowCount}×{y0.ColumnCount})"
         if not (allFinite (columnMajor dY0)) then invalidArg "dY0" "δY_0 contains NaN or infinity"
-        let dw = weights net dTheta
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src, dsrc = columnMajor y0, columnMajor dY0
         let out = Array.zeroCreate (s * n)
@@ -176,13 +175,13 @@ module Solve =
             let struct (y, z) = initial net b s src
             let struct (dy, dz) = initial net b s dsrc
             for j in 0 .. net.Depth - 1 do
-                Engine.sensitivityStep b j w[j] dw[j] y z dy dz
+                Engine.sensitivityStep b j (layer p j) (layer dTheta j) y z dy dz
             Engine.insert b s n dy out)
         ofStorage s n out
 
     /// Runs the forward pass and keeps what `strategy` needs for the adjoint.
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
-        let w, blocks = prepare net p y0
+        let blocks = prepare net p y0
         let n = net.Depth
         match strategy with
         | Checkpoints interval when interval < 1 -> invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
@@ -206,11 +205,11 @@ module Solve =
                     keep[j] <- struct (keptCopy y, keptCopy z)
                 | Checkpoints interval when j % interval = 0 -> keep[j / interval] <- copyState state
                 | _ -> ()
-                advance b w j state
+                advance b p j state
             if strategy = StoreAll then keep[n] <- state
             kept[i] <- keep
             final[i] <- state)
-        { Strategy = strategy; Net = net; S = s; Weights = w; Blocks = blocks; Kept = kept; Final = final }
+        { Strategy = strategy; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = kept; Final = final }
 
     /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
     /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
@@ -222,10 +221,9 @@ module Solve =
         if not (allFinite (columnMajor yBarN)) then invalidArg "yBarN" "Ȳ_N contains NaN or infinity"
         let src = columnMajor yBarN
         let out = Array.zeroCreate (s * n)
-        let w = tape.Weights
+        let p = tape.Parameters
         let blocks = tape.Blocks
         let total = Parameters.zeros net
-        let g = weights net total
         let span =
             match tape.Strategy with
             | Checkpoints interval -> interval
@@ -250,29 +248,30 @@ module Solve =
                     for j in last - 1 .. -1 .. first do
                         let struct (y, _) = states[j]
                         let struct (_, z') = states[j + 1]
-                        Engine.adjointStep b j w[j] y z' yBar zBar gl[j - first]
+                        Engine.adjointStep b j (layer p j) y z' yBar zBar gl[j - first]
                 | Checkpoints _ ->
                     let states = Array.zeroCreate (last - first + 1)
                     let kept = tape.Kept[i]
                     states[0] <- copyState kept[segment]
                     for j in first .. last - 1 do
                         let next = copyState states[j - first]
-                        advance b w j next
+                        advance b p j next
                         states[j - first + 1] <- next
                     for j in last - 1 .. -1 .. first do
                         let struct (y, _) = states[j - first]
                         let struct (_, z') = states[j - first + 1]
-                        Engine.adjointStep b j w[j] y z' yBar zBar gl[j - first]
+                        Engine.adjointStep b j (layer p j) y z' yBar zBar gl[j - first]
                 | Reversal ->
                     let struct (y, z) = current[i]
                     for j in last - 1 .. -1 .. first do
-                        Engine.reverseAdjointStep b j w[j] y z yBar zBar gl[j - first])
+                        Engine.reverseAdjointStep b j (layer p j) y z yBar zBar gl[j - first])
             for j in first .. last - 1 do
                 for i in 0 .. blocks.Length - 1 do
                     let part = local[i][j - first]
-                    axpy 1.0 part.K g[j].K
-                    axpy 1.0 part.b g[j].b
-                    axpy 1.0 part.c g[j].c
+                    let g = layer total j
+                    axpy 1.0 part.K g.K
+                    axpy 1.0 part.b g.b
+                    axpy 1.0 part.c g.c
                     System.Array.Clear part.K
                     System.Array.Clear part.b
                     System.Array.Clear part.c
@@ -297,7 +296,6 @@ module Solve =
             match final.Z with
             | Some z when z.RowCount = s && z.ColumnCount = m -> columnMajor z
             | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}"
-        let w = weights net p
         let blocks = Engine.blocks net s
         let yAll = columnMajor final.Y
         let yOut, zOut = Array.zeroCreate (s * n), Array.zeroCreate (s * m)
@@ -305,7 +303,7 @@ module Solve =
             let y = Engine.extract b s n yAll
             let z = Engine.extract b s m zAll
             for j in net.Depth - 1 .. -1 .. 0 do
-                Engine.reverse b j w[j] y z
+                Engine.reverse b j (layer p j) y z
             Engine.insert b s n y yOut
             Engine.insert b s m z zOut)
         { Y = ofStorage s n yOut; Z = Some(ofStorage s m zOut) }

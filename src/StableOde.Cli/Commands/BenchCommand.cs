@@ -28,7 +28,8 @@ public sealed class BenchCommand : Command
         "the loss of a softmax classifier and its gradient with respect to every parameter and Y_0\n" +
         "(reversal for leapfrog and Verlet, all states kept for the ResNets). Warm-up runs come first;\n" +
         "then the median, minimum and maximum of --repeat runs, GFLOP/s of the matrix products over\n" +
-        "the median, and the peak resident memory of one run above the level before it (MiB).\n" +
+        "the median, the peak resident memory of one run above the level before it (MiB) and, for\n" +
+        "gradient, the part of it that the returned parameter gradient occupies (it grows with N).\n" +
         "--conv replaces the dense layers of width n by 3×3 convolutions on c channels of H×W pixels.";
 
     /// <inheritdoc/>
@@ -42,7 +43,7 @@ public sealed class BenchCommand : Command
         new("conv", "3×3 convolution layers on c channels of H×W pixels instead of dense ones.", "c,H,W"),
         new("mode", "forward (Y_N) or gradient (loss and its gradient).", "MODE", Required: true),
         new("repeat", "Timed runs; default 10.", "k"),
-        new("json", "Print one JSON object {medianMs, minMs, maxMs, gflops, peakMB} instead of a line."),
+        new("json", "Print one JSON object {medianMs, minMs, maxMs, gflops, peakMB, gradientMB} instead of a line."),
     ];
 
     /// <inheritdoc/>
@@ -102,10 +103,13 @@ public sealed class BenchCommand : Command
         else
         {
             var shape = conv is null ? $"width {width}" : $"3×3 convolution {conv.Item1}×{conv.Item2}×{conv.Item3}";
+            var gradient = result.GradientMB > 0.0
+                ? string.Create(CultureInfo.InvariantCulture, $", of which parameter gradient {result.GradientMB:F1} MB")
+                : "";
             stdout.Write(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{text.Trim().ToLowerInvariant()} {options.Required("mode")}, {shape}, {samples} samples, {layers} layers: " +
-                $"median {result.MedianMs:F3} ms (min {result.MinMs:F3}, max {result.MaxMs:F3}), {result.Gflops:F2} GFLOP/s, peak {result.PeakMB:F1} MB\n"));
+                $"median {result.MedianMs:F3} ms (min {result.MinMs:F3}, max {result.MaxMs:F3}), {result.Gflops:F2} GFLOP/s, peak {result.PeakMB:F1} MB{gradient}\n"));
         }
 
         return 0;
@@ -144,6 +148,7 @@ public sealed class BenchCommand : Command
             WriteNumber(json, "maxMs", result.MaxMs);
             WriteNumber(json, "gflops", result.Gflops);
             WriteNumber(json, "peakMB", result.PeakMB);
+            WriteNumber(json, "gradientMB", result.GradientMB);
             json.WriteEndObject();
         }
 
