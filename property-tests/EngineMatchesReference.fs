@@ -170,10 +170,10 @@ let tests =
         testCase "a batch larger than one chunk of forward gives each example what it gives alone" <| fun () ->
             let net = Network.verlet Tanh 3 2 4 1.5
             let p = Parameters.random 5 0.5 net
-            let s = Solve.ForwardChunkRows + 37
+            let s = Solve.ChunkRows + 37
             let y0 = ofStorage s 3 (Parameters.gaussians (Random 6) (3 * s))
             let whole = Solve.forward net p y0
-            for first, rows in [ 0, 5; Solve.ForwardChunkRows - 2, 4; s - 3, 3 ] do
+            for first, rows in [ 0, 5; Solve.ChunkRows - 2, 4; s - 3, 3 ] do
                 let part = Solve.forward net p (y0.SubMatrix(first, rows, 0, 3))
                 Expect.equal (whole.SubMatrix(first, rows, 0, 3)) part $"rows {first}…{first + rows - 1}"
             expectClose "against the reference" (storage whole) (storage (Reference.forward net p y0))

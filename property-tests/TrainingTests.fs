@@ -549,7 +549,7 @@ let private imageTests =
                 Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
             let net = Network.verlet Tanh 2 3 3 1.0
-            let s = Objective.gradientBlockRows + 37
+            let s = Solve.ChunkRows + 37
             let y0 = batch 21 s 2
             let labels = labelsFor Softmax 22 s 3
             let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }

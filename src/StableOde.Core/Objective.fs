@@ -84,12 +84,8 @@ module Objective =
               Preconditioner = preconditioner }
         { Evaluate = evaluate; Linearise = linearise }
 
-    /// Examples per block when the gradient of the data term is accumulated over a large batch:
-    /// the recorded states of one block, not those of the whole batch, bound the memory.
-    let gradientBlockRows = 4096
-
     /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
-    /// of at most `gradientBlockRows` examples recorded, differentiated and released in turn (a
+    /// of at most `Solve.ChunkRows` examples recorded, differentiated and released in turn (a
     /// batch of one block is not copied).
     let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let s = y0.RowCount
@@ -98,12 +94,12 @@ module Objective =
             let tape = Solve.record strategy net p (part y0)
             let lg = Classifier.lossGradient c tape.YN (part labels)
             lg.Loss, fst (Solve.backward tape lg.GradY)
-        if s <= gradientBlockRows then block 0 s
+        if s <= Solve.ChunkRows then block 0 s
         else
             let mutable value = 0.0
             let mutable gradient = Parameters.zeros net
-            for r0 in 0 .. gradientBlockRows .. s - 1 do
-                let len = min gradientBlockRows (s - r0)
+            for r0 in 0 .. Solve.ChunkRows .. s - 1 do
+                let len = min Solve.ChunkRows (s - r0)
                 let weight = float len / float s
                 let v, g = block r0 len
                 value <- value + weight * v

@@ -107,11 +107,12 @@ module Solve =
 
     let private advance (b: Engine.Block) (p: Parameters) (j: int) (struct (y, z)) = Engine.step b j (layer p j) y z
 
-    /// Examples per chunk of `forward`: the engine's workspaces hold a few states of the rows they
-    /// propagate, so a large batch (50,000 images of 4,704 features) runs chunk by chunk. The
-    /// examples are independent, so the result does not depend on the chunks.
+    /// Examples per chunk when a large batch (50,000 images of 4,704 features) is propagated
+    /// chunk by chunk: by `forward`, whose engine workspaces hold a few states of the rows they
+    /// propagate, and by `Objective.dataGradient`, whose tapes hold the states of a chunk. The
+    /// examples are independent, so a forward result does not depend on the chunks.
     [<Literal>]
-    let ForwardChunkRows = 4096
+    let ChunkRows = 4096
 
     /// Y_N: the network's output for the batch Y_0 (s×n).
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
@@ -120,8 +121,8 @@ module Solve =
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
         let out = Array.zeroCreate (s * n)
-        for first in 0 .. ForwardChunkRows .. s - 1 do
-            let rows = min ForwardChunkRows (s - first)
+        for first in 0 .. ChunkRows .. s - 1 do
+            let rows = min ChunkRows (s - first)
             let chunk, result =
                 if rows = s then src, out
                 else
