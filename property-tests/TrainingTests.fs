@@ -468,9 +468,9 @@ let private trainingTests =
             Expect.equal r.Status Cancelled "status"
             Expect.equal r.History.Length 2 "stopped after the second iteration"
             Expect.equal (Training.accuracy r.Best split.Validation) r.BestValidationAccuracy "best kept"
-        testCase "multilevel doubles the depth up to MaxDepth and keeps the classifier at prolongation" <| fun () ->
+        testCase "multilevel doubles the depth up to MaxDepth and keeps the classifier at prolongation without Refit" <| fun () ->
             let split = smallSplit 4
-            let o = { quick with Iterations = 3; MaxDepth = 16 }
+            let o = { quick with Iterations = 3; MaxDepth = 16; Refit = None }
             let r = Training.multilevel o Training.noControl (Network.verlet Tanh 2 2 4 20.0) split
             Expect.equal (r.Levels |> List.map (fun l -> l.Depth)) [ 4; 8; 16 ] "levels"
             Expect.equal r.BestValidationAccuracy (r.Levels |> List.map (fun l -> l.BestValidationAccuracy) |> List.max) "best over levels"
@@ -478,6 +478,34 @@ let private trainingTests =
             let l4, l8 = r.Levels[0], r.Levels[1]
             let prolongated = { l4.Final with Network = Network.withDepth 8 l4.Final.Network; Parameters = snd (Training.prolongate l4.Final.Network l4.Final.Parameters) }
             Expect.equal l8.InitialValidationAccuracy (Training.accuracy prolongated split.Validation) "level 8 starts from the prolongated last iterate and its classifier"
+        testCase "with Refit, every finer level starts from the prolongated last iterate and a classifier fitted to it" <| fun () ->
+            let split = smallSplit 5
+            let o = { quick with Iterations = 3; MaxDepth = 16 }
+            let refit = Option.get o.Refit
+            let r = Training.multilevel o Training.noControl (Network.resnet Tanh 2 4 20.0) split
+            for coarse, fine in List.pairwise r.Levels do
+                let net, theta = Training.prolongate coarse.Final.Network coarse.Final.Parameters
+                let prolongated = { coarse.Final with Network = net; Parameters = theta }
+                let refitted = { prolongated with Classifier = Training.refitClassifier o refit prolongated split.Training }
+                Expect.equal fine.InitialValidationAccuracy (Training.accuracy refitted split.Validation) $"level {fine.Depth}"
+        testCase "the refitted classifier descends the classification objective from zero and leaves the model unchanged" <| fun () ->
+            let split = smallSplit 6
+            let level = Training.train quick Training.noControl (Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2) split
+            let net, theta = Training.prolongate level.Final.Network level.Final.Parameters
+            let model = { level.Final with Network = net; Parameters = theta }
+            let before = Parameters.toVector model.Parameters, model.Classifier.W.Clone(), model.Classifier.mu.Clone()
+            let yN = Solve.forward net theta split.Training.Features
+            let labels = Classifier.labelMatrix Logistic 2 split.Training.Labels
+            let objective (c: Classifier) =
+                (Objective.classification quick.Classification.Regulariser Logistic yN labels).Evaluate (Objective.classifierToVector c)
+            let values =
+                [ 0; 1; 3; 10 ]
+                |> List.map (fun k -> objective (Training.refitClassifier quick { NewtonIterations = k; PcgIterations = 10 } model split.Training))
+            Expect.floatClose Accuracy.veryHigh values.Head (log 2.0) "no iteration: the zero classifier, ln 2"
+            for a, b in List.pairwise values do
+                Expect.isLessThanOrEqual b a "more Newton iterations never increase the objective"
+            Expect.isLessThan (List.last values) (0.9 * log 2.0) "ten iterations fit the features"
+            Expect.equal (Parameters.toVector model.Parameters, model.Classifier.W, model.Classifier.mu) before "model unchanged"
         testCase "adaptive damping follows the trust-region rule within its bounds" <| fun () ->
             Expect.floatClose Accuracy.veryHigh (Training.adaptDamping 1e-3 0.3 0.9) 0.1 "a good model (ρ > ¾) divides λ by 3"
             Expect.equal (Training.adaptDamping 1e-3 0.3 0.5) 0.3 "a fair one keeps λ"
@@ -489,6 +517,8 @@ let private trainingTests =
             for o, alpha in [ TrainingOptions.ellipses, 1e-3; TrainingOptions.swissRoll, 5e-3; TrainingOptions.peaks, 5e-6 ] do
                 let p = o.Propagation
                 Expect.equal (p.Regulariser.Alpha, p.Regulariser.Shift, p.Damping) (alpha, alpha, alpha) $"α_θ = {alpha}"
+                Expect.equal o.Refit (Some { NewtonIterations = 10; PcgIterations = 10 }) "the classifier is fitted anew after prolongation"
+            Expect.equal (TrainingOptions.images Verlet 6 28 28).Refit None "images keep the classifier at prolongation"
         testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
             let a = [| 3.0; 0.5 |]
             let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]

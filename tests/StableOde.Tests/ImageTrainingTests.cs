@@ -50,6 +50,7 @@ public sealed class ImageTrainingTests : IDisposable
 
         Assert.Equal((5e-3, 5000, int.MaxValue, 10), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
         Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
+        Assert.False(trainer.RefitsClassifier);
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));
     }
 

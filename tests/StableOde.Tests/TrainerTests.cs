@@ -116,6 +116,9 @@ public sealed class TrainerTests
         Assert.Equal((2000, 2000, 4000), (Trainer.ForDataset(PaperDataset.Ellipses).BatchSize, Trainer.ForDataset(PaperDataset.SwissRoll).BatchSize, Trainer.ForDataset(PaperDataset.Peaks).BatchSize));
         Assert.Equal(2e-2, Trainer.ForDataset(PaperDataset.Peaks, smoothness: 2e-2, iterations: 7, seed: 9).Smoothness);
         Assert.Equal((7, 9), (Trainer.ForDataset(PaperDataset.Peaks, iterations: 7, seed: 9).Iterations, Trainer.ForDataset(PaperDataset.Peaks, iterations: 7, seed: 9).Seed));
+        Assert.True(Trainer.ForDataset(PaperDataset.Ellipses).RefitsClassifier);
+        Assert.True(new Trainer().RefitsClassifier);
+        Assert.False(new Trainer(refitClassifier: false).RefitsClassifier);
     }
 
     [Fact]

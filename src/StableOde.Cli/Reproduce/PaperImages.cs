@@ -61,8 +61,7 @@ internal static class PaperImages
             _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
         };
         var defaults = TrainingOptionsModule.images(kind, Channels, data.Height, data.Width);
-        var options = new TrainingOptions(iterations ?? defaults.Iterations, defaults.BatchSize, defaults.Seed, defaults.InitialScale, defaults.Hypothesis,
-                                          defaults.Classification, defaults.Propagation, defaults.LineSearch, defaults.Strategy, maxDepth);
+        var options = TrainingOptionsModule.withSchedule(iterations ?? defaults.Iterations, maxDepth, defaults);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
         return new ImageRun(propagator, Training.multilevel(options, control, NetworkModule.create(kind, Activation.Tanh, op, 4, FinalTime, false), data.Split));
     }

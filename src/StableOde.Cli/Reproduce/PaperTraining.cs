@@ -70,8 +70,7 @@ internal static class PaperTraining
     {
         var (split, defaults, finalTime) = Setup(dataset, seed: 1);
         var widened = new Split(DatasetModule.widen(width, split.Training), DatasetModule.widen(width, split.Validation));
-        var options = new TrainingOptions(iterations ?? defaults.Iterations, defaults.BatchSize, defaults.Seed, defaults.InitialScale, defaults.Hypothesis,
-                                          defaults.Classification, defaults.Propagation, defaults.LineSearch, defaults.Strategy, maxDepth);
+        var options = TrainingOptionsModule.withSchedule(iterations ?? defaults.Iterations, maxDepth, defaults);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
         var result = Training.multilevel(options, control, Net(dataset, propagator, width, finalTime), widened);
         var sample = DatasetModule.select(Enumerable.Range(0, Math.Min(200, widened.Validation.Labels.Length)).ToArray(), widened.Validation);
