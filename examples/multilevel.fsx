@@ -21,12 +21,12 @@ let paper (dataset: string) (seed: int) =
     | other -> failwith $"unknown data set {other}"
 
 /// A network of the given propagator, width and depth with tanh (γ = 0 for the antisymmetric one;
-/// a momentum of width 2n for the peaks Verlet network, n otherwise, as `stableode train`).
+/// a momentum of width 4n for the peaks Verlet network, n otherwise, as `stableode train`).
 let network (dataset: string) (propagator: string) (width: int) (depth: int) (finalTime: float) =
     match propagator with
     | "resnet" -> Network.resnet Tanh width depth finalTime
     | "antisymmetric" -> Network.antisymmetric Tanh width 0.0 depth finalTime
-    | "verlet" -> Network.verlet Tanh width (if dataset = "peaks" then 2 * width else width) depth finalTime
+    | "verlet" -> Network.verlet Tanh width (if dataset = "peaks" then Datasets.peaksMomentumWidth width else width) depth finalTime
     | other -> failwith $"unknown propagator {other}"
 
 /// Trains from `firstDepth` layers to `maxDepth` (doubling) and prints the per-level table.

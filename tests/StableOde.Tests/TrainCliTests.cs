@@ -51,7 +51,7 @@ public sealed class TrainCliTests : IDisposable
         var swissModel = Model.Load(verlet);
         Assert.Equal((Propagator.Verlet, 2, 2, 20.0, Hypothesis.Logistic), (swissModel.Network.Propagator, swissModel.Network.Width, swissModel.Network.AuxWidth, swissModel.Network.FinalTime, swissModel.Classifier.Hypothesis));
         var peaksVerletModel = Model.Load(peaksVerlet);
-        Assert.Equal((Propagator.Verlet, 2, 4), (peaksVerletModel.Network.Propagator, peaksVerletModel.Network.Width, peaksVerletModel.Network.AuxWidth));
+        Assert.Equal((Propagator.Verlet, 2, 8), (peaksVerletModel.Network.Propagator, peaksVerletModel.Network.Width, peaksVerletModel.Network.AuxWidth));
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public sealed class TrainCommand : Command
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
         new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
-        new("aux-width", "The width m of the Verlet momentum (default 2n for peaks, n otherwise).", "M"),
+        new("aux-width", "The width m of the Verlet momentum (default 4n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
@@ -503,16 +503,8 @@ public sealed class TrainCommand : Command
             _ => 8,
         };
 
-        /// <summary>
-        /// The width m of the Verlet momentum for a network of width n: 2n for peaks, n otherwise.
-        /// The paper keeps the peaks Verlet network at the two original features (§6.3: n = 2, no
-        /// duplication) and leaves m open (Eq. 4.15: K_j ∈ R^{n×m} need not be square). With m = n = 2
-        /// every half-step has two hidden units and the network under-fitted (seed 1: 98.8 % training,
-        /// 98.5 % best validation accuracy); with the same batches of 2,000, m = 4 fitted 99.6 % and
-        /// reached 99.1 %, and with seeds 2 and 3 it raised the best validation accuracy from 98.5 % to
-        /// 98.9 % and from 99.7 % to 99.8 % (docs/training-results.md).
-        /// </summary>
-        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? 2 * width : width;
+        /// <summary>The width m of the Verlet momentum for a network of width n: 4n for peaks (see <c>Datasets.peaksMomentumWidth</c>), n otherwise.</summary>
+        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? StableOde.Core.Datasets.peaksMomentumWidth(width) : width;
     }
 
     /// <summary>The size of the images of an image data set.</summary>

@@ -53,12 +53,12 @@ internal static class PaperTraining
         _ => throw new ArgumentOutOfRangeException(nameof(dataset), dataset, "unknown data set"),
     };
 
-    /// <summary>The network of the first level: 4 layers, tanh, γ = 0; the peaks Verlet network has a momentum of width 2n, as in <c>stableode train</c>.</summary>
+    /// <summary>The network of the first level: 4 layers, tanh, γ = 0; the peaks Verlet network has a momentum of width 4n, as in <c>stableode train</c>.</summary>
     private static Network Net(string dataset, string propagator, int width, double finalTime) => propagator switch
     {
         "resnet" => NetworkModule.resnet(Activation.Tanh, width, 4, finalTime),
         "antisymmetric" => NetworkModule.antisymmetric(Activation.Tanh, width, 0.0, 4, finalTime),
-        "verlet" => NetworkModule.verlet(Activation.Tanh, width, dataset == "peaks" ? 2 * width : width, 4, finalTime),
+        "verlet" => NetworkModule.verlet(Activation.Tanh, width, dataset == "peaks" ? Datasets.peaksMomentumWidth(width) : width, 4, finalTime),
         _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
     };
 
