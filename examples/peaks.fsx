@@ -1,4 +1,4 @@
-// Peaks (§6.3) as in the paper: the Verlet network of width 2 (momentum 4), and the ResNet and antisymmetric
+// Peaks (§6.3) as in the paper: the Verlet network of width 2 (momentum 8), and the ResNet and antisymmetric
 // ResNet of width 8 (the input features duplicated), T = 5, softmax over five classes,
 // α_θ = 5e-6, 4 … 1024 layers. Build the core first:
 //   dotnet build src/StableOde.Core -c Release

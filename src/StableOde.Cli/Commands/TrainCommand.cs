@@ -23,10 +23,11 @@ public sealed class TrainCommand : Command
 
     /// <inheritdoc/>
     public override string Details =>
-        "Trains at the first depth of --levels, doubles the depth by prolongation in time, trains again,\n" +
-        "… and keeps the model with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
+        "Trains at the first depth of --levels, doubles the depth by prolongation in time, fits the\n" +
+        "classifier anew to the deeper network (images keep it), trains again, … and keeps the model\n" +
+        "with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
-        "(Verlet 2, momentum 4), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
+        "(Verlet 2, momentum 8), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
         "logistic regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower\n" +
         "than the network are repeated. Images (mnist, fashion-mnist, --images/--labels): 3×3 convolutions\n" +
         "of --width channels (default 6; the image is repeated into every channel), T = 6, α = 5e-3,\n" +
