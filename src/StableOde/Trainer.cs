@@ -64,7 +64,8 @@ public sealed class Trainer
     /// <summary>
     /// The paper's settings for one of its data sets: α_θ = 1e-3 (ellipses), 5e-3 (swiss roll),
     /// 5e-6 (peaks, with batches of all 4,000 training examples); the other options as in the
-    /// constructor, which may override them.
+    /// constructor, which may override them; the classifier is fitted anew after every
+    /// prolongation (<see cref="RefitsClassifier"/>).
     /// </summary>
     /// <param name="dataset">The data set.</param>
     /// <param name="smoothness">α_θ instead of the data set's; null for the paper's.</param>
