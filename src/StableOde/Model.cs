@@ -214,7 +214,7 @@ public sealed class Model
     /// The list of ε is empty or holds a negative or non-finite value, <paramref name="steps"/> is
     /// below 1, the data is wider than the network, or a label is not one of the model's classes.
     /// </exception>
-    public RobustnessReport Robustness(Dataset data, Attack attack, IReadOnlyList<double> epsilons, int steps = 10, int seed = 0, bool clip = false)
+    public RobustnessReport Robustness(Dataset data, Attack attack, IReadOnlyList<double> epsilons, int steps = 10, int seed = 1, bool clip = false)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(epsilons);
