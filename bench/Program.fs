@@ -6,6 +6,7 @@ open System
 open System.Globalization
 open BenchmarkDotNet.Running
 open StableOde.Core
+open StableOde.Timing
 
 let private usage =
     "usage: run --propagator resnet|antisymmetric|leapfrog|verlet --width n --samples s --layers N "

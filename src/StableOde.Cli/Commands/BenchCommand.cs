@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.FSharp.Core;
 using StableOde.Core;
+using StableOde.Timing;
 using CoreNetwork = StableOde.Core.NetworkModule;
 using CorePropagator = StableOde.Core.Propagator;
 using CoreStrategy = StableOde.Core.AdjointStrategy;
