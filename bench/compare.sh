@@ -25,7 +25,7 @@ echo "libblas.so.3 alternative: $(update-alternatives --query libblas.so.3-x86_6
 peak=$(dotnet bench/bin/Release/net10.0/StableOde.Bench.dll peak)
 echo "FMA peak: $peak"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-rows=$(mktemp)
+rows=$(mktemp "${TMPDIR:-/tmp}/stableode-compare.XXXXXX")
 trap 'rm -f "$rows"' EXIT
 for c in "${cases[@]}"; do
   case $c in
@@ -40,6 +40,7 @@ for c in "${cases[@]}"; do
       a=$($ours --propagator $p $args --mode $m --repeat $repeat)
       b=$($theirs --propagator $p $args --mode $m --repeat $repeat)
       echo "$c $p $m $layers $a $b" >> "$rows"
+      echo "done: $c $p $m (load $(cut -d' ' -f1 /proc/loadavg)): ours $a; peer $b" >&2
     done
   done
 done
