@@ -8,6 +8,7 @@
 /// `FusedConv` on machines with 512-bit vectors; every other case runs the generic path below, whole-column operator products (convolutions
 /// by the direct kernels of `Operator.fast…`). Results agree with the
 /// reference step functions to round-off (tests hold them to 1e-12).
+[<OptimisedFromFirstCall>]
 module StableOde.Core.Engine
 
 open System.Threading.Tasks

@@ -19,6 +19,7 @@
 /// dense n×m matrix of the layer (column-major, K[i, o] = k[o·n + i]); `Engine` passes the
 /// effective matrix of an antisymmetric or negative-semidefinite parametrisation and pulls the
 /// gradient back to θ itself.
+[<OptimisedFromFirstCall>]
 module StableOde.Core.Fused
 
 open System.Runtime.Intrinsics

@@ -49,6 +49,7 @@ type Tape =
         ofStorage t.S n y
 
 /// Forward, sensitivity and adjoint solves.
+[<OptimisedFromFirstCall>]
 module Solve =
 
     /// The storage of layer j's parameters (no copy). Taken layer by layer as the solves go, so

@@ -1,12 +1,13 @@
 /// Timing of the solves on the cases of docs/performance.md: the forward pass, or the gradient
 /// of a softmax loss with respect to every K_j, b_j (c_j) and Y_0 (`Model.gradient`: forward
 /// pass, classifier gradient, adjoint solve), on seeded random data and parameters.
-module StableOde.Core.Bench
+module StableOde.Timing.Bench
 
 open System
 open System.Diagnostics
 open System.IO
 open MathNet.Numerics.LinearAlgebra
+open StableOde.Core
 open StableOde.Core.Kernels
 
 /// What is timed.
