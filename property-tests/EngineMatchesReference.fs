@@ -1,5 +1,5 @@
 /// Speed never changes a result: the fast solves (row blocks on all cores, fused kernels,
-/// vectorised tanh) agree with the straightforward solves of `Reference` to 1e-12 relative, and
+/// vectorised tanh) agree with the straightforward solves of `Plain` to 1e-12 relative, and
 /// the vectorised tanh stays within 4 ulp of Math.Tanh.
 module StableOde.PropertyTests.EngineMatchesReference
 
@@ -23,7 +23,7 @@ type Case =
       DY0: Matrix<float>
       YBar: Matrix<float> }
     override c.ToString() =
-        $"%A{c.Net.Propagator} %A{c.Net.Operator} %A{c.Net.Activation} depth {c.Net.Depth} s {c.Y0.RowCount}"
+        $"{Network.propagatorName c.Net.Propagator} {ModelFile.schemeToJson (Network.scheme c.Net)} %A{c.Net.Operator} %A{c.Net.Activation} depth {c.Net.Depth} s {c.Y0.RowCount}"
 
 /// Batch sizes that give one block (with and without padding rows) and several blocks.
 let batchSizes = [| 1; 5; 8; 13; 130; 300; 517; 1100 |]
@@ -31,8 +31,8 @@ let batchSizes = [| 1; 5; 8; 13; 130; 300; 517; 1100 |]
 let private caseOf (seed: int) : Case =
     let rng = Random seed
     let pick (a: 'a[]) = a[rng.Next a.Length]
-    let propagator = pick [| ResNet; AntisymmetricResNet; Leapfrog; Verlet |]
     let n = 1 + rng.Next 6
+    let propagator = pick [| ResNet; AntisymmetricResNet; Leapfrog; Verlet; Verlet4; Custom Scheme.resnet |]
     let square =
         pick
             [| Dense(n, n)
@@ -42,8 +42,12 @@ let private caseOf (seed: int) : Case =
     let op =
         match propagator with
         | AntisymmetricResNet -> Antisymmetric(pick [| Dense(n, n); Conv3x3(2, 3, 2) |], pick [| 0.0; 0.2 |])
-        | Verlet -> pick [| Dense(n, 1 + rng.Next 6); square |]
+        | Verlet | Verlet4 | Custom _ -> pick [| Dense(n, 1 + rng.Next 6); square |]
         | ResNet | Leapfrog -> square
+    let propagator =
+        match propagator with
+        | Custom _ -> Custom(Generators.randomScheme rng (Operator.inWidth op = Operator.outWidth op))
+        | p -> p
     let activation = pick [| Tanh; Tanh; Relu; Identity |]
     let depth = 1 + rng.Next 10
     let net = Network.create propagator activation op depth (0.5 + 3.0 * rng.NextDouble()) (rng.Next 4 = 0)
@@ -70,23 +74,23 @@ let private strategies (net: Network) =
       yield Checkpoints 1
       yield Checkpoints 3
       yield Solve.sqrtCheckpoints net
-      if net.Propagator = Leapfrog || net.Propagator = Verlet then yield Reversal ]
+      if Scheme.isInvertible (Network.scheme net) then yield Reversal ]
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 60 }
 
-/// Solve.forward agrees with Reference.forward.
+/// Solve.forward agrees with Plain.forward.
 let private checkForward (c: Case) =
-    expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0))
+    expectClose (string c) (storage (Solve.forward c.Net c.P c.Y0)) (storage (Plain.forward c.Net c.P c.Y0))
 
-/// Solve.sensitivity agrees with Reference.sensitivity.
+/// Solve.sensitivity agrees with Plain.sensitivity.
 let private checkSensitivity (c: Case) =
     expectClose (string c)
         (storage (Solve.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
-        (storage (Reference.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
+        (storage (Plain.sensitivity c.Net c.P c.Y0 c.DTheta c.DY0))
 
-/// Solve.adjoint agrees with Reference.adjoint under every strategy.
+/// Solve.adjoint agrees with Plain.adjoint under every strategy.
 let private checkAdjoint (c: Case) =
-    let gRef, y0Ref = Reference.adjoint c.Net c.P c.Y0 c.YBar
+    let gRef, y0Ref = Plain.adjoint c.Net c.P c.Y0 c.YBar
     for strategy in strategies c.Net do
         let g, y0Bar = Solve.adjoint strategy c.Net c.P c.Y0 c.YBar
         expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
@@ -127,7 +131,8 @@ let private checkTanh () =
                     Expect.isTrue (ulps t expected <= 4L) $"tanh {x:R} = {t:R}, Math.Tanh gives {expected:R}"
                     Expect.equal (Double.IsNegative t) (Double.IsNegative expected) $"sign of tanh {x:R}")
 
-/// A case for the fused convolution kernels: ResNet or Verlet with a 3×3 convolution of 1–8
+/// A case for the convolution kernels: ResNet, Verlet (the fused kernels), leapfrog, verlet4 or a
+/// random stage list (stage by stage) with a 3×3 convolution of 1–8
 /// channels (one group of `FusedConv.Group` output channels, padded, or two), images from 1×1 to
 /// 5×6 or of 16×17 pixels (wide: blocks of 32–40 rows), and batch sizes whose blocks end in a
 /// whole chunk of 16 examples or in a half one.
@@ -136,7 +141,12 @@ let private convCaseOf (seed: int) : Case =
     let op =
         if rng.Next 4 = 0 then Conv3x3(1 + rng.Next 3, 16, 17)
         else Conv3x3(1 + rng.Next 8, 1 + rng.Next 5, 1 + rng.Next 6)
-    let propagator = if rng.Next 2 = 0 then ResNet else Verlet
+    let propagator =
+        match rng.Next 6 with
+        | 0 | 1 -> ResNet
+        | 2 | 3 -> Verlet
+        | 4 -> Verlet4
+        | _ -> Custom(Generators.randomScheme rng true)
     let activation = [| Tanh; Tanh; Relu; Identity |][rng.Next 4]
     let net = Network.create propagator activation op (1 + rng.Next 4) (0.5 + 2.0 * rng.NextDouble()) (rng.Next 2 = 0)
     let s = [| 1; 8; 9; 16; 24; 37; 300 |][rng.Next 7]
@@ -158,10 +168,11 @@ let private on256 (f: unit -> unit) =
 
 let tests =
     testList "speed never changes a result" [
-        testPropertyWithConfig { config with maxTest = 40 } "fused convolution: forward and adjoint agree with Reference" (fun (seed: int) ->
+        testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
             let c = convCaseOf seed
-            expectClose $"{c}: Y_N" (storage (Solve.forward c.Net c.P c.Y0)) (storage (Reference.forward c.Net c.P c.Y0))
-            let gRef, y0Ref = Reference.adjoint c.Net c.P c.Y0 c.YBar
+            expectClose $"{c}: Y_N" (storage (Solve.forward c.Net c.P c.Y0)) (storage (Plain.forward c.Net c.P c.Y0))
+            checkSensitivity c
+            let gRef, y0Ref = Plain.adjoint c.Net c.P c.Y0 c.YBar
             for strategy in strategies c.Net do
                 let g, y0Bar = Solve.adjoint strategy c.Net c.P c.Y0 c.YBar
                 expectClose $"{c} %A{strategy}: ∂L/∂θ" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
@@ -176,13 +187,13 @@ let tests =
             for first, rows in [ 0, 5; Solve.ChunkRows - 2, 4; s - 3, 3 ] do
                 let part = Solve.forward net p (y0.SubMatrix(first, rows, 0, 3))
                 Expect.equal (whole.SubMatrix(first, rows, 0, 3)) part $"rows {first}…{first + rows - 1}"
-            expectClose "against the reference" (storage whole) (storage (Reference.forward net p y0))
+            expectClose "against the reference" (storage whole) (storage (Plain.forward net p y0))
 
-        testPropertyWithConfig config "forward agrees with Reference.forward" (caseOf >> checkForward)
+        testPropertyWithConfig config "forward agrees with Plain.forward" (caseOf >> checkForward)
 
-        testPropertyWithConfig config "sensitivity agrees with Reference.sensitivity" (caseOf >> checkSensitivity)
+        testPropertyWithConfig config "sensitivity agrees with Plain.sensitivity" (caseOf >> checkSensitivity)
 
-        testPropertyWithConfig config "adjoint agrees with Reference.adjoint under every strategy" (caseOf >> checkAdjoint)
+        testPropertyWithConfig config "adjoint agrees with Plain.adjoint under every strategy" (caseOf >> checkAdjoint)
 
         testCase "a recorded tape gives the same adjoint twice" (fun () ->
             let c = caseOf 7
@@ -205,7 +216,7 @@ let tests =
 
         testSequenced
         <| testList "with the dense kernels on 256-bit vectors (no AVX-512)" [
-            testPropertyWithConfig config "forward, sensitivity and adjoint agree with Reference" (fun (seed: int) ->
+            testPropertyWithConfig config "forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
                 let c = caseOf seed
                 on256 (fun () ->
                     checkForward c
