@@ -388,11 +388,14 @@ let private convScratch (net: Network) =
     | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth net.AuxBiasWidth
     | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
 
+/// What the whole-layer kernels take from a block: the network, σ, the rows, h, n and m.
+let private sizes (b: Block) =
+    let net = b.Ctx.Net
+    struct (net, net.Activation, b.Ctx.S, b.Ctx.H, Network.width net, Network.auxWidth net)
+
 /// (Y_j, Z_j) ← (Y_{j+1}, Z_{j+1}).
 let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let net = b.Ctx.Net
-    let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
-    let n, m = Network.width net, Network.auxWidth net
+    let struct (net, act, rows, h, n, m) = sizes b
     match b.Fusion with
     | ConvResNet | ConvVerlet ->
         let sc = convScratch net
@@ -410,9 +413,7 @@ let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
 /// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place, for the
 /// direction dw of layer j's parameters.
 let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    let net = b.Ctx.Net
-    let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
-    let n, m = Network.width net, Network.auxWidth net
+    let struct (_, act, rows, h, n, m) = sizes b
     match b.Fusion with
     | FusedResNet | FusedLeapfrog | FusedVerlet ->
         let k, dk = matrixOf b w.K, matrixDirectionOf b w.K dw.K
@@ -428,9 +429,7 @@ let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) 
 /// (Y_{j+1}, Z_{j+1}) ← (Y_j, Z_j) by the exact inverse: the stages undone in reverse order
 /// (invertible schemes only; `Solve` checks).
 let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let net = b.Ctx.Net
-    let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
-    let n, m = Network.width net, Network.auxWidth net
+    let struct (_, act, rows, h, n, m) = sizes b
     match b.Fusion with
     | FusedLeapfrog -> Fused.leapfrogReverse act b.Scratch rows n h (omega j) (matrixOf b w.K) w.b y z
     | FusedVerlet -> Fused.verletReverse act b.Scratch rows n m h (matrixOf b w.K) w.b w.c y z
@@ -442,9 +441,7 @@ let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
 /// The adjoint of a whole-layer kernel, optionally fused with its inverse; y and z' as in
 /// `adjointStep` (or, reversing, the layer's output state).
 let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let net = b.Ctx.Net
-    let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
-    let n, m = Network.width net, Network.auxWidth net
+    let struct (net, act, rows, h, n, m) = sizes b
     match b.Fusion with
     | ConvResNet | ConvVerlet ->
         let sc = convScratch net

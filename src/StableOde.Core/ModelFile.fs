@@ -436,13 +436,11 @@ module ModelFile =
             raise (InvalidDataException($"{src}: {stripParameter e}", e))
         model
 
-    /// Reads a model from "stableode-model/1" JSON text. `source` names the text (a file name)
-    /// in error messages. Unknown fields and comments are ignored. Malformed JSON, a missing field, a wrong
-    /// shape, an inconsistent size or a non-finite number throws InvalidDataException naming
-    /// the source and the field (or the line and byte of a JSON syntax error).
-    let ofJson (source: string) (text: string) : Model =
+    /// Parses JSON text and reads its root element with `read`; a syntax error throws
+    /// InvalidDataException naming the source, the line and the byte.
+    let private parseWith (read: string -> JsonElement -> 'a) (fallback: string) (source: string) (text: string) : 'a =
         if isNull text then invalidArg (nameof text) "the text must not be null"
-        let src = if String.IsNullOrEmpty source then "model" else source
+        let src = if String.IsNullOrEmpty source then fallback else source
         let document =
             try
                 JsonDocument.Parse(text, options)
@@ -453,32 +451,33 @@ module ModelFile =
                 let reason = (if cut >= 0 then e.Message.Substring(0, cut) else e.Message).Trim()
                 raise (InvalidDataException($"{src}: invalid JSON at line {line}, byte {position}: {reason}", e))
         use d = document
-        parse src d.RootElement
+        read src d.RootElement
+
+    /// Reads a model from "stableode-model/1" JSON text. `source` names the text (a file name)
+    /// in error messages. Unknown fields and comments are ignored. Malformed JSON, a missing field, a wrong
+    /// shape, an inconsistent size or a non-finite number throws InvalidDataException naming
+    /// the source and the field (or the line and byte of a JSON syntax error).
+    let ofJson (source: string) (text: string) : Model = parseWith parse "model" source text
 
     /// Reads a stage list (SPEC §1b) from JSON text: an array of stages as in a model's
     /// "scheme", or an object holding such a "scheme". Errors (InvalidDataException) name the
     /// source, the stage and the field.
     let schemeOfJson (source: string) (text: string) : Scheme =
-        if isNull text then invalidArg (nameof text) "the text must not be null"
-        let src = if String.IsNullOrEmpty source then "scheme" else source
-        let document =
-            try
-                JsonDocument.Parse(text, options)
-            with :? JsonException as e -> raise (InvalidDataException($"{src}: invalid JSON: {e.Message}", e))
-        use d = document
-        let root = d.RootElement
-        if root.ValueKind = JsonValueKind.Object then stages src "scheme" (required src root "" "scheme")
-        else stages src "scheme" root
+        let read src (root: JsonElement) =
+            if root.ValueKind = JsonValueKind.Object then stages src "scheme" (required src root "" "scheme")
+            else stages src "scheme" root
+        parseWith read "scheme" source text
+
+    /// Reads a file with a text reader that names its source; error messages name the file.
+    let private readFile (ofText: string -> string -> 'a) (path: string) : 'a =
+        if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
+        ofText (Path.GetFileName path) (File.ReadAllText path)
 
     /// Reads a stage list from a file (see `schemeOfJson`); error messages name the file.
-    let readScheme (path: string) : Scheme =
-        if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
-        schemeOfJson (Path.GetFileName path) (File.ReadAllText path)
+    let readScheme (path: string) : Scheme = readFile schemeOfJson path
 
     /// Reads a model file; error messages name the file.
-    let read (path: string) : Model =
-        if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
-        ofJson (Path.GetFileName path) (File.ReadAllText path)
+    let read (path: string) : Model = readFile ofJson path
 
     /// Writes a model file atomically (see `AtomicFile`).
     let write (path: string) (model: Model) : unit = AtomicFile.writeAllText path (toJson model)

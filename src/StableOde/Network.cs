@@ -82,14 +82,8 @@ public sealed class Network : IEquatable<Network>
     /// <param name="tiedBias">True for scalar biases b_j and c_j, false for one per variable.</param>
     /// <returns>The network.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
-    public static Network Verlet(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false)
-    {
-        CheckCommon(depth, finalTime, activation);
-        Guard.Positive(width, nameof(width));
-        var m = auxWidth ?? width;
-        Guard.Positive(m, nameof(auxWidth));
-        return Create(Propagator.Verlet, activation, Core.Operator.NewDense(width, m), depth, finalTime, tiedBias);
-    }
+    public static Network Verlet(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false) =>
+        Create(Core.Propagator.Verlet, width, depth, finalTime, activation, auxWidth, tiedBias);
 
     /// <summary>
     /// A verlet4 network (SPEC §1b: the fourth-order Forest–Ruth splitting of the Verlet ODE,
@@ -103,14 +97,8 @@ public sealed class Network : IEquatable<Network>
     /// <param name="tiedBias">True for scalar biases b_j and c_j, false for one per variable.</param>
     /// <returns>The network.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
-    public static Network Verlet4(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false)
-    {
-        CheckCommon(depth, finalTime, activation);
-        Guard.Positive(width, nameof(width));
-        var m = auxWidth ?? width;
-        Guard.Positive(m, nameof(auxWidth));
-        return Create(Propagator.Verlet4, activation, Core.Operator.NewDense(width, m), depth, finalTime, tiedBias);
-    }
+    public static Network Verlet4(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false) =>
+        Create(Core.Propagator.Verlet4, width, depth, finalTime, activation, auxWidth, tiedBias);
 
     /// <summary>
     /// A network of a user's stage list (<see cref="StableOde.Scheme"/>) with dense layers
@@ -130,11 +118,7 @@ public sealed class Network : IEquatable<Network>
     public static Network Custom(Scheme scheme, int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false)
     {
         ArgumentNullException.ThrowIfNull(scheme);
-        CheckCommon(depth, finalTime, activation);
-        Guard.Positive(width, nameof(width));
-        var m = auxWidth ?? width;
-        Guard.Positive(m, nameof(auxWidth));
-        return new(Core.NetworkModule.create(Core.Propagator.NewCustom(scheme.Inner), Interop.ToCore(activation), Core.Operator.NewDense(width, m), depth, finalTime, tiedBias));
+        return Create(Core.Propagator.NewCustom(scheme.Inner), width, depth, finalTime, activation, auxWidth, tiedBias);
     }
 
     /// <summary>
@@ -212,6 +196,16 @@ public sealed class Network : IEquatable<Network>
         Guard.Positive(depth, nameof(depth));
         Guard.PositiveFinite(finalTime, nameof(finalTime));
         Guard.Defined(activation, nameof(activation));
+    }
+
+    /// <summary>A network of a scheme on dense layers <c>K_j ∈ R^{n×m}</c>, m = <paramref name="auxWidth"/> or n.</summary>
+    private static Network Create(Core.Propagator propagator, int width, int depth, double finalTime, Activation activation, int? auxWidth, bool tiedBias)
+    {
+        CheckCommon(depth, finalTime, activation);
+        Guard.Positive(width, nameof(width));
+        var m = auxWidth ?? width;
+        Guard.Positive(m, nameof(auxWidth));
+        return new(Core.NetworkModule.create(propagator, Interop.ToCore(activation), Core.Operator.NewDense(width, m), depth, finalTime, tiedBias));
     }
 
     private static Network Create(Propagator propagator, Activation activation, Core.Operator op, int depth, double finalTime, bool tiedBias) =>
