@@ -98,11 +98,6 @@ let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
     let ctx, _, _, _, all = states net p y0
     ofStorage ctx.S y0.ColumnCount (all[net.Depth][0])
 
-/// Every state (Y_j, Z_j), j = 0…N, as column-major arrays (Z has m columns, zero when unused).
-let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : struct (float[] * float[])[] =
-    let _, _, _, _, all = states net p y0
-    all |> Array.map (fun x -> struct (x[0], x[1]))
-
 /// δY_N for a direction (δθ, δY_0); δZ_0 = 0.
 let sensitivity (net: Network) (p: Parameters) (y0: Matrix<float>) (dTheta: Parameters) (dY0: Matrix<float>) : Matrix<float> =
     let ctx, scheme, weights, w, all = states net p y0

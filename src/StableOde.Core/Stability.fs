@@ -12,14 +12,14 @@ open StableOde.Core.Kernels
 type LayerStability =
     { /// j, from 0.
       Layer: int
-      /// Eigenvalues of the layer's operator K(θ_j) (for an antisymmetric ResNet A(K_j)); for
-      /// Verlet, of the Hamiltonian block [[0, K_j], [−K_jᵀ, 0]]. Empty when the width is too
+      /// Eigenvalues of the layer's operator K(θ_j) (for an antisymmetric ResNet A(K_j)); for a
+      /// scheme with a kick that reads Z (Verlet, verlet4), of the Hamiltonian block [[0, K_j], [−K_jᵀ, 0]]. Empty when the width is too
       /// large for a dense eigendecomposition.
       Eigenvalues: Complex[]
       /// The largest spectral radius, over the examples, of the step's amplification matrix
       /// linearised at the example's state: max_i |1 + hλ_i(J_j)| with J_j = diag(σ'(·)) K_jᵀ for
-      /// forward Euler (Lemma 1); the two-step (leapfrog) and staggered (Verlet) analogues
-      /// otherwise. NaN when the width is too large for a dense eigendecomposition.
+      /// forward Euler (Lemma 1); otherwise the same for the layer's amplification matrix of
+      /// (y, z), the product of its stages' Jacobians. NaN when the width is too large for a dense eigendecomposition.
       Amplification: float
       /// Amplification ≤ 1 (up to round-off): perturbations do not grow through this layer.
       Stable: bool }
@@ -48,7 +48,7 @@ type StabilityReport =
 /// Spectra, Lemma 1, singular values of the input–output Jacobian, and conservation.
 module Stability =
 
-    /// The widest layer (n + m for Verlet) analysed with dense eigendecompositions.
+    /// The widest layer (n + m when a stage names Z) analysed with dense eigendecompositions.
     [<Literal>]
     let MaxDenseWidth = 256
 
