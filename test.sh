@@ -32,6 +32,8 @@ dotnet fsi examples/schemes.fsx --fast || examples_rc=1
   && dotnet run --project examples/PackageConsumer -c Release --no-build; } || examples_rc=1
 # An independent implementation of SPEC §1–§3 in plain Python checks `stableode gradient`.
 python3 tools/crosscheck.py || examples_rc=1
+# The same for `stableode robustness`: FGSM and PGD implemented literally on small models.
+python3 tools/robustness_crosscheck.py || examples_rc=1
 
 count() { grep -oE "$1" "$2" | tail -n 1 | grep -oE '[0-9]+' | head -n 1; }
 xp=$(count 'Passed: +[0-9]+' "$log/xunit.txt"); xf=$(count 'Failed: +[0-9]+' "$log/xunit.txt")

@@ -14,7 +14,8 @@ let tests =
             Spectra.tests
             Example1.tests
             Lemma1.tests
-            StabilityAnalysis.tests ]
+            StabilityAnalysis.tests
+            RobustnessTests.tests ]
         TrainingTests.tests
     ]
 

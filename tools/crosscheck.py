@@ -11,8 +11,6 @@ import json, math, os, random, shutil, subprocess, sys, tempfile
 random.seed(7)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = ["dotnet", os.path.join(ROOT, "src/StableOde.Cli/bin/Release/net10.0/stableode.dll")]
-WORK = tempfile.mkdtemp(prefix="stableode-crosscheck-")
-MODEL, DATA = os.path.join(WORK, "m.json"), os.path.join(WORK, "d.csv")
 
 def act(name, x):
     return math.tanh(x) if name == "tanh" else (max(0.0, x) if name == "relu" else x)
@@ -158,42 +156,48 @@ def make(prop, act_, hyp, conv_=False):
     Y0 = rnd(s, n); labels = [random.randrange(classes) for _ in range(s)]
     return model, Y0, labels
 
-failures = 0
-cases = [(p, a, hy, cv) for p in ["resnet", "antisymmetric", "leapfrog", "verlet"] for a in ["tanh", "relu", "identity"] for hy in ["softmax", "logistic"] for cv in [False]]
-cases += [(p, a, hy, False) for p in ["verlet4", "custom"] for a in ["tanh", "relu"] for hy in ["softmax", "logistic"]]
-cases += [(p, "tanh", "softmax", True) for p in ["resnet", "antisymmetric", "leapfrog", "verlet", "verlet4", "custom"]]
-for (p, a, hy, cv) in cases:
-    model, Y0, labels = make(p, a, hy, cv)
-    json.dump(model, open(MODEL, "w"))
-    with open(DATA, "w") as f:
-        for y, l in zip(Y0, labels): f.write(",".join(repr(v) for v in y) + f",{l}\n")
-    out = subprocess.run(CLI + ["gradient", "--model", MODEL, "--data", DATA], capture_output=True, text=True)
-    if out.returncode != 0:
-        print(p, a, hy, "CLI failed:", out.stderr.strip()); failures += 1; continue
-    g = json.loads(out.stdout)
-    L = loss(model, Y0, labels)
-    err = abs(g["loss"] - L) / abs(L)
-    # finite differences on a sample of leaves
-    checks = [("K", "gradK", model), ("b", "gradB", model), ("W", "gradW", model["classifier"]), ("mu", "gradMu", model["classifier"])]
-    if "c" in model: checks.append(("c", "gradC", model))
-    gerr = 0.0
-    for key, gkey, holder in checks:
-        paths = list(leaves(holder[key])); random.shuffle(paths)
-        for path in paths[:6]:
-            v = get(holder[key], path); eps = 1e-5 * max(1.0, abs(v))
-            setv(holder[key], path, v + eps); lp = loss(model, Y0, labels)
-            setv(holder[key], path, v - eps); lm = loss(model, Y0, labels)
-            setv(holder[key], path, v)
-            fd = (lp - lm) / (2 * eps); an = get(g[gkey], path)
-            gerr = max(gerr, abs(fd - an) / max(abs(fd), 1e-3))
-    for (r, k) in [(0, 0), (2, 1), (4, 2)]:
-        v = Y0[r][k]; eps = 1e-5
-        Y0[r][k] = v + eps; lp = loss(model, Y0, labels); Y0[r][k] = v - eps; lm = loss(model, Y0, labels); Y0[r][k] = v
-        fd = (lp - lm) / (2 * eps); gerr = max(gerr, abs(fd - g["gradY0"][r][k]) / max(abs(fd), 1e-3))
-    yn = forward(model, Y0); yerr = max(abs(yn[r][k] - g["YN"][r][k]) for r in range(len(yn)) for k in range(len(yn[0])))
-    ok = err <= 1e-12 and yerr <= 1e-12 and gerr <= 1e-6
-    failures += 0 if ok else 1
-    print(f"{p:14s} {a:8s} {hy:9s} conv={cv}: loss rel {err:.1e}  YN abs {yerr:.1e}  grad vs FD {gerr:.1e}  {'ok' if ok else 'MISMATCH'}")
-shutil.rmtree(WORK)
-print(f"crosscheck: {len(cases) - failures} of {len(cases)} cases agree")
-sys.exit(1 if failures else 0)
+def main():
+    work = tempfile.mkdtemp(prefix="stableode-crosscheck-")
+    MODEL, DATA = os.path.join(work, "m.json"), os.path.join(work, "d.csv")
+    failures = 0
+    cases = [(p, a, hy, cv) for p in ["resnet", "antisymmetric", "leapfrog", "verlet"] for a in ["tanh", "relu", "identity"] for hy in ["softmax", "logistic"] for cv in [False]]
+    cases += [(p, a, hy, False) for p in ["verlet4", "custom"] for a in ["tanh", "relu"] for hy in ["softmax", "logistic"]]
+    cases += [(p, "tanh", "softmax", True) for p in ["resnet", "antisymmetric", "leapfrog", "verlet", "verlet4", "custom"]]
+    for (p, a, hy, cv) in cases:
+        model, Y0, labels = make(p, a, hy, cv)
+        json.dump(model, open(MODEL, "w"))
+        with open(DATA, "w") as f:
+            for y, l in zip(Y0, labels): f.write(",".join(repr(v) for v in y) + f",{l}\n")
+        out = subprocess.run(CLI + ["gradient", "--model", MODEL, "--data", DATA], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(p, a, hy, "CLI failed:", out.stderr.strip()); failures += 1; continue
+        g = json.loads(out.stdout)
+        L = loss(model, Y0, labels)
+        err = abs(g["loss"] - L) / abs(L)
+        # finite differences on a sample of leaves
+        checks = [("K", "gradK", model), ("b", "gradB", model), ("W", "gradW", model["classifier"]), ("mu", "gradMu", model["classifier"])]
+        if "c" in model: checks.append(("c", "gradC", model))
+        gerr = 0.0
+        for key, gkey, holder in checks:
+            paths = list(leaves(holder[key])); random.shuffle(paths)
+            for path in paths[:6]:
+                v = get(holder[key], path); eps = 1e-5 * max(1.0, abs(v))
+                setv(holder[key], path, v + eps); lp = loss(model, Y0, labels)
+                setv(holder[key], path, v - eps); lm = loss(model, Y0, labels)
+                setv(holder[key], path, v)
+                fd = (lp - lm) / (2 * eps); an = get(g[gkey], path)
+                gerr = max(gerr, abs(fd - an) / max(abs(fd), 1e-3))
+        for (r, k) in [(0, 0), (2, 1), (4, 2)]:
+            v = Y0[r][k]; eps = 1e-5
+            Y0[r][k] = v + eps; lp = loss(model, Y0, labels); Y0[r][k] = v - eps; lm = loss(model, Y0, labels); Y0[r][k] = v
+            fd = (lp - lm) / (2 * eps); gerr = max(gerr, abs(fd - g["gradY0"][r][k]) / max(abs(fd), 1e-3))
+        yn = forward(model, Y0); yerr = max(abs(yn[r][k] - g["YN"][r][k]) for r in range(len(yn)) for k in range(len(yn[0])))
+        ok = err <= 1e-12 and yerr <= 1e-12 and gerr <= 1e-6
+        failures += 0 if ok else 1
+        print(f"{p:14s} {a:8s} {hy:9s} conv={cv}: loss rel {err:.1e}  YN abs {yerr:.1e}  grad vs FD {gerr:.1e}  {'ok' if ok else 'MISMATCH'}")
+    shutil.rmtree(work)
+    print(f"crosscheck: {len(cases) - failures} of {len(cases)} cases agree")
+    sys.exit(1 if failures else 0)
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ namespace StableOde.Cli;
 public static class Program
 {
     /// <summary>The commands, in the order the help lists them.</summary>
-    public static IReadOnlyList<Command> Commands { get; } = [new TrainCommand(), new GradientCommand(), new PredictCommand(), new StabilityCommand(), new ReproduceCommand(), new BenchCommand()];
+    public static IReadOnlyList<Command> Commands { get; } = [new TrainCommand(), new GradientCommand(), new PredictCommand(), new StabilityCommand(), new RobustnessCommand(), new ReproduceCommand(), new BenchCommand()];
 
     /// <summary>The process entry point: <see cref="Run(string[], TextWriter, TextWriter)"/> on the console.</summary>
     /// <param name="args">The command-line arguments.</param>

@@ -146,17 +146,22 @@ module Stability =
 
     let private inner (a: Matrix<float>) (b: Matrix<float>) = dot (storage a) (storage b)
 
-    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0, exactly: the
-    /// examples are independent, so ∂Y_N/∂Y_0 is block diagonal with one n×n Jacobian per example;
-    /// n sensitivity solves with δY_0 = e_i in every row give column i of all of them at once, and
-    /// an SVD of each gives its extreme singular values. Cost: n sensitivity solves.
-    let jacobianSpectrumExact (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+    /// The singular values of each example's Jacobian ∂y_N/∂y_0, exactly, one vector per example
+    /// (descending): the examples are independent, so ∂Y_N/∂Y_0 is block diagonal with one n×n
+    /// Jacobian per example; n sensitivity solves with δY_0 = e_i in every row give column i of all
+    /// of them at once, and an SVD of each gives its singular values. Cost: n sensitivity solves.
+    let exampleSingularValues (net: Network) (p: Parameters) (y0: Matrix<float>) : Vector<float>[] =
         let s, n = y0.RowCount, y0.ColumnCount
         let zeroTheta = Parameters.zeros net
         let columns =
             Array.init n (fun i -> Solve.sensitivity net p y0 zeroTheta (Matrix<float>.Build.Dense(s, n, fun _ c -> if c = i then 1.0 else 0.0)))
-        let singular =
-            Array.init s (fun e -> Matrix<float>.Build.Dense(n, n, fun r c -> columns[c][e, r]).Svd(false).S)
+        Array.init s (fun e -> Matrix<float>.Build.Dense(n, n, fun r c -> columns[c][e, r]).Svd(false).S)
+
+    /// The largest and smallest singular values of ∂Y_N/∂Y_0 over the batch Y_0, exactly, from
+    /// `exampleSingularValues`. Cost: n sensitivity solves.
+    let jacobianSpectrumExact (net: Network) (p: Parameters) (y0: Matrix<float>) : JacobianSpectrum =
+        let singular = exampleSingularValues net p y0
+        let n = y0.ColumnCount
         { Largest = singular |> Array.map (fun v -> v.Maximum()) |> Array.max
           Smallest = singular |> Array.map (fun v -> v.Minimum()) |> Array.min
           Iterations = n

@@ -29,6 +29,7 @@ public sealed class ReproduceTests : IDisposable
             "figure4-ellipses.png", "figure5-swiss-roll.png", "figure6-peaks.png",
             "spectra-ellipses.png", "spectra-swiss-roll.png", "spectra-peaks.png",
             "jacobian-ellipses.png", "jacobian-swiss-roll.png", "jacobian-peaks.png", "figure7.png",
+            "robustness-peaks.png", "robustness-sigma-peaks.png", "robustness-images.png", "robustness-sigma-images.png",
         ];
         foreach (var figure in figures)
         {
@@ -58,6 +59,22 @@ public sealed class ReproduceTests : IDisposable
         Assert.Equal(["resnet", "antisymmetric", "verlet"], imageRuns.Select(r => r.GetProperty("propagator").GetString()));
         Assert.All(imageRuns, run => Assert.Equal((80, 20), (run.GetProperty("training").GetInt32(), run.GetProperty("validation").GetInt32())));
         Assert.All(imageRuns, run => Assert.Equal([4, 8, 16], run.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("layers").GetInt32())));
+
+        foreach (var (key, networks, epsilons) in new[] { ("robustnessPeaks", new[] { "resnet (n = 8)", "antisymmetric (n = 8)", "verlet (n = 2)" }, 7), ("robustnessImages", ["resnet", "antisymmetric", "verlet"], 5) })
+        {
+            var robustness = results.RootElement.GetProperty("results").GetProperty(key).EnumerateArray().ToList();
+            Assert.Equal(networks, robustness.Select(r => r.GetProperty("network").GetString()));
+            foreach (var run in robustness)
+            {
+                var fgsm = run.GetProperty("fgsm").EnumerateArray().ToList();
+                var pgd = run.GetProperty("pgd").EnumerateArray().ToList();
+                Assert.Equal(epsilons, fgsm.Count);
+                Assert.Equal(fgsm[0].GetProperty("accuracy").GetDouble(), pgd[0].GetProperty("accuracy").GetDouble());
+                Assert.Equal(0.0, pgd[0].GetProperty("amplificationMax").GetDouble());
+                Assert.True(pgd[^1].GetProperty("amplificationMean").GetDouble() > 0.0);
+                Assert.All(run.GetProperty("sigmaMax").EnumerateArray(), x => Assert.True(x.GetDouble() > 0.0));
+            }
+        }
 
         var conservation = results.RootElement.GetProperty("results").GetProperty("conservation").EnumerateArray().ToList();
         double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();

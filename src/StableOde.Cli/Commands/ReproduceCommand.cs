@@ -100,7 +100,9 @@ public sealed class ReproduceCommand : Command
             var parts = Parts(runs, maxDepth, iterations, interrupt.Token).ToList();
             if (data is not null)
             {
-                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, interrupt.Token)));
+                var images = new List<(ImageData Data, ImageRun Run)>();
+                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, images, interrupt.Token)));
+                parts.Add(new("Robustness of the image networks (SPEC §10)", (r, c, _) => ImageRobustness(r, c, images)));
             }
 
             if (interactive)
@@ -199,6 +201,7 @@ public sealed class ReproduceCommand : Command
         new("Multilevel training on the two-dimensional examples (Figure 3)", (r, c, p) => Training(r, c, p, runs, maxDepth, iterations, cancel)),
         new("Classification results (Figures 4–6)", (r, c, _) => Classification(r, c, runs)),
         new("Stability of the trained networks", (r, c, _) => TrainedStability(r, c, runs)),
+        new("Robustness of the trained peaks networks (SPEC §10)", (r, c, _) => PeaksRobustness(r, c, runs)),
     ];
 
     private static void Example1(Report report, Stopwatch clock)
@@ -356,7 +359,8 @@ public sealed class ReproduceCommand : Command
             }).ToArray()));
     }
 
-    private static void Images(Report report, Stopwatch clock, SpectreProgress? progress, string folder, bool full, int? iterations, CancellationToken cancel)
+    private static void Images(Report report, Stopwatch clock, SpectreProgress? progress, string folder, bool full, int? iterations,
+                               List<(ImageData Data, ImageRun Run)> trained, CancellationToken cancel)
     {
         const int maxDepth = 16;
         var (trainingCount, validationCount, perLevel) = full ? (50_000, 10_000, iterations ?? 10) : (2_000, 500, iterations ?? 2);
@@ -371,6 +375,7 @@ public sealed class ReproduceCommand : Command
             progress?.Finish(name);
         }
 
+        trained.AddRange(runs.Select(r => (data, r)));
         var shown = runs.FirstOrDefault(r => r.Propagator == "antisymmetric") ?? runs[0];
         var (first, second) = PaperImages.Figure7(Path.Combine(report.Directory, "figure7.png"), data, shown);
         var depths = runs.SelectMany(r => r.Result.Levels.Select(l => l.Depth)).Distinct().Order().ToList();
@@ -411,6 +416,82 @@ public sealed class ReproduceCommand : Command
                 }).ToArray()),
             }).ToArray()));
     }
+
+    private static void PeaksRobustness(Report report, Stopwatch clock, List<TrainingRun> runs)
+    {
+        var peaks = runs.Where(r => r.Dataset == "peaks").Select(r => PaperRobustness.Measure(
+            $"{r.Propagator} (n = {r.Width})", r.Result.Best, PaperRobustness.Unwidened(r.Split.Validation, 2), PaperRobustness.PeaksEpsilons, clip: false)).ToList();
+        if (peaks.Count == 0)
+        {
+            report.Skip("Robustness of the trained peaks networks (SPEC §10)", "no peaks network was trained");
+            return;
+        }
+
+        RobustnessSection(report, clock, "peaks", "Robustness of the trained peaks networks (SPEC §10)",
+            $"The best network of each peaks run on its {runs.First(r => r.Dataset == "peaks").Split.Validation.Labels.Length} validation points " +
+            "(perturbed as 2-D points before widening, no clipping), attacked through each example's own cross-entropy and its exact input gradient: " +
+            $"FGSM y + ε·sign(∇ℓ_i) and PGD in ℓ∞ ({PaperRobustness.Steps} steps of α = 2.5ε/k, no random start). Next to the accuracies, " +
+            "the distribution of each validation example's largest singular value of ∂y_N/∂y_0 and the observed amplification " +
+            "‖Y_N(y') − Y_N(y)‖/‖y' − y‖ of the PGD perturbations. The features lie in [−3, 3]².", "robustnessPeaks", peaks);
+    }
+
+    private static void ImageRobustness(Report report, Stopwatch clock, List<(ImageData Data, ImageRun Run)> trained)
+    {
+        if (trained.Count == 0)
+        {
+            report.Skip("Robustness of the image networks (SPEC §10)", "no image network was trained");
+            return;
+        }
+
+        var measured = trained.Select(t => PaperRobustness.Measure(t.Run.Propagator, t.Run.Result.Best,
+            PaperRobustness.Unwidened(t.Data.Split.Validation, t.Data.Height * t.Data.Width), PaperRobustness.ImageEpsilons, clip: true)).ToList();
+        RobustnessSection(report, clock, "images", "Robustness of the image networks (SPEC §10)",
+            $"The best network of each image run on its {trained[0].Data.Split.Validation.Labels.Length} validation images, each image " +
+            $"perturbed before it is repeated into the channels and every iterate clipped to [0, 1]: FGSM and PGD ({PaperRobustness.Steps} steps), " +
+            "with σ_max of ∂y_N/∂y_0 by power iteration on the first validation images.", "robustnessImages", measured);
+    }
+
+    private static void RobustnessSection(Report report, Stopwatch clock, string slug, string title, string text, string key, IReadOnlyList<RobustnessRun> runs)
+    {
+        PaperRobustness.AccuracyFigure(Path.Combine(report.Directory, $"robustness-{slug}.png"), slug, runs);
+        PaperRobustness.SigmaFigure(Path.Combine(report.Directory, $"robustness-sigma-{slug}.png"), slug, runs);
+        var epsilons = runs[0].Fgsm.Results.Select(r => r.Epsilon).ToList();
+        var header = new[] { "network", "layers", "attack" }.Concat(epsilons.Select(e => $"ε = {Report.Number(e)}")).ToList();
+        var rows = runs.SelectMany(r => new[] { ("FGSM", r.Fgsm), ($"PGD-{PaperRobustness.Steps}", r.Pgd) }.Select(a => (IReadOnlyList<string>)
+            new[] { r.Name, r.Depth.ToString(CultureInfo.InvariantCulture), a.Item1 }.Concat(a.Item2.Results.Select(x => Percent(x.Accuracy))).ToList())).ToList();
+        var amplification = runs.Select(r => (IReadOnlyList<string>)
+            new[] { r.Name }.Concat(r.Pgd.Results.Where(x => x.Epsilon > 0).Select(x => $"{Report.Number(x.AmplificationMean)} / {Report.Number(x.AmplificationMax)}")).ToList()).ToList();
+        var sigma = runs.Select(r => (IReadOnlyList<string>)[r.Name, Report.Number(r.Sigma[0]), Report.Number(PaperRobustness.Quantile(r.Sigma, 0.5)),
+            Report.Number(PaperRobustness.Quantile(r.Sigma, 0.9)), Report.Number(r.Sigma[^1]), r.SigmaExamples]).ToList();
+        report.Add(new Section(title, text,
+            [($"robustness-{slug}.png", $"{slug}: validation accuracy against ε under FGSM (left) and PGD (right)"),
+             ($"robustness-sigma-{slug}.png", $"{slug}: σ_max of ∂y_N/∂y_0 per validation example, sorted")],
+            [
+                new Table("Validation accuracy under attack (ε = 0 is the clean accuracy)", header, rows),
+                new Table("Observed amplification of the PGD perturbations, mean / max over examples",
+                    new[] { "network" }.Concat(epsilons.Where(e => e > 0).Select(e => $"ε = {Report.Number(e)}")).ToList(), amplification),
+                new Table("σ_max of ∂y_N/∂y_0 over the validation examples", ["network", "min", "median", "90 %", "max", "how"], sigma),
+            ],
+            clock.Elapsed.TotalSeconds),
+            key,
+            new JsonArray(runs.Select(r => (JsonNode)new JsonObject
+            {
+                ["network"] = r.Name,
+                ["layers"] = r.Depth,
+                ["fgsm"] = Results(r.Fgsm),
+                ["pgd"] = Results(r.Pgd),
+                ["sigmaMax"] = new JsonArray(r.Sigma.Select(x => (JsonNode)x).ToArray()),
+            }).ToArray()));
+    }
+
+    private static JsonArray Results(Core.RobustnessReport report) =>
+        new(report.Results.Select(x => (JsonNode)new JsonObject
+        {
+            ["epsilon"] = x.Epsilon,
+            ["accuracy"] = x.Accuracy,
+            ["amplificationMean"] = x.AmplificationMean,
+            ["amplificationMax"] = x.AmplificationMax,
+        }).ToArray());
 
     private static string Percent(double accuracy) => (100 * accuracy).ToString("F2", CultureInfo.InvariantCulture) + " %";
 
