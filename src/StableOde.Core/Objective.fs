@@ -95,31 +95,31 @@ module Objective =
     let private rowsOf (m: Matrix<float>) (r0: int) (len: int) =
         if len = m.RowCount then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
 
+    /// Examples per block of the data term's gradient and of a Gauss–Newton product: both
+    /// propagate their batch block by block, so that what one block holds (its tape and a few
+    /// states of its rows: 38 MB each for 1,024 images of 6 channels) does not grow with the batch.
+    [<Literal>]
+    let BlockRows = 1024
+
     /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
-    /// of at most `Solve.ChunkRows` examples recorded, differentiated and released in turn (a
-    /// batch of one block is not copied).
+    /// of at most `BlockRows` examples recorded, differentiated and released in turn (a batch of
+    /// one block is not copied).
     let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let block (struct (r0, len, weight)) =
             let tape = Solve.record strategy net p (rowsOf y0 r0 len)
             let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
             weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
-        chunks Solve.ChunkRows y0.RowCount
+        chunks BlockRows y0.RowCount
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
-
-    /// Examples per block of a Gauss–Newton product: each product propagates the curvature
-    /// subsample block by block, so that what one product allocates (a few states of the rows it
-    /// propagates: 38 MB each for 1,024 images of 6 channels) does not grow with the subsample.
-    [<Literal>]
-    let CurvatureRows = 1024
 
     /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
     /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
-    /// The forward pass of every block of `CurvatureRows` examples is recorded once, here, and
-    /// its tape and scores serve every product.
+    /// The forward pass of every block of `BlockRows` examples is recorded once, here, and its
+    /// tape and scores serve every product.
     let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        let parts = chunks CurvatureRows y0.RowCount
+        let parts = chunks BlockRows y0.RowCount
         let zeroY0 =
             parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
         let blocks =

@@ -349,8 +349,7 @@ module Training =
     /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
     /// batch, the curvature subsample twice (its copy and its blocks) with the states its tapes keep
     /// (one for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints), and the
-    /// larger of the transient states of one gradient block (`Solve.ChunkRows` examples: its tape
-    /// and six states) and of one Gauss–Newton product (`Objective.CurvatureRows` examples, eight
+    /// transient states of one block of `Objective.BlockRows` examples (its tape and eight
     /// states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
     /// Z's (the larger of n and m).
     let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
@@ -372,9 +371,8 @@ module Training =
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
         let outputs = 8L * n * batch
         let curvature = 16L * n * subsample + state * kept * subsample
-        let gradientBlock = state * min (int64 Solve.ChunkRows) batch * (kept + 6L)
-        let productBlock = state * min (int64 Objective.CurvatureRows) subsample * 8L
-        features + outputs + curvature + max gradientBlock productBlock
+        let block = state * min (int64 Objective.BlockRows) batch * (kept + 8L)
+        features + outputs + curvature + block
 
     /// Throws when `memoryEstimate` exceeds `availableBytes`, saying both, so that a run too large
     /// for the machine stops before it starts instead of being killed by the kernel.
