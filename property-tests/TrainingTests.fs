@@ -579,7 +579,7 @@ let private imageTests =
                 Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
             let net = Network.verlet Tanh 2 3 3 1.0
-            let s = Objective.BlockRows + 37
+            let s = Objective.blockRows 2 + 37
             let y0 = batch 21 s 2
             let labels = labelsFor Softmax 22 s 3
             let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }
@@ -590,7 +590,7 @@ let private imageTests =
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
         testCase "the Gauss–Newton product over blocks of examples equals J_θᵀ(∇²_Y S)J_θ v over the whole batch" <| fun () ->
             let net = Network.verlet Tanh 2 3 3 1.0
-            let s = Objective.BlockRows + 37
+            let s = Objective.blockRows 2 + 37
             let y0 = batch 25 s 2
             let labels = labelsFor Softmax 26 s 3
             let p = Parameters.random 27 0.5 net

@@ -95,31 +95,38 @@ module Objective =
     let private rowsOf (m: Matrix<float>) (r0: int) (len: int) =
         if len = m.RowCount then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
 
-    /// Examples per block of the data term's gradient and of a Gauss–Newton product: both
-    /// propagate their batch block by block, so that what one block holds (its tape and a few
-    /// states of its rows: 38 MB each for 1,024 images of 6 channels) does not grow with the batch.
+    /// The bytes of one state (s×n doubles) of a block of the data term's gradient or of a
+    /// Gauss–Newton product: both propagate their batch block by block, so that what one block
+    /// holds (its tape and a few states of its rows) does not grow with the batch.
     [<Literal>]
-    let BlockRows = 1024
+    let BlockStateBytes = 33554432
+
+    /// Examples per block for features of the given width: as many as fit `BlockStateBytes`
+    /// (891 images of 6×28×28), at most `Solve.ChunkRows` (4,096, the whole batch of every
+    /// two-dimensional data set).
+    let blockRows (width: int) =
+        if width < 1 then invalidArg (nameof width) $"the width must be at least 1, got {width}"
+        max 1 (min Solve.ChunkRows (BlockStateBytes / (8 * width)))
 
     /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
-    /// of at most `BlockRows` examples recorded, differentiated and released in turn (a batch of
+    /// of at most `blockRows n` examples recorded, differentiated and released in turn (a batch of
     /// one block is not copied).
     let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let block (struct (r0, len, weight)) =
             let tape = Solve.record strategy net p (rowsOf y0 r0 len)
             let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
             weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
-        chunks BlockRows y0.RowCount
+        chunks (blockRows y0.ColumnCount) y0.RowCount
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
 
     /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
     /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
-    /// The forward pass of every block of `BlockRows` examples is recorded once, here, and its
+    /// The forward pass of every block of `blockRows n` examples is recorded once, here, and its
     /// tape and scores serve every product.
     let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        let parts = chunks BlockRows y0.RowCount
+        let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
         let zeroY0 =
             parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
         let blocks =

@@ -349,7 +349,7 @@ module Training =
     /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
     /// batch, the curvature subsample twice (its copy and its blocks) with the states its tapes keep
     /// (one for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints), and the
-    /// transient states of one block of `Objective.BlockRows` examples (its tape and eight
+    /// transient states of one block of `Objective.blockRows n` examples (its tape and eight
     /// states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
     /// Z's (the larger of n and m).
     let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
@@ -371,7 +371,7 @@ module Training =
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
         let outputs = 8L * n * batch
         let curvature = 16L * n * subsample + state * kept * subsample
-        let block = state * min (int64 Objective.BlockRows) batch * (kept + 8L)
+        let block = state * min (int64 (Objective.blockRows (Network.width net))) batch * (kept + 8L)
         features + outputs + curvature + block
 
     /// Throws when `memoryEstimate` exceeds `availableBytes`, saying both, so that a run too large
