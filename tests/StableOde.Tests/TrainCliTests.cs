@@ -90,7 +90,7 @@ public sealed class TrainCliTests : IDisposable
     [InlineData("unknown propagator 'euler'", "--dataset", "ellipses", "--propagator", "euler")]
     [InlineData("unknown activation 'sigmoid'", "--dataset", "ellipses", "--activation", "sigmoid")]
     [InlineData("--width 1 is less than", "--dataset", "ellipses", "--width", "1")]
-    [InlineData("--aux-width applies to --propagator verlet only", "--dataset", "ellipses", "--propagator", "resnet", "--aux-width", "3")]
+    [InlineData("--aux-width applies to a scheme with a momentum Z", "--dataset", "ellipses", "--propagator", "resnet", "--aux-width", "3")]
     [InlineData("--alpha must be positive", "--dataset", "ellipses", "--alpha", "0")]
     [InlineData("--final-time must be positive", "--dataset", "ellipses", "--final-time", "-1")]
     [InlineData("--iterations must be at least 1", "--dataset", "ellipses", "--iterations", "0")]

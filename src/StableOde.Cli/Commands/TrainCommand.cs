@@ -51,9 +51,10 @@ public sealed class TrainCommand : Command
         new("validation-size", "Validation images of the seeded split (default 10,000, or 20 % of fewer than 60,000).", "N"),
         new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
-        new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
+        new("propagator", "resnet, antisymmetric, leapfrog, verlet or verlet4 (default verlet).", "NAME"),
+        new("scheme", "A custom scheme: a JSON stage list (SPEC §1b, §9) instead of --propagator.", "FILE"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
-        new("aux-width", "The width m of the Verlet momentum (default 4n for peaks, n otherwise).", "M"),
+        new("aux-width", "The width m of the momentum Z of a scheme that has one (default 4n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
@@ -72,7 +73,13 @@ public sealed class TrainCommand : Command
         ArgumentNullException.ThrowIfNull(stderr);
         var seed = options.Integer("seed", 1);
         var source = DataSource.From(options, seed);
-        var propagator = ParsePropagator(options.Value("propagator") ?? "verlet");
+        var scheme = options.Value("scheme") is { } schemePath ? Scheme.Load(schemePath) : null;
+        if (scheme is not null && options.Has("propagator") && options.Value("propagator") != "custom")
+        {
+            throw new UsageException("--scheme gives the stages of a custom propagator: leave out --propagator (or give custom)");
+        }
+
+        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator(options.Value("propagator") ?? "verlet");
         var activation = ParseActivation(options.Value("activation") ?? "tanh");
         var levels = ParseLevels(options.Integers("levels", source.Image is null ? DefaultLevels : DefaultImageLevels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
@@ -87,9 +94,9 @@ public sealed class TrainCommand : Command
         }
 
         var auxWidth = options.Integer("aux-width", source.DefaultAuxWidth(width));
-        if (options.Has("aux-width") && propagator != Propagator.Verlet)
+        if (options.Has("aux-width") && !(scheme ?? Scheme.Of(propagator)).UsesZ || options.Has("aux-width") && propagator == Propagator.Leapfrog)
         {
-            throw new UsageException("--aux-width applies to --propagator verlet only");
+            throw new UsageException("--aux-width applies to a scheme with a momentum Z of its own width (verlet, verlet4, a custom scheme)");
         }
 
         if (options.Has("aux-width") && source.Image is not null)
@@ -126,12 +133,16 @@ public sealed class TrainCommand : Command
         var trainer = (source.Paper, source.Image) switch
         {
             ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
+            (_, { } image) when scheme is not null => Trainer.ForImages(scheme, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
         var network = (source.Image, propagator) switch
         {
+            ({ } image, _) when scheme is not null => Network.Convolutional(scheme, width, image.Height, image.Width, levels[0], finalTime, activation),
             ({ } image, _) => Network.Convolutional(propagator, width, image.Height, image.Width, levels[0], finalTime, activation),
+            (_, Propagator.Custom) => Network.Custom(scheme!, width, levels[0], finalTime, activation, auxWidth),
+            (_, Propagator.Verlet4) => Network.Verlet4(width, levels[0], finalTime, activation, auxWidth),
             (_, Propagator.ResNet) => Network.ResNet(width, levels[0], finalTime, activation),
             (_, Propagator.Antisymmetric) => Network.Antisymmetric(width, levels[0], finalTime, activation),
             (_, Propagator.Leapfrog) => Network.Leapfrog(width, levels[0], finalTime, activation),
@@ -313,7 +324,9 @@ public sealed class TrainCommand : Command
         "antisymmetric" => Propagator.Antisymmetric,
         "leapfrog" => Propagator.Leapfrog,
         "verlet" => Propagator.Verlet,
-        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog or verlet"),
+        "verlet4" => Propagator.Verlet4,
+        "custom" => throw new UsageException("--propagator custom needs its stages: give --scheme FILE.json"),
+        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog, verlet or verlet4 (or --scheme FILE.json)"),
     };
 
     private static Activation ParseActivation(string name) => name switch
@@ -499,7 +512,7 @@ public sealed class TrainCommand : Command
             null when Image is not null => 6,
             null => Training.Width,
             PaperDataset.Ellipses => 2,
-            _ when propagator == Propagator.Verlet => 2,
+            _ when propagator is Propagator.Verlet or Propagator.Verlet4 => 2,
             PaperDataset.SwissRoll => 4,
             _ => 8,
         };
