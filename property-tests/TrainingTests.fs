@@ -579,7 +579,7 @@ let private imageTests =
                 Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
             let net = Network.verlet Tanh 2 3 3 1.0
-            let s = Solve.ChunkRows + 37
+            let s = Objective.blockRows 2 + 37
             let y0 = batch 21 s 2
             let labels = labelsFor Softmax 22 s 3
             let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }
@@ -588,6 +588,23 @@ let private imageTests =
             expectRelative 1e-12 "loss" value whole.Loss
             let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
+        testCase "the Gauss–Newton product over blocks of examples equals J_θᵀ(∇²_Y S)J_θ v over the whole batch" <| fun () ->
+            let net = Network.verlet Tanh 2 3 3 1.0
+            let s = Objective.blockRows 2 + 37
+            let y0 = batch 25 s 2
+            let labels = labelsFor Softmax 26 s 3
+            let p = Parameters.random 27 0.5 net
+            let c = Objective.classifierOfVector Softmax 2 3 (randomArray 28 9)
+            let v = Parameters.random 29 1.0 net
+            let gn = Objective.gaussNewton Reversal net p c y0 labels
+            let z = Classifier.scores c (Solve.forward net p y0)
+            let dY = Solve.sensitivity net p y0 v (Matrix<float>.Build.Dense(s, 2))
+            let whole = fst (Solve.adjoint StoreAll net p y0 ((Classifier.hessianOfScores Softmax z labels (dY * c.W)) * c.W.Transpose()))
+            let blocked = gn v
+            let difference = Parameters.addScaled blocked -1.0 whole
+            Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole whole)) "product"
+            let again = Parameters.addScaled (gn v) -1.0 blocked
+            Expect.equal (Parameters.dot again again) 0.0 "the recorded blocks serve every product alike"
         testCase "classification with the Laplacian on the weight images (Eq. 5.25): Taylor, symmetric, convex" <| fun () ->
             let net = Network.create ResNet Tanh (Conv3x3(2, 4, 5)) 2 1.0 false
             let y = Solve.forward net (Parameters.random 31 0.3 net) (batch 32 13 40)
@@ -628,6 +645,8 @@ let private imageTests =
             Expect.equal (r.Levels |> List.map (fun l -> l.Depth)) [ 2; 4 ] "levels 2 and 4"
             Expect.isGreaterThanOrEqual r.BestValidationAccuracy 0.95 "separates the two classes"
             Expect.equal (Training.accuracy r.Best split.Validation) r.BestValidationAccuracy "the reported accuracy is the best model's"
+            for l in r.Levels do
+                Expect.equal (List.last l.History).TrainingAccuracy (Training.accuracy l.Final split.Training) $"the training accuracy from the accepted step's Y_N at {l.Depth} layers"
     ]
 
 /// Every training test.

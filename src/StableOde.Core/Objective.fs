@@ -84,39 +84,74 @@ module Objective =
               Preconditioner = preconditioner }
         { Evaluate = evaluate; Linearise = linearise }
 
+    /// The row blocks (first row, rows) of a batch of s examples, at most `rows` each, with the
+    /// weight rows/s of each block's mean in the batch's mean.
+    let private chunks (rows: int) (s: int) =
+        [| for r0 in 0 .. rows .. s - 1 ->
+               let len = min rows (s - r0)
+               struct (r0, len, float len / float s) |]
+
+    /// Rows r0 … r0+len−1 of a matrix (the matrix itself when they are all of its rows).
+    let private rowsOf (m: Matrix<float>) (r0: int) (len: int) =
+        if len = m.RowCount then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
+
+    /// The bytes of one state (s×n doubles) of a block of the data term's gradient or of a
+    /// Gauss–Newton product: both propagate their batch block by block, so that what one block
+    /// holds (its tape and a few states of its rows) does not grow with the batch.
+    [<Literal>]
+    let BlockStateBytes = 33554432
+
+    /// Examples per block for features of the given width: as many as fit `BlockStateBytes`
+    /// (891 images of 6×28×28), at most `Solve.ChunkRows` (4,096, the whole batch of every
+    /// two-dimensional data set).
+    let blockRows (width: int) =
+        if width < 1 then invalidArg (nameof width) $"the width must be at least 1, got {width}"
+        max 1 (min Solve.ChunkRows (BlockStateBytes / (8 * width)))
+
     /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
-    /// of at most `Solve.ChunkRows` examples recorded, differentiated and released in turn (a
-    /// batch of one block is not copied).
+    /// of at most `blockRows n` examples recorded, differentiated and released in turn (a batch of
+    /// one block is not copied).
     let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
-        let s = y0.RowCount
-        let block (r0: int) (len: int) =
-            let part (m: Matrix<float>) = if len = s then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
-            let tape = Solve.record strategy net p (part y0)
-            let lg = Classifier.lossGradient c tape.YN (part labels)
-            lg.Loss, fst (Solve.backward tape lg.GradY)
-        if s <= Solve.ChunkRows then block 0 s
-        else
-            let mutable value = 0.0
-            let mutable gradient = Parameters.zeros net
-            for r0 in 0 .. Solve.ChunkRows .. s - 1 do
-                let len = min Solve.ChunkRows (s - r0)
-                let weight = float len / float s
-                let v, g = block r0 len
-                value <- value + weight * v
-                gradient <- Parameters.addScaled gradient weight g
-            value, gradient
+        let block (struct (r0, len, weight)) =
+            let tape = Solve.record strategy net p (rowsOf y0 r0 len)
+            let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
+            weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
+        chunks (blockRows y0.ColumnCount) y0.RowCount
+        |> Array.map block
+        |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
 
     /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
     /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
+    /// The forward pass of every block of `blockRows n` examples is recorded once, here, and its
+    /// tape and scores serve every product.
     let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        let tape = Solve.record strategy net p y0
-        let z = Classifier.scores c tape.YN
-        let zeroY0 = zeros y0.RowCount y0.ColumnCount
+        let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
+        let zeroY0 =
+            parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
+        let blocks =
+            parts
+            |> Array.map (fun (struct (r0, len, weight)) ->
+                let y0b = rowsOf y0 r0 len
+                let tape = Solve.record strategy net p y0b
+                y0b, rowsOf labels r0 len, tape, Classifier.scores c tape.YN, weight)
         fun v ->
-            let dY = Solve.sensitivity net p y0 v zeroY0
-            let hz = Classifier.hessianOfScores c.Hypothesis z labels (times dY c.W)
-            fst (Solve.backward tape (timesTranspose hz c.W))
+            blocks
+            |> Array.map (fun (y0b, labelsb, tape, z, weight) ->
+                let dY = Solve.sensitivity net p y0b v zeroY0[y0b.RowCount]
+                let hz = Classifier.hessianOfScores c.Hypothesis z labelsb (times dY c.W)
+                Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
+            |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
+
+    /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
+    /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the Y_N(θ) it computed, which the caller may reuse
+    /// (for the accuracy at an accepted step); NaN and no Y_N when x is not finite.
+    let propagationTrial (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * Matrix<float> option =
+        if not (allFinite x) then nan, None
+        else
+            let p = parametersOfVector net x
+            let yN = Solve.forward net p y0
+            Classifier.loss c yN labels + parameterPenalty reg net p, Some yN
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
@@ -127,11 +162,7 @@ module Objective =
     let propagation (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
                     (y0: Matrix<float>) (labels: Matrix<float>) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
-        let evaluate (x: float[]) =
-            if not (allFinite x) then nan
-            else
-                let p = unpack x
-                Classifier.loss c (Solve.forward net p y0) labels + parameterPenalty reg net p
+        let evaluate (x: float[]) = fst (propagationTrial reg net c y0 labels x)
         let linearise (x: float[]) =
             let p = unpack x
             let loss, gTheta = dataGradient strategy net p c y0 labels

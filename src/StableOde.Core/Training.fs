@@ -341,10 +341,57 @@ module Training =
         if split.Training.Classes <> split.Validation.Classes then
             invalidArg "split" "training and validation sets must have the same number of classes"
 
+    /// An estimate, from the sizes alone, of the bytes block coordinate descent at the network's
+    /// depth holds at its peak with `trainingCount` training and `validationCount` validation
+    /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
+    /// batch, the curvature subsample twice (its copy and its blocks) with the states its tapes keep
+    /// (one for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints), and the
+    /// transient states of one block of `Objective.blockRows n` examples (its tape and eight
+    /// states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
+    /// Z's (the larger of n and m).
+    let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
+        if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
+        let n = int64 (Network.width net)
+        let z =
+            match net.Propagator with
+            | ResNet | AntisymmetricResNet -> 0L
+            | _ -> max n (int64 (Network.auxWidth net))
+        let state = 8L * (n + z)
+        let kept =
+            match options.Strategy with
+            | StoreAll -> int64 net.Depth + 1L
+            | Checkpoints interval -> int64 ((net.Depth - 1) / max 1 interval + 1 + interval)
+            | Reversal -> 1L
+        let training, validation = int64 trainingCount, int64 validationCount
+        let batch = min (int64 options.BatchSize) training
+        let subsample = min (int64 options.Propagation.HessianSubsample) batch
+        let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
+        let outputs = 8L * n * batch
+        let curvature = 16L * n * subsample + state * kept * subsample
+        let block = state * min (int64 (Objective.blockRows (Network.width net))) batch * (kept + 8L)
+        features + outputs + curvature + block
+
+    /// Throws when `memoryEstimate` exceeds `availableBytes`, saying both, so that a run too large
+    /// for the machine stops before it starts instead of being killed by the kernel.
+    let checkMemory (availableBytes: int64) (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) =
+        let needed = memoryEstimate options net trainingCount validationCount
+        if needed > availableBytes then
+            let gb (b: int64) = float b / 1e9
+            invalidArg
+                "split"
+                ($"training {trainingCount} and validating {validationCount} examples of {Network.width net} features at {net.Depth} layers needs about {gb needed:F1} GB, "
+                 + $"more than the {gb availableBytes:F1} GB available: use fewer examples or a smaller curvature subsample")
+
+    /// The memory this process may use: the machine's, or the container's or GC heap's limit.
+    let private availableMemory () = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
+
+    /// Accuracy of a classifier on the propagated features Y_N of a data set; 0 when they are not finite.
+    let private accuracyOf (c: Classifier) (yN: Matrix<float>) (d: Dataset) =
+        if Kernels.allFinite (Kernels.storage yN) then Classifier.accuracy c yN d.Labels else 0.0
+
     /// Accuracy of a model on a data set; 0 when the propagated features are not finite.
     let accuracy (model: Model) (d: Dataset) : float =
-        let yN = Solve.forward model.Network model.Parameters d.Features
-        if Kernels.allFinite (Kernels.storage yN) then Classifier.accuracy model.Classifier yN d.Labels else 0.0
+        accuracyOf model.Classifier (Solve.forward model.Network model.Parameters d.Features) d
 
     /// `count` distinct indices of 0…total−1 drawn by `rng`, or all of them in order.
     let private sample (rng: Random) (count: int) (total: int) =
@@ -384,6 +431,7 @@ module Training =
         Model.validate start
         let net = start.Network
         checkData (Network.width net) split
+        checkMemory (availableMemory ()) options net (Dataset.count split.Training) (Dataset.count split.Validation)
         let clock = Stopwatch.StartNew()
         let hyp = start.Classifier.Hypothesis
         let training = split.Training
@@ -393,8 +441,17 @@ module Training =
         let classification (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
             fitClassifier options options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
         let damping = ref options.Propagation.Damping
+        // θ and Y_N(θ) of the propagation step's last line-search trial on the batch — the
+        // accepted step's, when the search accepted one — reused for the training accuracy and,
+        // when every batch is the whole training set, by the next classification step.
+        let lastTrial = ref None
         let propagation (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
             let problem = Objective.propagation options.Strategy options.Propagation.Regulariser damping.Value net c y0 labels y0H labelsH
+            let evaluate (x: float[]) =
+                lastTrial.Value <- None
+                let value, yN = Objective.propagationTrial options.Propagation.Regulariser net c y0 labels x
+                lastTrial.Value <- yN |> Option.map (fun y -> y0, Array.copy x, y)
+                value
             let newton =
                 { MaxIterations = 1
                   GradientTolerance = 1e-12
@@ -406,12 +463,19 @@ module Training =
                 linearised.Value <- Some lin
                 lin
             let x0 = Objective.parametersToVector p
-            let r = Optimisers.newtonPcg newton problem.Evaluate linearise x0
+            lastTrial.Value <- None
+            let r = Optimisers.newtonPcg newton evaluate linearise x0
             match options.Propagation.AdaptiveDamping, linearised.Value, r.History with
             | true, Some lin, [ last ] ->
                 damping.Value <- adaptDamping options.Propagation.Damping damping.Value (gainRatio lin x0 r.Solution last.Objective)
             | _ -> ()
             r, Objective.parametersOfVector net r.Solution
+        // Y_N of a data set at θ: the last line-search trial's when it was on the same features at
+        // the same θ (the forward pass is deterministic), else a forward pass.
+        let forwardAt (theta: Parameters) (d: Dataset) =
+            match lastTrial.Value with
+            | Some(y0, x, yN) when obj.ReferenceEquals(y0, d.Features) && x = Objective.parametersToVector theta -> yN
+            | _ -> Solve.forward net theta d.Features
         let initialValidation = accuracy start split.Validation
         let mutable current = start
         let mutable best = start
@@ -428,7 +492,7 @@ module Training =
                 let batch = sample rng options.BatchSize (Dataset.count training)
                 let dataT = if batch.Length = Dataset.count training then training else Dataset.select batch training
                 let labelsT = labelsOf dataT
-                let yN = Solve.forward net current.Parameters dataT.Features
+                let yN = forwardAt current.Parameters dataT
                 let cr, classifier = classification yN labelsT current.Classifier
                 match cr.Status with
                 | Diverged | LineSearchFailed -> status <- cr.Status
@@ -448,7 +512,7 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = accuracy model training
+                        let trainingAccuracy = accuracyOf classifier (forwardAt theta training) training
                         let validationAccuracy = accuracy model split.Validation
                         let record =
                             { Iteration = k
@@ -495,6 +559,8 @@ module Training =
         checkOptions options
         if options.MaxDepth < start.Network.Depth then
             invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {start.Network.Depth}"
+        let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) start.Network.Depth |> Seq.last
+        checkMemory (availableMemory ()) options (Network.withDepth deepest start.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
         let clock = Stopwatch.StartNew()
         let rec levels (model: Model) (acc: LevelResult list) =
             let level = train options control model split

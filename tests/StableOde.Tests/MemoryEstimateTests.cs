@@ -1,0 +1,47 @@
+using Core = StableOde.Core;
+
+namespace StableOde.Tests;
+
+/// <summary>The memory a run would need, estimated from its sizes before it starts (issue 12).</summary>
+public sealed class MemoryEstimateTests
+{
+    private static Core.Network Conv(Core.Propagator propagator, int depth) =>
+        Core.NetworkModule.create(propagator, Core.Activation.Tanh, Core.Operator.NewConv3x3(6, 28, 28), depth, 6.0, false);
+
+    private static Core.Network ConvVerlet(int depth) => Conv(Core.Propagator.Verlet, depth);
+
+    private static readonly Core.TrainingOptions Images = Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 6, 28, 28);
+
+    [Fact]
+    public void TheEstimateCountsTheImagesAndGrowsWithTheSizesAndTheStoredStates()
+    {
+        var estimate = Core.Training.memoryEstimate(Images, ConvVerlet(4), 8000, 2000);
+        var resNet = Core.TrainingOptionsModule.images(Core.Propagator.ResNet, 6, 28, 28);
+
+        Assert.InRange(estimate, 8L * 4704 * 10000, 4_000_000_000L);
+        Assert.True(Core.Training.memoryEstimate(Images, ConvVerlet(4), 50000, 10000) > estimate);
+        Assert.Equal(estimate, Core.Training.memoryEstimate(Images, ConvVerlet(16), 8000, 2000));
+        Assert.True(Core.Training.memoryEstimate(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) > Core.Training.memoryEstimate(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * 5000 * 12, "ResNet stores its states for the adjoint");
+    }
+
+    [Fact]
+    public void ARunAboveAFakeLimitSaysSoWithItsSizes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Core.Training.checkMemory(1_000_000L, Images, ConvVerlet(4), 8000, 2000));
+
+        Assert.Equal("split", error.ParamName);
+        Assert.StartsWith("training 8000 and validating 2000 examples of 4704 features at 4 layers needs about", error.Message);
+        Assert.Contains("more than the 0.0 GB available", error.Message);
+        Core.Training.checkMemory(4_000_000_000L, Images, ConvVerlet(4), 8000, 2000);
+    }
+
+    [Fact]
+    public void AHugeRequestedSizeStopsBeforeTraining()
+    {
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+        var error = Assert.Throws<ArgumentException>(() => Core.Training.checkMemory(available, Images, ConvVerlet(16), 10_000_000, 1_000_000));
+
+        Assert.Contains("training 10000000 and validating 1000000 examples", error.Message);
+    }
+}
