@@ -107,8 +107,9 @@ module Solve =
 
     /// Examples per chunk when a large batch (50,000 images of 4,704 features) is propagated
     /// chunk by chunk: by `forward`, whose engine workspaces hold a few states of the rows they
-    /// propagate, and by `Objective.dataGradient`, whose tapes hold the states of a chunk. The
-    /// examples are independent, so a forward result does not depend on the chunks.
+    /// propagate, and by the robustness attacks, whose tapes hold the states of a chunk; the
+    /// blocks of `Objective.blockRows` are at most this long. The examples are independent, so a
+    /// forward result does not depend on the chunks.
     [<Literal>]
     let ChunkRows = 4096
 

@@ -352,10 +352,7 @@ module Training =
     let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
         if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
         let n = int64 (Network.width net)
-        let z =
-            match net.Propagator with
-            | ResNet | AntisymmetricResNet -> 0L
-            | _ -> max n (int64 (Network.auxWidth net))
+        let z = if Scheme.usesZ (Network.scheme net) then max n (int64 (Network.auxWidth net)) else 0L
         let state = 8L * (n + z)
         let kept =
             match options.Strategy with
