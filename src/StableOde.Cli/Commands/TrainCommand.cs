@@ -51,13 +51,14 @@ public sealed class TrainCommand : Command
         new("validation-size", "Validation images of the seeded split (default 10,000, or 20 % of fewer than 60,000).", "N"),
         new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
+        new("classes", "The number of classes of CSV data, when some class has no example (default: the largest label + 1, and every class below it must occur in --train).", "M"),
         new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
         new("aux-width", "The width m of the Verlet momentum (default 4n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
-        new("iterations", "Block coordinate descent iterations at every level.", "K"),
+        new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations at every level (default {Core.TrainingOptionsModule.defaults.Iterations}; {Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Iterations} for images)."), "K"),
         new("alpha", "The weight α of the smoothness-in-time regulariser (default per data set).", "A"),
         new("seed", "The seed of the data and of training (default 1).", "S"),
         new("model-out", "Where to write the best model (stableode-model/1 JSON).", "FILE"),
@@ -362,7 +363,7 @@ public sealed class TrainCommand : Command
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"cannot write --model-out '{path}': {e.Message}");
+            throw new UsageException($"cannot write --model-out '{path}': {e.Message.Replace(probe, path, StringComparison.Ordinal)}");
         }
     }
 
@@ -405,6 +406,11 @@ public sealed class TrainCommand : Command
                 }
             }
 
+            if (options.Has("classes") && (images || dataset is not null))
+            {
+                throw new UsageException("--classes applies to CSV data (--train and --validation)");
+            }
+
             if (images)
             {
                 return FromImages(options, dataset, imagesPath, labelsPath, seed);
@@ -419,7 +425,7 @@ public sealed class TrainCommand : Command
                         : $"--{(trainPath is null ? "validation" : "train")} needs --{(trainPath is null ? "train" : "validation")} FILE as well");
                 }
 
-                return FromCsv(trainPath, validationPath);
+                return FromCsv(trainPath, validationPath, options.Has("classes") ? options.Integer("classes", 0) : null);
             }
 
             var (paper, finalTime) = dataset switch
@@ -472,26 +478,48 @@ public sealed class TrainCommand : Command
             return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), 6.0);
         }
 
-        private static DataSource FromCsv(string trainPath, string validationPath)
+        /// <summary>
+        /// Training and validation CSV files. Their classes are 0…M − 1 with M = <paramref name="classes"/>, or
+        /// the largest label + 1 when it is null; then a class below the largest label without a training
+        /// example is an error (labels 0, 1, 7 would silently make eight classes).
+        /// </summary>
+        private static DataSource FromCsv(string trainPath, string validationPath, int? classes)
         {
             var training = Dataset.FromCsv(trainPath);
             var validation = Dataset.FromCsv(validationPath);
+            var trainName = Path.GetFileName(trainPath);
+            var validationName = Path.GetFileName(validationPath);
             if (validation.Width != training.Width)
             {
-                throw new InvalidDataException($"{Path.GetFileName(validationPath)} has {validation.Width} features but {Path.GetFileName(trainPath)} has {training.Width}");
+                throw new InvalidDataException($"{validationName} has {validation.Width} features but {trainName} has {training.Width}");
             }
 
-            var labels = validation.Labels;
-            for (var i = 0; i < labels.Count; i++)
+            if (classes is { } m)
             {
-                if (labels[i] >= training.Classes)
+                if (m < 2)
                 {
-                    throw new InvalidDataException($"{Path.GetFileName(validationPath)}: label {labels[i]} of example {i + 1} is not one of the {training.Classes} classes of {Path.GetFileName(trainPath)} (0…{training.Classes - 1})");
+                    throw new UsageException($"--classes must be at least 2, got {m}");
                 }
+
+                Inputs.CheckLabels(training, m, trainPath, "--classes");
+                Inputs.CheckLabels(validation, m, validationPath, "--classes");
+                return new DataSource(trainName, WithClasses(training, m), WithClasses(validation, m), null, null, 20.0);
             }
 
-            return new DataSource(Path.GetFileName(trainPath), training, validation, null, null, 20.0);
+            Inputs.CheckLabels(validation, training.Classes, validationPath, trainName);
+            var missing = Enumerable.Range(0, training.Classes).Except(training.Labels).ToArray();
+            if (missing.Length > 0)
+            {
+                var plural = missing.Length == 1 ? "class" : "classes";
+                throw new InvalidDataException(
+                    $"{trainName}: the labels run to {training.Classes - 1} but no example has the {plural} {string.Join(", ", missing)}; " +
+                    $"give --classes {training.Classes} if the data has {training.Classes} classes, or number the classes without gaps");
+            }
+
+            return new DataSource(trainName, training, validation, null, null, 20.0);
         }
+
+        private static Dataset WithClasses(Dataset data, int classes) => Dataset.FromArrays(data.Features, data.Labels, classes);
 
         /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; 6 channels for images; the data's width for CSV.</summary>
         public int DefaultWidth(Propagator propagator) => Paper switch
