@@ -84,6 +84,17 @@ public sealed class ParsedOptions
         return given.ContainsKey(name);
     }
 
+    /// <summary>The names of the options given, in the order the command declares them.</summary>
+    public IEnumerable<string> Given => declared.Keys.Where(given.ContainsKey);
+
+    /// <summary>The options given as arguments again (<c>--name value</c>, <c>--flag</c>), in the order the command declares them, without <paramref name="except"/>.</summary>
+    /// <param name="except">Names of options to leave out.</param>
+    /// <returns>Arguments that <see cref="Parse"/> reads back to the same options.</returns>
+    public IReadOnlyList<string> Arguments(params string[] except) =>
+        Given.Where(name => !except.Contains(name))
+            .SelectMany(name => given[name] is { } value ? new[] { $"--{name}", value } : [$"--{name}"])
+            .ToArray();
+
     /// <summary>The value of an option, or null when it was not given.</summary>
     /// <param name="name">The option's name without dashes.</param>
     /// <returns>The value.</returns>

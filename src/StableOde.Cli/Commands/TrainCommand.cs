@@ -34,7 +34,10 @@ public sealed class TrainCommand : Command
         "levels 4,8,16, 10 iterations a level, the gradient over all training images and the curvature on\n" +
         "5,000, the Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training\n" +
         "and 10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
-        "Progress goes to the terminal unless standard error is redirected.\n" +
+        "Progress (with an estimate of the time left for the level) goes to the terminal unless standard\n" +
+        "error is redirected. --model-out is a checkpoint: a kill at any moment leaves a loadable model,\n" +
+        "the best so far, and train --resume FILE continues the run after its last finished level and\n" +
+        "ends where the uninterrupted run ends.\n" +
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
@@ -61,7 +64,8 @@ public sealed class TrainCommand : Command
         new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations at every level (default {Core.TrainingOptionsModule.defaults.Iterations}; {Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Iterations} for images)."), "K"),
         new("alpha", "The weight α of the smoothness-in-time regulariser (default per data set).", "A"),
         new("seed", "The seed of the data and of training (default 1).", "S"),
-        new("model-out", "Where to write the best model (stableode-model/1 JSON).", "FILE"),
+        new("model-out", "Where to write the best model (stableode-model/1 JSON): a checkpoint, rewritten atomically before the first level, after every level and at least every five minutes.", "FILE"),
+        new("resume", "Continue the run whose --model-out checkpoint this is, with its settings, after its last finished level (writes to the same file unless --model-out is given).", "FILE"),
         new("json", "Print only one JSON object with the per-level results."),
     ];
 
@@ -71,8 +75,46 @@ public sealed class TrainCommand : Command
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        var resume = options.Value("resume");
+        var checkpoint = resume is null ? null : Resumed(options, resume);
+        var modelOut = options.Value("model-out") ?? resume;
+        var settings = checkpoint is null ? options : ParsedOptions.Parse(Name, Options, checkpoint.Run);
+        var result = Train(settings, checkpoint, modelOut, stderr, out var network, out var trainer, out var source);
+        var statusLine = StatusLine(result, modelOut);
+        if (statusLine is not null)
+        {
+            stderr.Write($"stableode: {statusLine}\n");
+        }
+
+        if (options.Has("json"))
+        {
+            stdout.Write(Json(result, modelOut));
+        }
+        else
+        {
+            Table(result, network, trainer, source, modelOut, stdout);
+        }
+
+        return 0;
+    }
+
+    /// <summary>The checkpoint of <c>--resume FILE</c>, which brings the run's settings: only --model-out and --json may go with it.</summary>
+    private static TrainingCheckpoint Resumed(ParsedOptions options, string path)
+    {
+        var other = options.Given.FirstOrDefault(name => name is not ("resume" or "model-out" or "json"));
+        if (other is not null)
+        {
+            throw new UsageException($"--resume continues the run with the settings its checkpoint records; only --model-out and --json go with it, not --{other}");
+        }
+
+        return TrainingCheckpoint.Load(path);
+    }
+
+    /// <summary>Builds the data, trainer and network of the settings and trains (continuing after the checkpoint's levels, when there are any).</summary>
+    private TrainingResult Train(ParsedOptions options, TrainingCheckpoint? checkpoint, string? modelOut, TextWriter stderr, out Network network, out Trainer trainer, out DataSource source)
+    {
         var seed = options.Integer("seed", 1);
-        var source = DataSource.From(options, seed);
+        source = DataSource.From(options, seed);
         var propagator = ParsePropagator(options.Value("propagator") ?? "verlet");
         var activation = ParseActivation(options.Value("activation") ?? "tanh");
         var levels = ParseLevels(options.Integers("levels", source.Image is null ? DefaultLevels : DefaultImageLevels), options.Value("levels"));
@@ -117,20 +159,19 @@ public sealed class TrainCommand : Command
             throw new UsageException($"--aux-width must be at least 1, got {auxWidth}");
         }
 
-        var modelOut = options.Value("model-out");
         if (modelOut is not null)
         {
             CheckWritable(modelOut);
         }
 
         int? chosenIterations = options.Has("iterations") ? iterations : null;
-        var trainer = (source.Paper, source.Image) switch
+        trainer = (source.Paper, source.Image) switch
         {
             ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
             (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
-        var network = (source.Image, propagator) switch
+        network = (source.Image, propagator) switch
         {
             ({ } image, _) => Network.Convolutional(propagator, width, image.Height, image.Width, levels[0], finalTime, activation),
             (_, Propagator.ResNet) => Network.ResNet(width, levels[0], finalTime, activation),
@@ -139,31 +180,11 @@ public sealed class TrainCommand : Command
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
 
-        var result = Run(trainer, network, source, levels[^1], ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
-        if (modelOut is not null)
-        {
-            result.BestModel.Save(modelOut);
-        }
-
-        var statusLine = StatusLine(result, modelOut);
-        if (statusLine is not null)
-        {
-            stderr.Write($"stableode: {statusLine}\n");
-        }
-
-        if (options.Has("json"))
-        {
-            stdout.Write(Json(result, modelOut));
-        }
-        else
-        {
-            Table(result, network, trainer, source, modelOut, stdout);
-        }
-
-        return 0;
+        var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, options.Arguments("resume", "model-out", "json"));
+        return Run(trainer, network, source, levels[^1], checkpointing, checkpoint, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
     }
 
-    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, bool interactive)
+    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -174,16 +195,23 @@ public sealed class TrainCommand : Command
         Console.CancelKeyPress += onCancel;
         try
         {
+            TrainingResult Fit(IProgress<TrainingProgress>? progress) => (checkpointing, checkpoint) switch
+            {
+                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, source.Training, source.Validation, maxDepth, c, progress, cancel.Token),
+                ({ } c, _) => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, c, progress, cancel.Token),
+                _ => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel.Token),
+            };
+
             if (!interactive)
             {
-                return trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, cancellationToken: cancel.Token);
+                return Fit(null);
             }
 
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             TrainingResult? result = null;
             console.Progress()
                 .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
                     ProgressTask? task = null;
@@ -200,7 +228,7 @@ public sealed class TrainCommand : Command
                         task.Description = Describe(p);
                         task.Value = p.Iteration;
                     });
-                    result = trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel.Token);
+                    result = Fit(progress);
                     task?.StopTask();
                 });
             return result!;
