@@ -166,6 +166,49 @@ public sealed class ParsedOptions
                 : throw new UsageException($"--{name} expects comma-separated integers, got '{text}'")).ToArray();
     }
 
+    /// <summary>A propagator option read by the core's parser (case-insensitive: resnet, antisymmetric, leapfrog, verlet), or <paramref name="fallback"/> when it was not given.</summary>
+    /// <param name="name">The option's name without dashes.</param>
+    /// <param name="fallback">The default.</param>
+    /// <returns>The propagator.</returns>
+    /// <exception cref="UsageException">The value names no propagator.</exception>
+    public Propagator Propagator(string name, Propagator fallback)
+    {
+        var text = Value(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        var parsed = Core.NetworkModule.tryParsePropagator(text);
+        return parsed is null
+            ? throw new UsageException($"--{name} expects resnet, antisymmetric, leapfrog or verlet, got '{text}'")
+            : Enum.Parse<Propagator>(Core.NetworkModule.propagatorName(parsed.Value), ignoreCase: true);
+    }
+
+    /// <summary>An activation option read by the core's parser (case-insensitive: tanh, relu, identity), or <paramref name="fallback"/> when it was not given.</summary>
+    /// <param name="name">The option's name without dashes.</param>
+    /// <param name="fallback">The default.</param>
+    /// <returns>The activation.</returns>
+    /// <exception cref="UsageException">The value names no activation.</exception>
+    public Activation Activation(string name, Activation fallback)
+    {
+        var text = Value(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        var parsed = Core.ActivationModule.tryParse(text);
+        return parsed is null
+            ? throw new UsageException($"--{name} expects tanh, relu or identity, got '{text}'")
+            : Enum.Parse<Activation>(Core.ActivationModule.name(parsed.Value), ignoreCase: true);
+    }
+
+    /// <summary>The core's propagator of the facade's (the same case-insensitive name).</summary>
+    /// <param name="propagator">The facade's propagator.</param>
+    /// <returns>The core's.</returns>
+    public static Core.Propagator CorePropagator(Propagator propagator) => Core.NetworkModule.tryParsePropagator(propagator.ToString()).Value;
+
     private void Declared(string name)
     {
         if (!declared.ContainsKey(name))

@@ -21,7 +21,7 @@ type Checkpoint =
       Run: string list }
 
 /// The words for how training stopped, the same in every output (SPEC §9: "status").
-module TrainingStatus =
+module StatusWord =
 
     /// The status word: completed, lineSearchFailed, diverged or cancelled. A level that ran all its
     /// iterations (or met a tolerance) completed.
@@ -74,7 +74,7 @@ module Checkpoint =
             for level in c.Levels do
                 json.WriteStartObject()
                 json.WriteNumber("depth", level.Depth)
-                json.WriteString("status", TrainingStatus.name level.Status)
+                json.WriteString("status", StatusWord.name level.Status)
                 number json "initialValidationAccuracy" level.InitialValidationAccuracy
                 number json "bestValidationAccuracy" level.BestValidationAccuracy
                 json.WriteNumber("bestIteration", level.BestIteration)
@@ -143,7 +143,7 @@ module Checkpoint =
         let level (l: JsonElement) : LevelResult =
             let word = field l "status"
             let status =
-                match (if word.ValueKind = JsonValueKind.String then TrainingStatus.parse (word.GetString()) else None) with
+                match (if word.ValueKind = JsonValueKind.String then StatusWord.parse (word.GetString()) else None) with
                 | Some s -> s
                 | None -> fail "status" $"is {word.GetRawText()}, not \"completed\", \"lineSearchFailed\", \"diverged\" or \"cancelled\""
             let history =

@@ -76,13 +76,7 @@ public sealed class Trainer
     public static Trainer ForDataset(PaperDataset dataset, double? smoothness = null, int? iterations = null, int seed = 1)
     {
         Guard.Defined(dataset, nameof(dataset));
-        var options = dataset switch
-        {
-            PaperDataset.Ellipses => Core.TrainingOptionsModule.ellipses,
-            PaperDataset.SwissRoll => Core.TrainingOptionsModule.swissRoll,
-            _ => Core.TrainingOptionsModule.peaks,
-        };
-        return new Trainer(Configure(options, smoothness, iterations, null, null, null, null, seed, null));
+        return new Trainer(Configure(Datasets.Experiment(dataset).Options, smoothness, iterations, null, null, null, null, seed, null));
     }
 
     /// <summary>

@@ -263,7 +263,7 @@ public sealed class ReproduceCommand : Command
             var name = $"{dataset}, {propagator} (n = {width})";
             var perLevel = iterations ?? TrainingOptionsModule.defaults.Iterations;
             var levels = (int)Math.Log2(maxDepth / 4) + 1;
-            runs.Add(PaperTraining.Train(dataset, propagator, width, maxDepth, iterations,
+            runs.Add(PaperTraining.Train(dataset, propagator, maxDepth, iterations,
                 p => progress?.Training(name, p, perLevel, levels), cancel));
             progress?.Finish(name);
         }
@@ -274,7 +274,7 @@ public sealed class ReproduceCommand : Command
             .Concat(runs.Select(r => r.Result.Levels.FirstOrDefault(l => l.Depth == d) is { } l ? Percent(l.BestValidationAccuracy) : "–")).ToList()).ToList();
         var summaryRows = runs.Select(r => (IReadOnlyList<string>)[r.Dataset, r.Propagator, r.Width.ToString(CultureInfo.InvariantCulture),
             Percent(r.Result.BestValidationAccuracy), r.Result.Best.Network.Depth.ToString(CultureInfo.InvariantCulture),
-            PaperTraining.PaperAccuracy(r.Dataset, r.Propagator), r.Result.Status.ToString(), Report.Number(r.Result.Seconds)]).ToList();
+            PaperTraining.PaperAccuracy(r.Dataset, r.Propagator), StatusWord.name(r.Result.Status), Report.Number(r.Result.Seconds)]).ToList();
         report.Add(new Section("Multilevel training on the two-dimensional examples (Figure 3)",
             "Block coordinate descent (SPEC §5) with the library's default options for each data set (§6.1–6.3: tanh; " +
             "T = 20, logistic regression for the ellipses and the swiss roll; T = 5, softmax for peaks; smoothness in time " +
@@ -292,7 +292,7 @@ public sealed class ReproduceCommand : Command
                 ["dataset"] = r.Dataset,
                 ["propagator"] = r.Propagator,
                 ["width"] = r.Width,
-                ["status"] = r.Result.Status.ToString(),
+                ["status"] = StatusWord.name(r.Result.Status),
                 ["bestValidationAccuracy"] = r.Result.BestValidationAccuracy,
                 ["seconds"] = r.Result.Seconds,
                 ["levels"] = new JsonArray(r.Result.Levels.Select(l => (JsonNode)new JsonObject
@@ -379,7 +379,7 @@ public sealed class ReproduceCommand : Command
             .Concat(runs.SelectMany(r => r.Result.Levels.FirstOrDefault(l => l.Depth == d) is { } l
                 ? new[] { Error(l.TrainingAccuracy), Error(l.BestValidationAccuracy) }
                 : ["–", "–"])).ToList()).ToList();
-        var seconds = runs.Select(r => (IReadOnlyList<string>)[r.Propagator, Report.Number(r.Result.Seconds), r.Result.Status.ToString()]).ToList();
+        var seconds = runs.Select(r => (IReadOnlyList<string>)[r.Propagator, Report.Number(r.Result.Seconds), StatusWord.name(r.Result.Status)]).ToList();
         report.Add(new Section("Images: Table 1 and Figure 7 (§6.4)",
             $"{data.Name}: {data.Split.Training.Labels.Length} training and {data.Split.Validation.Labels.Length} validation images " +
             $"(seeded split), repeated into {PaperImages.Channels} channels; 3×3 convolutions, channels fully coupled, T = 6, tanh, softmax; " +
@@ -400,7 +400,7 @@ public sealed class ReproduceCommand : Command
                 ["propagator"] = r.Propagator,
                 ["training"] = data.Split.Training.Labels.Length,
                 ["validation"] = data.Split.Validation.Labels.Length,
-                ["status"] = r.Result.Status.ToString(),
+                ["status"] = StatusWord.name(r.Result.Status),
                 ["seconds"] = r.Result.Seconds,
                 ["levels"] = new JsonArray(r.Result.Levels.Select(l => (JsonNode)new JsonObject
                 {

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
+using Experiment = StableOde.Core.Experiment;
+using Experiments = StableOde.Core.Experiments;
 
 namespace StableOde.Cli.Commands;
 
@@ -11,10 +13,6 @@ namespace StableOde.Cli.Commands;
 /// </summary>
 public sealed class TrainCommand : Command
 {
-    private static readonly IReadOnlyList<int> DefaultLevels = [4, 8, 16, 32, 64, 128, 256, 512, 1024];
-
-    private static readonly IReadOnlyList<int> DefaultImageLevels = [4, 8, 16];
-
     /// <inheritdoc/>
     public override string Name => "train";
 
@@ -46,7 +44,7 @@ public sealed class TrainCommand : Command
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
-        new("dataset", "A built-in data set: ellipses, swissroll, peaks, mnist or fashion-mnist.", "NAME"),
+        new("dataset", "A built-in data set: ellipses, swissroll, peaks, mnist or fashion-mnist (case-insensitive).", "NAME"),
         new("data", "The folder of IDX files for mnist and fashion-mnist (fashion-mnist: /usr/share/datasets/fashion-mnist).", "DIR"),
         new("images", "Images of any IDX pair (count × height × width, unsigned bytes), with --labels.", "FILE"),
         new("labels", "The IDX labels (0…9) of --images.", "FILE"),
@@ -115,9 +113,9 @@ public sealed class TrainCommand : Command
     {
         var seed = options.Integer("seed", 1);
         source = DataSource.From(options, seed);
-        var propagator = ParsePropagator(options.Value("propagator") ?? "verlet");
-        var activation = ParseActivation(options.Value("activation") ?? "tanh");
-        var levels = ParseLevels(options.Integers("levels", source.Image is null ? DefaultLevels : DefaultImageLevels), options.Value("levels"));
+        var propagator = options.Propagator("propagator", Propagator.Verlet);
+        var activation = options.Activation("activation", Activation.Tanh);
+        var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
         if (source.Image is null && width < source.Training.Width)
         {
@@ -167,7 +165,7 @@ public sealed class TrainCommand : Command
         int? chosenIterations = options.Has("iterations") ? iterations : null;
         trainer = (source.Paper, source.Image) switch
         {
-            ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
+            ({ } experiment, _) => Trainer.ForDataset(Enum.Parse<PaperDataset>(experiment.Name, ignoreCase: true), alpha, chosenIterations, seed),
             (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
@@ -336,23 +334,6 @@ public sealed class TrainCommand : Command
             + (modelOut is null ? "; no --model-out, the model is not saved" : $"; model written to {modelOut}"));
     }
 
-    private static Propagator ParsePropagator(string name) => name switch
-    {
-        "resnet" => Propagator.ResNet,
-        "antisymmetric" => Propagator.Antisymmetric,
-        "leapfrog" => Propagator.Leapfrog,
-        "verlet" => Propagator.Verlet,
-        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog or verlet"),
-    };
-
-    private static Activation ParseActivation(string name) => name switch
-    {
-        "tanh" => Activation.Tanh,
-        "relu" => Activation.Relu,
-        "identity" => Activation.Identity,
-        _ => throw new UsageException($"unknown activation '{name}'; expected tanh, relu or identity"),
-    };
-
     private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
     {
         var doubling = levels.Count > 0 && levels[0] >= 1 && levels.Zip(levels.Skip(1)).All(p => (long)p.Second == 2L * p.First);
@@ -402,14 +383,14 @@ public sealed class TrainCommand : Command
     }
 
     /// <summary>The training and validation sets and the paper's defaults for them.</summary>
-    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, PaperDataset? Paper, ImageShape? Image, double FinalTime)
+    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, Experiment? Paper, ImageShape? Image, double FinalTime)
     {
         /// <summary>Where Debian's <c>dataset-fashion-mnist</c> installs Fashion-MNIST.</summary>
         private const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
 
         public static DataSource From(ParsedOptions options, int seed)
         {
-            var dataset = options.Value("dataset");
+            var dataset = options.Value("dataset")?.ToLowerInvariant();
             var trainPath = options.Value("train");
             var validationPath = options.Value("validation");
             var imagesPath = options.Value("images");
@@ -456,15 +437,10 @@ public sealed class TrainCommand : Command
                 return FromCsv(trainPath, validationPath, options.Has("classes") ? options.Integer("classes", 0) : null);
             }
 
-            var (paper, finalTime) = dataset switch
-            {
-                "ellipses" => (PaperDataset.Ellipses, 20.0),
-                "swissroll" => (PaperDataset.SwissRoll, 20.0),
-                "peaks" => (PaperDataset.Peaks, 5.0),
-                _ => throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist"),
-            };
-            var (training, validation) = Datasets.Load(paper, seed);
-            return new DataSource(dataset, training, validation, paper, null, finalTime);
+            var paper = Experiments.tryFind(dataset)?.Value
+                ?? throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist");
+            var (training, validation) = Datasets.Load(Enum.Parse<PaperDataset>(paper.Name, ignoreCase: true), seed);
+            return new DataSource(paper.Name, training, validation, paper, null, paper.FinalTime);
         }
 
         /// <summary>MNIST-style images from a folder or an IDX pair, split at random (seeded) into training and validation images.</summary>
@@ -489,7 +465,7 @@ public sealed class TrainCommand : Command
             }
 
             var count = set.Data.Count;
-            var (trainingDefault, validationDefault) = count >= 60_000 ? (50_000, 10_000) : (count - (count / 5), count / 5);
+            var (trainingDefault, validationDefault) = Experiments.images.SplitCounts.Invoke(count);
             var trainingSize = options.Integer("train-size", trainingDefault);
             var validationSize = options.Integer("validation-size", validationDefault);
             if (trainingSize < 1 || validationSize < 1)
@@ -503,7 +479,7 @@ public sealed class TrainCommand : Command
             }
 
             var (training, validation) = set.Data.Split(trainingSize, validationSize, seed);
-            return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), 6.0);
+            return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), Experiments.images.FinalTime);
         }
 
         /// <summary>
@@ -549,19 +525,19 @@ public sealed class TrainCommand : Command
 
         private static Dataset WithClasses(Dataset data, int classes) => Dataset.FromArrays(data.Features, data.Labels, classes);
 
-        /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; 6 channels for images; the data's width for CSV.</summary>
-        public int DefaultWidth(Propagator propagator) => Paper switch
+        /// <summary>The depths of the multilevel schedule: the experiment's (4, 8, …, 1024; images 4, 8, 16; CSV data as the ellipses).</summary>
+        public IReadOnlyList<int> Levels => [.. Image is null ? (Paper ?? Experiments.ellipses).Levels : Experiments.images.Levels];
+
+        /// <summary>The experiment's width for the propagator (SPEC §8); its channels for images; the data's width for CSV.</summary>
+        public int DefaultWidth(Propagator propagator) => (Paper, Image) switch
         {
-            null when Image is not null => 6,
-            null => Training.Width,
-            PaperDataset.Ellipses => 2,
-            _ when propagator == Propagator.Verlet => 2,
-            PaperDataset.SwissRoll => 4,
-            _ => 8,
+            ({ } paper, _) => paper.Width.Invoke(ParsedOptions.CorePropagator(propagator)),
+            (_, { }) => Experiments.images.Channels,
+            _ => Training.Width,
         };
 
-        /// <summary>The width m of the Verlet momentum for a network of width n: 4n for peaks (see <c>Datasets.peaksMomentumWidth</c>), n otherwise.</summary>
-        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? StableOde.Core.Datasets.peaksMomentumWidth(width) : width;
+        /// <summary>The experiment's width m of the Verlet momentum for a network of width n (peaks: <c>Datasets.peaksMomentumWidth</c>); n otherwise.</summary>
+        public int DefaultAuxWidth(int width) => Paper is { } paper ? paper.MomentumWidth.Invoke(width) : width;
     }
 
     /// <summary>The size of the images of an image data set.</summary>
