@@ -47,6 +47,6 @@ let run (dataset: string) (propagator: string) (width: int) (firstDepth: int) (m
     printfn "| layers | best validation accuracy | training accuracy at best | best iteration | status | seconds |"
     printfn "|---:|---:|---:|---:|---|---:|"
     for l in result.Levels do
-        printfn "| %d | %.2f %% | %.2f %% | %d | %A | %.1f |" l.Depth (100.0 * l.BestValidationAccuracy) (100.0 * l.TrainingAccuracy) l.BestIteration l.Status l.Seconds
+        printfn "| %d | %.2f %% | %.2f %% | %d | %s | %.1f |" l.Depth (100.0 * l.BestValidationAccuracy) (100.0 * l.TrainingAccuracy) l.BestIteration (StatusWord.name l.Status) l.Seconds
     printfn "best validation accuracy %.2f %% at %d layers; %.1f s" (100.0 * result.BestValidationAccuracy) result.Best.Network.Depth result.Seconds
     result

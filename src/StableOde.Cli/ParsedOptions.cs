@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.FSharp.Core;
 
 namespace StableOde.Cli;
 
@@ -171,26 +172,25 @@ public sealed class ParsedOptions
     /// <param name="fallback">The default.</param>
     /// <returns>The propagator.</returns>
     /// <exception cref="UsageException">The value names no propagator.</exception>
-    public Propagator Propagator(string name, Propagator fallback)
-    {
-        var text = Value(name);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        var parsed = Core.NetworkModule.tryParsePropagator(text);
-        return parsed is null
-            ? throw new UsageException($"--{name} expects resnet, antisymmetric, leapfrog or verlet, got '{text}'")
-            : Enum.Parse<Propagator>(Core.NetworkModule.propagatorName(parsed.Value), ignoreCase: true);
-    }
+    public Propagator Propagator(string name, Propagator fallback) =>
+        Named(name, fallback, Core.NetworkModule.tryParsePropagator, Core.NetworkModule.propagatorName, "resnet, antisymmetric, leapfrog or verlet");
 
     /// <summary>An activation option read by the core's parser (case-insensitive: tanh, relu, identity), or <paramref name="fallback"/> when it was not given.</summary>
     /// <param name="name">The option's name without dashes.</param>
     /// <param name="fallback">The default.</param>
     /// <returns>The activation.</returns>
     /// <exception cref="UsageException">The value names no activation.</exception>
-    public Activation Activation(string name, Activation fallback)
+    public Activation Activation(string name, Activation fallback) =>
+        Named(name, fallback, Core.ActivationModule.tryParse, Core.ActivationModule.name, "tanh, relu or identity");
+
+    /// <summary>The core's propagator of the facade's (the same case-insensitive name).</summary>
+    /// <param name="propagator">The facade's propagator.</param>
+    /// <returns>The core's.</returns>
+    public static Core.Propagator CorePropagator(Propagator propagator) => Core.NetworkModule.tryParsePropagator(propagator.ToString()).Value;
+
+    /// <summary>An option naming one of the core's cases, read by the core's parser and turned into the facade's enum of the same name.</summary>
+    private TFacade Named<TCore, TFacade>(string name, TFacade fallback, Func<string, FSharpOption<TCore>> parse, Func<TCore, string> nameOf, string expected)
+        where TFacade : struct, Enum
     {
         var text = Value(name);
         if (text is null)
@@ -198,16 +198,11 @@ public sealed class ParsedOptions
             return fallback;
         }
 
-        var parsed = Core.ActivationModule.tryParse(text);
+        var parsed = parse(text);
         return parsed is null
-            ? throw new UsageException($"--{name} expects tanh, relu or identity, got '{text}'")
-            : Enum.Parse<Activation>(Core.ActivationModule.name(parsed.Value), ignoreCase: true);
+            ? throw new UsageException($"--{name} expects {expected}, got '{text}'")
+            : Enum.Parse<TFacade>(nameOf(parsed.Value), ignoreCase: true);
     }
-
-    /// <summary>The core's propagator of the facade's (the same case-insensitive name).</summary>
-    /// <param name="propagator">The facade's propagator.</param>
-    /// <returns>The core's.</returns>
-    public static Core.Propagator CorePropagator(Propagator propagator) => Core.NetworkModule.tryParsePropagator(propagator.ToString()).Value;
 
     private void Declared(string name)
     {

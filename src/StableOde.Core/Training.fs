@@ -125,7 +125,9 @@ type LevelResult =
 type TrainingResult =
     { /// The levels in order of depth.
       Levels: LevelResult list
-      /// The status of the last level trained.
+      /// How the run ended: Cancelled or Diverged when a level stopped so (training stops there),
+      /// otherwise LineSearchFailed when any level's line search failed, otherwise the last
+      /// level's status (MaxIterations: completed).
       Status: OptimisationStatus
       /// The best validation accuracy over all levels.
       BestValidationAccuracy: float
@@ -546,8 +548,9 @@ module Training =
                 levels (nextStart options split level) acc
         let results = List.rev (levels first (List.rev completed))
         let best = results |> List.fold (fun (b: LevelResult) l -> if l.BestValidationAccuracy > b.BestValidationAccuracy then l else b) results.Head
+        let any status = results |> List.exists (fun l -> l.Status = status)
         { Levels = results
-          Status = (List.last results).Status
+          Status = [ Cancelled; Diverged; LineSearchFailed ] |> List.tryFind any |> Option.defaultValue (List.last results).Status
           BestValidationAccuracy = best.BestValidationAccuracy
           Best = best.Best
           Seconds = (completed |> List.sumBy (fun l -> l.Seconds)) + clock.Elapsed.TotalSeconds }

@@ -50,6 +50,19 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public void TrainReproduceAndCheckpointsUseTheCoresStatusWords()
+    {
+        (TrainingStatus Facade, Core.OptimisationStatus Core)[] statuses =
+        [
+            (TrainingStatus.Completed, Core.OptimisationStatus.MaxIterations), (TrainingStatus.LineSearchFailed, Core.OptimisationStatus.LineSearchFailed),
+            (TrainingStatus.Diverged, Core.OptimisationStatus.Diverged), (TrainingStatus.Cancelled, Core.OptimisationStatus.Cancelled),
+        ];
+
+        Assert.All(statuses, s => Assert.Equal(Core.StatusWord.name(s.Core), Cli.Commands.TrainCommand.StatusName(s.Facade)));
+        Assert.Equal(["completed", "lineSearchFailed", "diverged", "cancelled"], statuses.Select(s => Core.StatusWord.name(s.Core)));
+    }
+
+    [Fact]
     public void ImageSplitsFollowTheExperiment()
     {
         Assert.Equal(Tuple.Create(50_000, 10_000), Core.Experiments.images.SplitCounts.Invoke(60_000));

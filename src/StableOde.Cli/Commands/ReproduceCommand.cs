@@ -86,46 +86,36 @@ public sealed class ReproduceCommand : Command
             throw new UsageException($"--out: cannot write to '{directory}': {e.Message}");
         }
 
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
         var runs = new List<TrainingRun>();
-        try
+        var interrupted = Output.Interruptible(interrupt =>
         {
             var interactive = !options.Has("quiet") && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
-            var parts = Parts(runs, maxDepth, iterations, interrupt.Token).ToList();
+            var parts = Parts(runs, maxDepth, iterations, interrupt).ToList();
             if (data is not null)
             {
-                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, interrupt.Token)));
+                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, interrupt)));
             }
 
             if (interactive)
             {
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-                console.Progress()
+                Output.Progress().Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(context => RunParts(parts, report, interrupt.Token, new SpectreProgress(context)));
+                    .Start(context => RunParts(parts, report, interrupt, new SpectreProgress(context)));
             }
             else
             {
-                RunParts(parts, report, interrupt.Token, null);
+                RunParts(parts, report, interrupt, null);
             }
 
             if (data is null)
             {
                 report.Skip("Figure 7 and Table 1 (MNIST)", "no --data folder with MNIST or Fashion-MNIST IDX files was given");
             }
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
 
-        if (interrupt.IsCancellationRequested)
+            return interrupt.IsCancellationRequested;
+        });
+
+        if (interrupted)
         {
             throw new OperationCanceledException($"interrupted; the finished parts are in {Path.Combine(directory, "report.md")}");
         }

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Spectre.Console;
 
 namespace StableOde.Cli.Commands;
@@ -103,14 +101,7 @@ public sealed class StabilityCommand : Command
 
     private static void Table(StabilityReport report, Network network, string at, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(stdout),
-        });
-        console.Profile.Width = 160;
+        var console = Output.Plain(stdout);
         console.WriteLine($"Stability of the {network}, h = {Number(report.StepSize)}, {at}");
         console.WriteLine($"Condition: {report.Condition}");
         var table = new Table().AddColumn("layer").AddColumn("eigenvalues").AddColumn("amplification").AddColumn("stable");
@@ -134,14 +125,12 @@ public sealed class StabilityCommand : Command
             (report.JacobianConverged ? $"({report.JacobianIterations} solves)" : $"(not converged after {report.JacobianIterations} sensitivity-adjoint pairs)"));
     }
 
-    private static string Json(StabilityReport report, int examples)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static string Json(StabilityReport report, int examples) =>
+        Output.Json(json =>
         {
             json.WriteStartObject();
             json.WriteString("propagator", report.Propagator.ToString().ToLowerInvariant());
-            WriteNumber(json, "stepSize", report.StepSize);
+            Output.Number(json, "stepSize", report.StepSize);
             json.WriteString("condition", report.Condition);
             json.WriteNumber("examples", examples);
             json.WriteBoolean("stable", report.IsStable);
@@ -154,40 +143,24 @@ public sealed class StabilityCommand : Command
                 foreach (var z in layer.Eigenvalues)
                 {
                     json.WriteStartObject();
-                    WriteNumber(json, "re", z.Real);
-                    WriteNumber(json, "im", z.Imaginary);
+                    Output.Number(json, "re", z.Real);
+                    Output.Number(json, "im", z.Imaginary);
                     json.WriteEndObject();
                 }
 
                 json.WriteEndArray();
-                WriteNumber(json, "amplification", layer.Amplification);
+                Output.Number(json, "amplification", layer.Amplification);
                 json.WriteBoolean("stable", layer.Stable);
                 json.WriteEndObject();
             }
 
             json.WriteEndArray();
             json.WriteStartObject("jacobian");
-            WriteNumber(json, "largest", report.JacobianLargest);
-            WriteNumber(json, "smallest", report.JacobianSmallest);
+            Output.Number(json, "largest", report.JacobianLargest);
+            Output.Number(json, "smallest", report.JacobianSmallest);
             json.WriteNumber("iterations", report.JacobianIterations);
             json.WriteBoolean("converged", report.JacobianConverged);
             json.WriteEndObject();
             json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
-
-    /// <summary>A finite number exactly (shortest round-trip form), or null for NaN and infinities.</summary>
-    private static void WriteNumber(Utf8JsonWriter json, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            json.WriteNumber(name, value);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+        });
 }

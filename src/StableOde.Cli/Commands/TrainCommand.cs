@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
 using Experiment = StableOde.Core.Experiment;
@@ -182,22 +181,14 @@ public sealed class TrainCommand : Command
         return Run(trainer, network, source, levels[^1], checkpointing, checkpoint, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
     }
 
-    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive)
-    {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
+    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive) =>
+        Output.Interruptible(cancel =>
         {
             TrainingResult Fit(IProgress<TrainingProgress>? progress) => (checkpointing, checkpoint) switch
             {
-                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, source.Training, source.Validation, maxDepth, c, progress, cancel.Token),
-                ({ } c, _) => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, c, progress, cancel.Token),
-                _ => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel.Token),
+                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, source.Training, source.Validation, maxDepth, c, progress, cancel),
+                ({ } c, _) => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, c, progress, cancel),
+                _ => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel),
             };
 
             if (!interactive)
@@ -205,9 +196,8 @@ public sealed class TrainCommand : Command
                 return Fit(null);
             }
 
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             TrainingResult? result = null;
-            console.Progress()
+            Output.Progress().Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(context =>
@@ -230,12 +220,7 @@ public sealed class TrainCommand : Command
                     task?.StopTask();
                 });
             return result!;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-    }
+        });
 
     private static string Describe(TrainingProgress p) => string.Create(
         CultureInfo.InvariantCulture,
@@ -256,18 +241,10 @@ public sealed class TrainCommand : Command
         };
     }
 
-    private static string StatusName(TrainingStatus status) => status switch
-    {
-        TrainingStatus.Completed => "completed",
-        TrainingStatus.LineSearchFailed => "lineSearchFailed",
-        TrainingStatus.Diverged => "diverged",
-        _ => "cancelled",
-    };
-
-    private static string Json(TrainingResult result, string? modelOut)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    /// <summary>The status word of the core (<c>StatusWord.name</c>: completed, lineSearchFailed, diverged, cancelled), which is the facade's status name in camel case.</summary>
+    internal static string StatusName(TrainingStatus status) => JsonNamingPolicy.CamelCase.ConvertName(status.ToString());
+    private static string Json(TrainingResult result, string? modelOut) =>
+        Output.Json(json =>
         {
             json.WriteStartObject();
             json.WriteStartArray("levels");
@@ -299,21 +276,11 @@ public sealed class TrainCommand : Command
             }
 
             json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
+        });
 
     private static void Table(TrainingResult result, Network network, Trainer trainer, DataSource source, string? modelOut, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(stdout),
-        });
-        console.Profile.Width = 160;
+        var console = Output.Plain(stdout);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{network.WithDepth(result.Levels[0].Depth)} on {source.Name} ({source.Training.Count} training, {source.Validation.Count} validation examples); α = {trainer.Smoothness:G3}, {trainer.Iterations} iterations a level, seed {trainer.Seed}"));
         var table = new Table().AddColumn("layers").AddColumn("best validation").AddColumn("training").AddColumn("best iteration").AddColumn("seconds").AddColumn("status");
