@@ -101,6 +101,18 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void ACheckpointRecordsTheDataFilesByTheirFullPaths()
+    {
+        var train = folder.Write("train.csv", "x1,x2,label\n0,0,0\n1,0,1\n0,1,1\n1,1,0\n");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, train);
+        var path = folder.File("csv.json");
+
+        CliRunner.Succeed("train", "--train", relative, "--validation", relative, "--levels", "2", "--iterations", "1", "--model-out", path, "--json");
+
+        Assert.Equal(["--train", train, "--validation", train, "--levels", "2", "--iterations", "1"], TrainingCheckpoint.Load(path).Run);
+    }
+
+    [Fact]
     public void ResumeTakesItsSettingsFromTheCheckpointAndNeedsOne()
     {
         var model = folder.File("model.json");

@@ -177,8 +177,23 @@ public sealed class TrainCommand : Command
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
 
-        var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, options.Arguments("resume", "model-out", "json"));
+        var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, RunOf(options));
         return Run(trainer, network, source, levels[^1], checkpointing, checkpoint, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+    }
+
+    /// <summary>The settings a checkpoint records: the options that make the run, with the data's paths made absolute so that a resume from another folder reads the same files.</summary>
+    private static IReadOnlyList<string> RunOf(ParsedOptions options)
+    {
+        var run = options.Arguments("resume", "model-out", "json").ToArray();
+        for (var i = 0; i + 1 < run.Length; i++)
+        {
+            if (run[i] is "--train" or "--validation" or "--images" or "--labels" or "--data")
+            {
+                run[i + 1] = Path.GetFullPath(run[i + 1]);
+            }
+        }
+
+        return run;
     }
 
     private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive) =>
