@@ -63,6 +63,18 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public void TheDataOptionsMakeOneDataChoice()
+    {
+        static Cli.DataChoice Of(params string[] args) => Cli.DataChoice.Of(Cli.ParsedOptions.Parse("train", new Cli.Commands.TrainCommand().Options, args));
+
+        Assert.Equal(Core.Experiments.peaks, Assert.IsType<Cli.DataChoice.BuiltIn>(Of("--dataset", "Peaks")).Experiment);
+        Assert.Equal(new Cli.DataChoice.CsvPair("a.csv", "b.csv", 3), Of("--train", "a.csv", "--validation", "b.csv", "--classes", "3"));
+        Assert.Equal(new Cli.DataChoice.IdxPair("i", "l", new Cli.ImageSizes(null, 5)), Of("--images", "i", "--labels", "l", "--validation-size", "5"));
+        Assert.Equal(new Cli.DataChoice.Folder("mnist", "d", new Cli.ImageSizes(7, null)), Of("--dataset", "MNIST", "--data", "d", "--train-size", "7"));
+        Assert.Throws<Cli.UsageException>(() => Of("--dataset", "peaks", "--train", "a.csv"));
+    }
+
+    [Fact]
     public void ImageSplitsFollowTheExperiment()
     {
         Assert.Equal(Tuple.Create(50_000, 10_000), Core.Experiments.images.SplitCounts.Invoke(60_000));

@@ -111,7 +111,7 @@ public sealed class TrainCommand : Command
     private TrainingResult Train(ParsedOptions options, TrainingCheckpoint? checkpoint, string? modelOut, TextWriter stderr, out Network network, out Trainer trainer, out DataSource source)
     {
         var seed = options.Integer("seed", 1);
-        source = DataSource.From(options, seed);
+        source = DataSource.From(DataChoice.Of(options), seed);
         var propagator = options.Propagator("propagator", Propagator.Verlet);
         var activation = options.Activation("activation", Activation.Tanh);
         var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
@@ -367,89 +367,29 @@ public sealed class TrainCommand : Command
     /// <summary>The training and validation sets and the paper's defaults for them.</summary>
     private sealed record DataSource(string Name, Dataset Training, Dataset Validation, Experiment? Paper, ImageShape? Image, double FinalTime)
     {
-        /// <summary>Where Debian's <c>dataset-fashion-mnist</c> installs Fashion-MNIST.</summary>
-        private const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
-
-        public static DataSource From(ParsedOptions options, int seed)
+        /// <summary>The data of a choice: the seeded split of a built-in set or of images (the experiment's sizes unless chosen), or the CSV pair.</summary>
+        public static DataSource From(DataChoice choice, int seed) => choice switch
         {
-            var dataset = options.Value("dataset")?.ToLowerInvariant();
-            var trainPath = options.Value("train");
-            var validationPath = options.Value("validation");
-            var imagesPath = options.Value("images");
-            var labelsPath = options.Value("labels");
-            var sources = (dataset is null ? 0 : 1) + (trainPath is null && validationPath is null ? 0 : 1) + (imagesPath is null && labelsPath is null ? 0 : 1);
-            if (sources > 1)
-            {
-                throw new UsageException("give one of --dataset NAME, --train FILE with --validation FILE, or --images FILE with --labels FILE");
-            }
+            DataChoice.BuiltIn { Experiment: var e } => FromExperiment(e, seed),
+            DataChoice.CsvPair c => FromCsv(c.Training, c.Validation, c.Classes),
+            DataChoice.IdxPair p => FromImages(ImageSet.Load(p.Images, p.Labels), Path.GetFileName(p.Images), p.Sizes, seed),
+            DataChoice.Folder f => FromImages(ImageSet.LoadFolder(f.Location), f.Dataset, f.Sizes, seed),
+            _ => throw new ArgumentOutOfRangeException(nameof(choice), choice, "no such data choice"),
+        };
 
-            var images = dataset is "mnist" or "fashion-mnist" || imagesPath is not null || labelsPath is not null;
-            if (options.Has("data") && dataset is not ("mnist" or "fashion-mnist"))
-            {
-                throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
-            }
-
-            foreach (var name in new[] { "train-size", "validation-size" })
-            {
-                if (options.Has(name) && !images)
-                {
-                    throw new UsageException($"--{name} applies to image data (--dataset mnist or fashion-mnist, or --images with --labels)");
-                }
-            }
-
-            if (options.Has("classes") && (images || dataset is not null))
-            {
-                throw new UsageException("--classes applies to CSV data (--train and --validation)");
-            }
-
-            if (images)
-            {
-                return FromImages(options, dataset, imagesPath, labelsPath, seed);
-            }
-
-            if (dataset is null)
-            {
-                if (trainPath is null || validationPath is null)
-                {
-                    throw new UsageException(trainPath is null && validationPath is null
-                        ? "'train' needs --dataset NAME, --train FILE --validation FILE, or --images FILE --labels FILE"
-                        : $"--{(trainPath is null ? "validation" : "train")} needs --{(trainPath is null ? "train" : "validation")} FILE as well");
-                }
-
-                return FromCsv(trainPath, validationPath, options.Has("classes") ? options.Integer("classes", 0) : null);
-            }
-
-            var paper = Experiments.tryFind(dataset)?.Value
-                ?? throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist");
+        private static DataSource FromExperiment(Experiment paper, int seed)
+        {
             var (training, validation) = Datasets.Load(Enum.Parse<PaperDataset>(paper.Name, ignoreCase: true), seed);
             return new DataSource(paper.Name, training, validation, paper, null, paper.FinalTime);
         }
 
-        /// <summary>MNIST-style images from a folder or an IDX pair, split at random (seeded) into training and validation images.</summary>
-        private static DataSource FromImages(ParsedOptions options, string? dataset, string? imagesPath, string? labelsPath, int seed)
+        /// <summary>MNIST-style images split at random (seeded) into training and validation images.</summary>
+        private static DataSource FromImages(ImageSet set, string name, ImageSizes sizes, int seed)
         {
-            ImageSet set;
-            if (dataset is null)
-            {
-                if (imagesPath is null || labelsPath is null)
-                {
-                    throw new UsageException($"--{(imagesPath is null ? "labels" : "images")} needs --{(imagesPath is null ? "images" : "labels")} FILE as well");
-                }
-
-                set = ImageSet.Load(imagesPath, labelsPath);
-            }
-            else
-            {
-                var folder = options.Value("data") ?? (dataset == "fashion-mnist" && Directory.Exists(FashionMnistFolder)
-                    ? FashionMnistFolder
-                    : throw new UsageException($"--dataset {dataset} needs --data DIR, the folder of its IDX files" + (dataset == "fashion-mnist" ? $" (none at {FashionMnistFolder}; apt-get install dataset-fashion-mnist puts it there)" : string.Empty)));
-                set = ImageSet.LoadFolder(folder);
-            }
-
             var count = set.Data.Count;
             var (trainingDefault, validationDefault) = Experiments.images.SplitCounts.Invoke(count);
-            var trainingSize = options.Integer("train-size", trainingDefault);
-            var validationSize = options.Integer("validation-size", validationDefault);
+            var trainingSize = sizes.Training ?? trainingDefault;
+            var validationSize = sizes.Validation ?? validationDefault;
             if (trainingSize < 1 || validationSize < 1)
             {
                 throw new UsageException($"--train-size and --validation-size must be at least 1, got {trainingSize} and {validationSize}");
@@ -461,7 +401,7 @@ public sealed class TrainCommand : Command
             }
 
             var (training, validation) = set.Data.Split(trainingSize, validationSize, seed);
-            return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), Experiments.images.FinalTime);
+            return new DataSource(name, training, validation, null, new ImageShape(set.Height, set.Width), Experiments.images.FinalTime);
         }
 
         /// <summary>
