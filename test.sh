@@ -25,6 +25,7 @@ dotnet fsi examples/taylor.fsx || examples_rc=1
 dotnet fsi examples/stability.fsx 8 || examples_rc=1
 dotnet fsi examples/swissroll.fsx --fast || examples_rc=1
 dotnet fsi examples/peaks.fsx --fast || examples_rc=1
+dotnet fsi examples/schemes.fsx --fast || examples_rc=1
 # The packages a C# user installs: pack the core and the facade into a local folder and build
 # and run a sample that consumes them from there, restored into its own package folder.
 { dotnet pack src/StableOde.Core -c Release --no-build -o "$log/packages" \

@@ -7,6 +7,7 @@ open BenchmarkDotNet.Attributes
 open MathNet.Numerics.LinearAlgebra
 open StableOde.Core
 open StableOde.Core.Kernels
+open StableOde.Timing
 
 /// A case's model, input and labels, built once per benchmark.
 type Prepared =

@@ -1,11 +1,13 @@
 /// `run …` times one case with `Bench.run` and prints one JSON object (what bench/compare.sh
-/// reads); anything else goes to BenchmarkDotNet's switcher (e.g. `--filter '*Cases*'`).
+/// reads); `peak` measures the machine's double-precision FMA peak (`FmaPeak.measure`) and prints
+/// it as one JSON object; anything else goes to BenchmarkDotNet's switcher (e.g. `--filter '*Cases*'`).
 module StableOde.Bench.Program
 
 open System
 open System.Globalization
 open BenchmarkDotNet.Running
 open StableOde.Core
+open StableOde.Timing
 
 let private usage =
     "usage: run --propagator resnet|antisymmetric|leapfrog|verlet --width n --samples s --layers N "
@@ -54,6 +56,10 @@ let main argv =
         with Failure message ->
             eprintfn "%s\n%s" message usage
             1
+    | [ "peak" ] ->
+        let p = FmaPeak.measure ()
+        printfn "{\"lanes\":%d,\"cores\":%d,\"oneCoreGflops\":%.2f,\"allCoresGflops\":%.2f}" p.Lanes p.Cores p.OneCore p.AllCores
+        0
     | _ ->
         BenchmarkSwitcher.FromAssembly(typeof<Benchmarks.Cases>.Assembly).Run(argv) |> ignore
         0

@@ -126,11 +126,47 @@ let networkCaseWith (batches: Gen<int>) (propagator: Propagator) (operator: Gen<
               Labels = Classifier.labelMatrix hyp classes labels
               Seed = seed + 5
               Description =
-                $"%A{propagator} · %A{op} · %A{act} · depth {depth} · T {finalTime} · batch {s} · tied {tied} · scale {scale} · %A{hyp} {classes} · seed {seed}" }
+                $"{Network.propagatorName propagator} {ModelFile.schemeToJson (Scheme.ofPropagator propagator)} · %A{op} · %A{act} · depth {depth} · T {finalTime} · batch {s} · tied {tied} · scale {scale} · %A{hyp} {classes} · seed {seed}" }
     }
 
 /// A network case with a batch of 1…8 examples.
 let networkCase propagator operator activation hypothesis = networkCaseWith batch propagator operator activation hypothesis
+
+/// A random valid stage list (SPEC §1b) of 1…4 stages drawn by `rng`, for an operator that is
+/// `square` (n = m) or not. Square: kicks (70 %) between any variables with either bias, and
+/// drifts between Y and Z; not square: kicks from one variable into the other, with the bias of
+/// the target's width. Coefficients a ∈ [−1.5, 1.5]; a third of the stages have their own aFirst.
+let randomScheme (rng: System.Random) (square: bool) : Scheme =
+    let variable () = if rng.Next 2 = 0 then Variable.Y else Variable.Z
+    let other v = if v = Variable.Y then Variable.Z else Variable.Y
+    let coefficient () = -1.5 + 3.0 * rng.NextDouble()
+    let stage () =
+        let s =
+            if square && rng.Next 10 < 3 then
+                let t = variable ()
+                Scheme.drift t (other t) (coefficient ())
+            elif square then Scheme.kick (variable ()) (variable ()) (if rng.Next 2 = 0 then BiasName.B else BiasName.C) (coefficient ())
+            else
+                let source = variable ()
+                let target = other source
+                Scheme.kick target source (if target = Variable.Y then BiasName.B else BiasName.C) (coefficient ())
+        if rng.Next 3 = 0 then Scheme.withFirst (coefficient ()) s else s
+    Scheme.ofStages (List.init (1 + rng.Next 4) (fun _ -> stage ()))
+
+/// A random valid stage list for an operator (see `randomScheme`).
+let schemeFor (op: Operator) : Gen<Scheme> =
+    seed |> Gen.map (fun k -> randomScheme (System.Random k) (Operator.inWidth op = Operator.outWidth op))
+
+/// A network case of a random stage list that fits the drawn operator.
+let schemeCaseWith (batches: Gen<int>) (operator: Gen<Operator>) (activation: Gen<Activation>) (hypothesis: Gen<Hypothesis>) =
+    gen {
+        let! op = operator
+        let! scheme = schemeFor op
+        return! networkCaseWith batches (Custom scheme) (Gen.constant op) activation hypothesis
+    }
+
+/// A random-scheme case with a batch of 1…8 examples.
+let schemeCase operator activation hypothesis = schemeCaseWith batch operator activation hypothesis
 
 /// A batch of 256…1,100 examples: the solves cut it into 2, 4 or 8 row blocks that run in parallel.
 let largeBatch = Gen.choose (256, 1100)

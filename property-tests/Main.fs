@@ -7,7 +7,7 @@ open Expecto
 /// Every list of the suite.
 let tests =
     testList "StableOde" [
-        testList "conformance" [ OperatorConformance.tests; NetworkConformance.tests; EngineMatchesReference.tests ]
+        testList "conformance" [ OperatorConformance.tests; NetworkConformance.tests; EngineMatchesReference.tests; Schemes.tests ]
         testList "claims of the paper" [
             Reversal.tests
             Conservation.tests

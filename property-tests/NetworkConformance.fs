@@ -1,5 +1,5 @@
-/// The conformance suite of the solves (SPEC §2), written once and run for every propagator on
-/// every operator: the dot-product test of sensitivity against adjoint, the Taylor test of the
+/// The conformance suite of the solves (SPEC §2), written once and run for every built-in scheme
+/// and for randomly generated stage lists (SPEC §1b) on every operator: the dot-product test of sensitivity against adjoint, the Taylor test of the
 /// whole loss gradient, agreement with the plain reference solves and of the adjoint strategies
 /// with each other, inputs never mutated and repeated calls bit-identical.
 module StableOde.PropertyTests.NetworkConformance
@@ -11,14 +11,11 @@ open StableOde.Core
 open StableOde.PropertyTests.Checks
 open StableOde.PropertyTests.Generators
 
-/// Does the propagator carry Z and so admit the reversal strategy?
-let reversible (net: Network) =
-    match net.Propagator with
-    | Leapfrog | Verlet -> true
-    | ResNet | AntisymmetricResNet -> false
+/// Is the network's scheme exactly invertible, so that it admits the reversal strategy?
+let reversible (net: Network) = Scheme.isInvertible (Network.scheme net)
 
 /// Every adjoint strategy a network admits: checkpoints every 1, 2, 3, N and N + 3 steps, every
-/// ⌈√N⌉ steps, and reversal for leapfrog and Verlet.
+/// ⌈√N⌉ steps, and reversal for invertible schemes.
 let strategies (net: Network) =
     [ Checkpoints 1; Checkpoints 2; Checkpoints 3; Checkpoints net.Depth; Checkpoints(net.Depth + 3); Solve.sqrtCheckpoints net ]
     @ (if reversible net then [ Reversal ] else [])
@@ -66,14 +63,14 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
 
         property "Taylor test of the logistic loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Logistic) taylorTest
 
-        property "the solves agree with the plain reference solves" anyActivation hypothesis (fun c ->
+        property "the solves agree with the plain backend" anyActivation hypothesis (fun c ->
             let net, p, y0 = c.Network, c.Parameters, c.Y0
             let dTheta, dY0, w = directions c
-            let close name (actual: float[]) (expected: float[]) = expectNormClose Accuracy.roundOff actual expected $"{name} against Reference"
-            close "forward" ((Solve.forward net p y0).ToColumnMajorArray()) ((Reference.forward net p y0).ToColumnMajorArray())
-            close "sensitivity" ((Solve.sensitivity net p y0 dTheta dY0).ToColumnMajorArray()) ((Reference.sensitivity net p y0 dTheta dY0).ToColumnMajorArray())
+            let close name (actual: float[]) (expected: float[]) = expectNormClose Accuracy.roundOff actual expected $"{name} against Plain"
+            close "forward" ((Solve.forward net p y0).ToColumnMajorArray()) ((Plain.forward net p y0).ToColumnMajorArray())
+            close "sensitivity" ((Solve.sensitivity net p y0 dTheta dY0).ToColumnMajorArray()) ((Plain.sensitivity net p y0 dTheta dY0).ToColumnMajorArray())
             let gTheta, gY0 = Solve.adjoint StoreAll net p y0 w
-            let rTheta, rY0 = Reference.adjoint net p y0 w
+            let rTheta, rY0 = Plain.adjoint net p y0 w
             close "adjoint" (flatten gTheta [ gY0 ]) (flatten rTheta [ rY0 ]))
 
         property "all adjoint strategies agree with StoreAll" anyActivation hypothesis (fun c ->
@@ -84,7 +81,7 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
                 let gTheta', gY0' = Solve.adjoint strategy c.Network c.Parameters c.Y0 w
                 expectNormClose Accuracy.strategies (flatten gTheta' [ gY0' ]) reference $"%A{strategy} against StoreAll"
             if not (reversible c.Network) then
-                Expect.throwsT<System.ArgumentException> (fun () -> Solve.adjoint Reversal c.Network c.Parameters c.Y0 w |> ignore) "reversal of forward Euler")
+                Expect.throwsT<System.ArgumentException> (fun () -> Solve.adjoint Reversal c.Network c.Parameters c.Y0 w |> ignore) "reversal of a scheme that is not invertible")
 
         property "inputs are never mutated and repeated calls are bit-identical" anyActivation hypothesis (fun c ->
             let net, p, y0 = c.Network, c.Parameters, c.Y0
@@ -110,6 +107,19 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
                     let g = Model.gradient StoreAll c.Model y0 c.Labels
                     Array.concat [ [| g.Loss |]; flatten g.GradTheta [ g.YN; g.GradW; g.GradY0 ]; g.GradMu.ToArray() ]
                 if reversible net then yield "Solve.reconstruct", fun () -> state (Solve.reconstruct net p final) ])
+
+        property "invertible schemes: reconstruct recovers (Y_0, Z_0 = 0) from the final state, as the plain inverse does" anyActivation hypothesis (fun c ->
+            if reversible c.Network then
+                let net, p = c.Network, c.Parameters
+                let states = Solve.trajectory net p c.Y0
+                let final = Array.last states
+                let back = Solve.reconstruct net p final
+                let scale = states |> Array.map (fun s -> s.Y.FrobeniusNorm() + (s.Z |> Option.map (fun z -> z.FrobeniusNorm()) |> Option.defaultValue 0.0)) |> Array.max
+                let drift = (back.Y - c.Y0).FrobeniusNorm() + (back.Z |> Option.map (fun z -> z.FrobeniusNorm()) |> Option.defaultValue 0.0)
+                Expect.isLessThanOrEqual drift (Accuracy.reconstruction.relative * scale) $"reversal drift {drift:E2} against max_j ‖(Y_j, Z_j)‖ = {scale:E2}"
+                let finalZ = match final.Z with Some z -> z | None -> Kernels.zeros c.Y0.RowCount (Network.auxWidth net)
+                let plainY, _ = Plain.reconstruct net p final.Y finalZ
+                expectNormClose Accuracy.roundOff (back.Y.ToColumnMajorArray()) (plainY.ToColumnMajorArray()) "Solve.reconstruct against Plain.reconstruct")
     ]
 
 /// Every propagator of SPEC §1 on every operator it takes, through the suite.
@@ -125,6 +135,12 @@ let tests =
         suite "leapfrog · NegativeSemidefinite(Conv3x3)" 60 (networkCase Leapfrog (negativeSemidefinite convolution))
         suite "Verlet · Dense n×m" 100 (networkCase Verlet rectangular)
         suite "Verlet · Conv3x3" 60 (networkCase Verlet convolution)
+        suite "verlet4 · Dense n×m" 25 (networkCase Verlet4 rectangular)
+        suite "verlet4 · Conv3x3" 10 (networkCase Verlet4 convolution)
+        suite "random schemes · Dense n×m" 50 (schemeCase rectangular)
+        suite "random schemes · Antisymmetric(Dense, γ) and NegativeSemidefinite(Dense)" 25 (schemeCase (Gen.oneof [ antisymmetric dense; negativeSemidefinite rectangular ]))
+        suite "random schemes · Conv3x3" 20 (schemeCase convolution)
+        suite "random schemes · Dense n×m, 256…1,100 examples in parallel row blocks" 6 (schemeCaseWith largeBatch rectangular)
         suite "ResNet · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch ResNet dense)
         suite "leapfrog · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Leapfrog dense)
         suite "Verlet · Dense n×m, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Verlet rectangular)

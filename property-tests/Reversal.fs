@@ -15,13 +15,14 @@ open StableOde.PropertyTests.Generators
 [<Literal>]
 let Steps = 1024
 
-/// Stable deep Hamiltonian networks: Verlet on a dense n×m operator and leapfrog on −B Bᵀ
+/// Stable deep Hamiltonian networks: Verlet and verlet4 on a dense n×m operator and leapfrog on −B Bᵀ
 /// (Eq. 4.14), tanh or identity, 1,024 layers, T = 5…20 (h ≈ 0.005…0.02), θ ~ N(0, ¼).
 let cases =
     let verlet = networkCase Verlet rectangular
     let leapfrog = networkCase Leapfrog (negativeSemidefinite rectangular)
+    let verlet4 = networkCase Verlet4 rectangular
     gen {
-        let! make = Gen.elements [ verlet; leapfrog ]
+        let! make = Gen.elements [ verlet; leapfrog; verlet4 ]
         let! c = make smoothActivation hypothesis
         let! finalTime = Gen.elements [ 5.0; 10.0; 20.0 ]
         let net = { c.Network with Depth = Steps; FinalTime = finalTime }
@@ -37,7 +38,7 @@ let private property title (check: NetworkCase -> unit) =
 
 /// Reconstruction and the reversal adjoint over 1,024 steps.
 let tests =
-    testList "reversal (Verlet, leapfrog)" [
+    testList "reversal (Verlet, leapfrog, verlet4)" [
         property "reconstruct from the final state recovers Y_0 and Z_{-1/2} = 0 after 1,024 steps" (fun c ->
             let states = Solve.trajectory c.Network c.Parameters c.Y0
             let back = Solve.reconstruct c.Network c.Parameters (Array.last states)

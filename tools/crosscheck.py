@@ -1,8 +1,9 @@
 """An independent cross-check of `stableode gradient`, in plain Python from SPEC §1–§3 and §9.
 
-Writes random models (every propagator, activation and classifier; dense and 3×3 convolution)
-as stableode-model/1 JSON and data as CSV, runs the CLI, and checks its loss and Y_N against a
-literal implementation of the update formulas (leapfrog in its two-step form) to round-off, and
+Writes random models (every propagator, verlet4 and custom stage lists, activation and
+classifier; dense and 3×3 convolution) as stableode-model/1 JSON and data as CSV, runs the CLI,
+and checks its loss and Y_N against a literal implementation of the update formulas (leapfrog in
+its two-step form; verlet4 and custom schemes stage by stage from SPEC §1b) to round-off, and
 its gradients against central finite differences of that implementation. Exit code 1 on any
 mismatch. Run after a Release build: python3 tools/crosscheck.py
 """
@@ -57,10 +58,35 @@ def addbias(A, b):
 
 def sig(model, A): return [[act(model["activation"], x) for x in row] for row in A]
 
+THETA = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
+def kick(t, s, bias, a): return {"stage": "kick", "target": t, "source": s, "bias": bias, "a": a}
+# verlet4 as SPEC §1b lists it (Forest–Ruth).
+VERLET4 = [kick("Y", "Z", "b", THETA / 2), kick("Z", "Y", "c", -THETA), kick("Y", "Z", "b", (1 - THETA) / 2),
+           kick("Z", "Y", "c", -(1 - 2 * THETA)), kick("Y", "Z", "b", (1 - THETA) / 2), kick("Z", "Y", "c", -THETA),
+           kick("Y", "Z", "b", THETA / 2)]
+
+def stages_forward(model, stages, Y, h):
+    """SPEC §1b: each layer applies its stages in order; kick T += a h σ(S K̂ + β), drift T += a h S."""
+    state = {"Y": Y, "Z": None}
+    zcols = model["auxWidth"] if model["operator"]["kind"] == "dense" else len(Y[0])
+    state["Z"] = [[0.0] * zcols for _ in Y]
+    for j in range(model["layers"]):
+        for st in stages:
+            a = st["aFirst"] if j == 0 and "aFirst" in st else st["a"]
+            S, T = state[st["source"]], state[st["target"]]
+            if st["stage"] == "kick":
+                F = sig(model, addbias(apply(model, model["K"][j], S, transposed=(st["source"] == "Z")), model[st["bias"]][j]))
+            else:
+                F = S
+            state[st["target"]] = [[T[r][k] + a * h * F[r][k] for k in range(len(T[0]))] for r in range(len(T))]
+    return state["Y"]
+
 def forward(model, Y0):
     N, T = model["layers"], model["finalTime"]; h = T / N
     p = model["propagator"]
     Y = [list(r) for r in Y0]
+    if p in ("verlet4", "custom"):
+        return stages_forward(model, VERLET4 if p == "verlet4" else model["scheme"], Y, h)
     if p in ("resnet", "antisymmetric"):
         for j in range(N):
             F = sig(model, addbias(apply(model, model["K"][j], Y), model["b"][j]))
@@ -116,20 +142,26 @@ def make(prop, act_, hyp, conv_=False):
     if conv_:
         c, H, W = 2, 3, 3; n = c * H * W
         K = [rnd(c, c, 3, 3, scale=0.3) for _ in range(N)]; b = [rnd(c) for _ in range(N)]; op = {"kind": "conv3x3", "channels": c, "height": H, "width": W}
-        cb = [rnd(c) for _ in range(N)]
+        cb = [rnd(c) for _ in range(N)]; m = c
     else:
-        K = [rnd(n, m if prop == "verlet" else n) for _ in range(N)]; b = [rnd(n) for _ in range(N)]; op = {"kind": "dense"}
+        K = [rnd(n, m if prop in ("verlet", "verlet4", "custom") else n) for _ in range(N)]; b = [rnd(n) for _ in range(N)]; op = {"kind": "dense"}
         cb = [rnd(m) for _ in range(N)]
     model = {"format": "stableode-model/1", "propagator": prop, "activation": act_, "finalTime": 1.3, "layers": N,
              "gamma": 0.2 if prop == "antisymmetric" else 0.0, "width": n, "auxWidth": m, "operator": op, "K": K, "b": b,
              "classifier": {"hypothesis": hyp, "W": rnd(n, 1 if hyp == "logistic" else classes), "mu": rnd(1 if hyp == "logistic" else classes)}}
-    if prop == "verlet": model["c"] = cb
+    if prop == "custom":
+        # dense (n ≠ m): kicks between Y and Z; convolution (Z has Y's shape): every kind of stage
+        model["scheme"] = ([dict(kick("Z", "Y", "c", -0.5), aFirst=-0.3), kick("Y", "Z", "b", 1.0), kick("Z", "Y", "c", -0.5)] if not conv_ else
+                           [kick("Z", "Y", "c", -0.5), {"stage": "drift", "target": "Y", "source": "Z", "a": 1.0, "aFirst": 0.5},
+                            kick("Y", "Y", "b", 0.3), kick("Z", "Z", "c", 0.7)])
+    if prop in ("verlet", "verlet4", "custom"): model["c"] = cb
     Y0 = rnd(s, n); labels = [random.randrange(classes) for _ in range(s)]
     return model, Y0, labels
 
 failures = 0
 cases = [(p, a, hy, cv) for p in ["resnet", "antisymmetric", "leapfrog", "verlet"] for a in ["tanh", "relu", "identity"] for hy in ["softmax", "logistic"] for cv in [False]]
-cases += [(p, "tanh", "softmax", True) for p in ["resnet", "antisymmetric", "leapfrog", "verlet"]]
+cases += [(p, a, hy, False) for p in ["verlet4", "custom"] for a in ["tanh", "relu"] for hy in ["softmax", "logistic"]]
+cases += [(p, "tanh", "softmax", True) for p in ["resnet", "antisymmetric", "leapfrog", "verlet", "verlet4", "custom"]]
 for (p, a, hy, cv) in cases:
     model, Y0, labels = make(p, a, hy, cv)
     json.dump(model, open(MODEL, "w"))
@@ -143,7 +175,7 @@ for (p, a, hy, cv) in cases:
     err = abs(g["loss"] - L) / abs(L)
     # finite differences on a sample of leaves
     checks = [("K", "gradK", model), ("b", "gradB", model), ("W", "gradW", model["classifier"]), ("mu", "gradMu", model["classifier"])]
-    if p == "verlet": checks.append(("c", "gradC", model))
+    if "c" in model: checks.append(("c", "gradC", model))
     gerr = 0.0
     for key, gkey, holder in checks:
         paths = list(leaves(holder[key])); random.shuffle(paths)

@@ -2,7 +2,9 @@
 """The cases of docs/performance.md in PyTorch, timed like `Bench.run`.
 
 Same arguments as `StableOde.Bench run` (see bench/compare.sh); prints one JSON object
-{"medianMs", "minMs", "maxMs", "gflops", "peakMB"}. float64, tanh, two threads, a softmax
+{"medianMs", "minMs", "maxMs", "gflops", "peakMB", "blas"} (blas: OpenBLAS's core type).
+Before it imports torch it installs python3-torch and OpenBLAS when missing and puts torch on
+OpenBLAS's best kernel for this processor (peer_blas.py; bench/compare.sh chooses once per run). float64, tanh, two threads, a softmax
 cross-entropy loss; "gradient" is the forward pass plus backward() for every K_j, b_j (c_j), W,
 mu and Y_0, as in Model.gradient. Warm-up runs first (at least one, more until one second has
 passed, at most 20); the median of --repeat timed runs. peakMB is the growth of the process's
@@ -14,8 +16,7 @@ import json
 import statistics
 import time
 
-import torch
-import torch.nn.functional as F
+import peer_blas
 
 
 def parse():
@@ -54,6 +55,9 @@ def resident_kib(field):
 
 def main():
     a = parse()
+    blas = peer_blas.prepare()
+    import torch
+    import torch.nn.functional as F
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     dt = torch.float64
@@ -125,7 +129,7 @@ def main():
         times.append(1000.0 * (time.perf_counter() - t))
     median = statistics.median(times)
     print(json.dumps({"medianMs": median, "minMs": min(times), "maxMs": max(times),
-                      "gflops": flops(a) / (median * 1e6), "peakMB": peak}))
+                      "gflops": flops(a) / (median * 1e6), "peakMB": peak, "blas": blas}))
 
 
 if __name__ == "__main__":

@@ -1,24 +1,50 @@
-/// The fast solves: the propagators of ResNet.fs, Leapfrog.fs and Verlet.fs re-expressed as
-/// allocation-free, in-place updates on one block of examples with reused workspaces. Examples
-/// are independent, so a batch is cut into row blocks that run on all cores with no
-/// synchronisation between layers; only parameter gradients are summed, in block order, so the
-/// result does not depend on the number of cores. Dense operators (and their antisymmetric and
-/// negative-semidefinite parametrisations) run the fused kernels of `Fused` on machines with
-/// 512-bit or 256-bit vectors, and ResNet and Verlet with a 3×3 convolution those of
-/// `FusedConv` on machines with 512-bit vectors; every other case runs the generic path below, whole-column operator products (convolutions
-/// by the direct kernels of `Operator.fast…`). Results agree with the
-/// reference step functions to round-off (tests hold them to 1e-12).
+/// The fast backend: every scheme's stages (SPEC §1b) as allocation-free, in-place updates on
+/// one block of examples with reused workspaces. Examples are independent, so a batch is cut
+/// into row blocks that run on all cores with no synchronisation between layers; only parameter
+/// gradients are summed, in block order, so the result does not depend on the number of cores.
+///
+/// A layer is its stages: forward in order, linearised in order, transposed in reverse order,
+/// undone in reverse order. Each stage runs a primitive — a kick (its forward, linearisation and
+/// transpose) or a drift — on one of two kernels: dense operators (and their antisymmetric and
+/// negative-semidefinite parametrisations) on the fused per-stage kernels of `Fused` on
+/// machines with 512-bit or 256-bit vectors; every other case on whole-column operator products
+/// (convolutions by the direct kernels of `Operator.fast…`). Fusion across stages is this
+/// backend's business: it recognises the stage lists of ResNet, leapfrog and Verlet and runs
+/// their whole-layer kernels (`Fused`, and `FusedConv` for ResNet and Verlet on a 3×3
+/// convolution). Results agree with the plain backend to round-off (tests hold them to 1e-12).
+[<OptimisedFromFirstCall>]
 module StableOde.Core.Engine
 
 open System.Threading.Tasks
 open StableOde.Core.Kernels
 open StableOde.Core.Layer
 
+/// How a block runs a layer: one of the whole-layer kernels of a recognised stage list, or the
+/// stages one at a time.
+type Fusion =
+    /// `Fused.resnet…`: the stage list of `Scheme.resnet` on a dense operator.
+    | FusedResNet
+    /// `Fused.leapfrog…`: `Scheme.leapfrog` on a dense operator.
+    | FusedLeapfrog
+    /// `Fused.verlet…`: `Scheme.verlet` on a dense operator (tiles of 32 rows).
+    | FusedVerlet
+    /// `FusedConv.resnet…`: `Scheme.resnet` on a plain 3×3 convolution.
+    | ConvResNet
+    /// `FusedConv.verlet…`: `Scheme.verlet` on a plain 3×3 convolution.
+    | ConvVerlet
+    /// Stage by stage on the fused per-stage kernels `Fused.kick…` (dense operators).
+    | FusedStages
+    /// Stage by stage on whole-column operator products.
+    | Stages
+
 /// Scratch buffers of one block: pre-activations, activations, derivatives and temporaries of
-/// width n (features) and m (Verlet's Z; equal to n otherwise), and a copy of Z.
+/// width n (features) and m (Z), working copies of (Y, Z), and the source a kick
+/// read, one per stage (the transposed stages need them).
 type Workspace =
     { An: float[]; Un: float[]; Dn: float[]; Tn: float[]
-      Am: float[]; Um: float[]; Dm: float[]; Tm: float[]; Zs: float[] }
+      Am: float[]; Um: float[]; Dm: float[]; Tm: float[]
+      Yw: float[]; Zw: float[]
+      Sources: float[][] }
 
 /// One block of examples: the solve's context for its rows and its workspace.
 type Block =
@@ -29,8 +55,11 @@ type Block =
       Start: int
       /// The number of examples the block holds.
       Rows: int
-      /// Whole-width workspaces of the generic path, allocated on its first use (the fused
-      /// paths never need them).
+      /// The network's stages, in order.
+      Stages: Stage[]
+      /// How the block runs a layer.
+      Fusion: Fusion
+      /// Whole-width workspaces, allocated on first use (the whole-layer kernels never need them).
       Ws: System.Lazy<Workspace>
       /// Scratch of the fused dense kernels (empty unless the network runs them: its gradient
       /// accumulators grow as n·m).
@@ -60,44 +89,46 @@ let blockCount (width: int) (s: int) =
             b <- 2 * b
         b
 
-let private zWidth (net: Network) =
-    match net.Propagator with
-    | Verlet -> Operator.outWidth net.Operator
-    | _ -> Operator.inWidth net.Operator
+/// Whether a network's state carries Z (a stage names it).
+let hasZ (net: Network) = Scheme.usesZ (Network.scheme net)
 
-/// Whether a propagator carries the second variable Z.
-let hasZ (net: Network) =
-    match net.Propagator with
-    | Leapfrog | Verlet -> true
-    | ResNet | AntisymmetricResNet -> false
-
-/// Whether a network's steps run the fused kernels: a dense operator, plain or parametrised,
-/// on a machine with 512-bit or 256-bit vectors.
+/// Whether a network's operator runs the fused dense kernels: dense, plain or parametrised, on a
+/// machine with 512-bit or 256-bit vectors.
 let isFused (net: Network) =
     Fused.available
     && (match net.Operator with
         | Dense _ | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> true
         | _ -> false)
 
-/// Whether a network's steps run the fused convolution kernels: ResNet or Verlet with a plain
-/// 3×3 convolution, on a machine with 512-bit vectors.
-let isConvFused (net: Network) =
-    FusedConv.available
-    && (match net.Propagator, net.Operator with
-        | (ResNet | Verlet), Conv3x3 _ -> true
-        | _ -> false)
+/// How a network's layers run: a whole-layer kernel when its stage list is one the backend
+/// fuses, else stage by stage.
+let fusion (net: Network) : Fusion =
+    let scheme = Network.scheme net
+    if isFused net then
+        if scheme = Scheme.resnet then FusedResNet
+        elif scheme = Scheme.leapfrog then FusedLeapfrog
+        elif scheme = Scheme.verlet then FusedVerlet
+        else FusedStages
+    else
+        match net.Operator with
+        | Conv3x3 _ when FusedConv.available && scheme = Scheme.resnet -> ConvResNet
+        | Conv3x3 _ when FusedConv.available && scheme = Scheme.verlet -> ConvVerlet
+        | _ -> Stages
 
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
 /// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
     let count = blockCount (Operator.inWidth net.Operator) s
     let groups = (s + Fused.Lanes - 1) / Fused.Lanes
-    let n, m = Operator.inWidth net.Operator, zWidth net
+    let n, m = Network.width net, Network.auxWidth net
     let h = Network.stepSize net
+    let stages = List.toArray (Network.scheme net).Stages
+    let how = fusion net
     let matrixSize =
         match net.Operator with
         | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
         | _ -> 0
+    let widthOf v = if v = Variable.Y then n else m
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
         let stride = groups * (i + 1) / count * Fused.Lanes - first
@@ -105,8 +136,12 @@ let blocks (net: Network) (s: int) : Block[] =
         { Ctx = { Net = net; S = stride; H = h }
           Start = first
           Rows = min s (first + stride) - first
+          Stages = stages
+          Fusion = how
           Ws = System.Lazy<Workspace>(fun () ->
-              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m; Zs = buf m })
+              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
+                Yw = buf n; Zw = buf m
+                Sources = stages |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
           Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
           MatrixGradient = Array.zeroCreate matrixSize
@@ -146,164 +181,7 @@ let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
     if blocks.Length = 1 then f 0 blocks[0]
     else Parallel.For(0, blocks.Length, onePerCore, fun i -> f i blocks[i]) |> ignore
 
-// ---- the layer map on a block, in place -------------------------------------------------
-
-/// dst ← X K(θ) + 1bᵀ (Direct) or X K(θ)ᵀ + 1bᵀ (Transposed).
-let private pre (b: Block) (side: Side) (theta: float[]) (bias: float[]) (x: float[]) (dst: float[]) =
-    let op = b.Ctx.Net.Operator
-    match side with
-    | Direct -> Operator.fastApplyInto false 1.0 op b.Ctx.S theta x dst
-    | Transposed -> Operator.fastApplyTransposeInto false 1.0 op b.Ctx.S theta x dst
-    addBias b.Ctx.S (outputWidth op side) bias dst
-
-/// u ← σ(a), d ← σ'(a) (d may be null) on a buffer of the given width.
-let private activate (b: Block) (width: int) (a: float[]) (u: float[]) (d: float[]) =
-    Activation.evaluateInto b.Ctx.Net.Activation (b.Ctx.S * width) a u d
-
-/// t ← σ'(a) ⊙ (δX K + X K'(θ)[δθ] + 1δbᵀ) with d = σ'(a) already computed.
-let private linearised (b: Block) (side: Side) (theta: float[]) (x: float[]) (dx: float[]) (dTheta: float[]) (db: float[]) (d: float[]) (t: float[]) =
-    let op = b.Ctx.Net.Operator
-    let s = b.Ctx.S
-    match side with
-    | Direct ->
-        Operator.fastApplyInto false 1.0 op s theta dx t
-        Operator.fastDerivativeInto true 1.0 op s theta x dTheta t
-    | Transposed ->
-        Operator.fastApplyTransposeInto false 1.0 op s theta dx t
-        Operator.fastTransposeDerivativeInto true 1.0 op s theta x dTheta t
-    addBias s (outputWidth op side) db t
-    multiplyInPlace d t
-
-/// The transpose of `linearised` scaled by α, for t = σ'(a) ⊙ ū already formed:
-/// x̄ ← x̄ + α t Kᵀ, gθ ← gθ + α ∂⟨X K(θ), t⟩/∂θ, gb ← gb + α colsum(t).
-let private transposed (b: Block) (side: Side) (theta: float[]) (x: float[]) (alpha: float) (t: float[]) (xBar: float[]) (gTheta: float[]) (gb: float[]) =
-    let op = b.Ctx.Net.Operator
-    let s = b.Ctx.S
-    match side with
-    | Direct ->
-        Operator.fastApplyTransposeInto true alpha op s theta t xBar
-        Operator.fastDerivativeTransposeInto true alpha op s theta x t gTheta
-    | Transposed ->
-        Operator.fastApplyInto true alpha op s theta t xBar
-        Operator.fastDerivativeTransposeInto true alpha op s theta t x gTheta
-    addBiasTranspose alpha s (outputWidth op side) t gb
-
-/// t ← d ⊙ v over a buffer of the given width.
-let private hadamard (b: Block) (width: int) (d: float[]) (v: float[]) (t: float[]) =
-    let count = b.Ctx.S * width
-    System.Numerics.Tensors.TensorPrimitives.Multiply(System.ReadOnlySpan(d, 0, count), System.ReadOnlySpan(v, 0, count), System.Span(t, 0, count))
-
-let private omega (j: int) = if j = 0 then 0.5 else 1.0
-
-// ---- the generic path: operator products over whole columns ----------------------------
-
-/// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}) on the generic path.
-let private genericStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws.Value
-    let h = b.Ctx.H
-    let n = Operator.inWidth b.Ctx.Net.Operator
-    match b.Ctx.Net.Propagator with
-    | ResNet | AntisymmetricResNet ->
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un null
-        axpy h ws.Un y
-    | Leapfrog ->
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un null
-        axpy (omega j * h) ws.Un z
-        axpy h z y
-    | Verlet ->
-        let m = Operator.outWidth b.Ctx.Net.Operator
-        pre b Direct w.K w.c y ws.Am
-        activate b m ws.Am ws.Um null
-        axpy (-h) ws.Um z
-        pre b Transposed w.K w.b z ws.An
-        activate b n ws.An ws.Un null
-        axpy h ws.Un y
-
-/// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse, on the generic path.
-let private genericReverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let ws = b.Ws.Value
-    let h = b.Ctx.H
-    let n = Operator.inWidth b.Ctx.Net.Operator
-    match b.Ctx.Net.Propagator with
-    | Leapfrog ->
-        axpy (-h) z y
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un null
-        axpy (-(omega j) * h) ws.Un z
-    | Verlet ->
-        let m = Operator.outWidth b.Ctx.Net.Operator
-        pre b Transposed w.K w.b z ws.An
-        activate b n ws.An ws.Un null
-        axpy (-h) ws.Un y
-        pre b Direct w.K w.c y ws.Am
-        activate b m ws.Am ws.Um null
-        axpy h ws.Um z
-    | ResNet | AntisymmetricResNet -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
-
-/// Sensitivity step on the generic path.
-let private genericSensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    let ws = b.Ws.Value
-    let h = b.Ctx.H
-    let n = Operator.inWidth b.Ctx.Net.Operator
-    match b.Ctx.Net.Propagator with
-    | ResNet | AntisymmetricResNet ->
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un ws.Dn
-        linearised b Direct w.K y dy dw.K dw.b ws.Dn ws.Tn
-        axpy h ws.Tn dy
-        axpy h ws.Un y
-    | Leapfrog ->
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un ws.Dn
-        linearised b Direct w.K y dy dw.K dw.b ws.Dn ws.Tn
-        axpy (omega j * h) ws.Tn dz
-        axpy h dz dy
-        axpy (omega j * h) ws.Un z
-        axpy h z y
-    | Verlet ->
-        let m = Operator.outWidth b.Ctx.Net.Operator
-        pre b Direct w.K w.c y ws.Am
-        activate b m ws.Am ws.Um ws.Dm
-        linearised b Direct w.K y dy dw.K dw.c ws.Dm ws.Tm
-        axpy (-h) ws.Tm dz
-        axpy (-h) ws.Um z
-        pre b Transposed w.K w.b z ws.An
-        activate b n ws.An ws.Un ws.Dn
-        linearised b Transposed w.K z dz dw.K dw.b ws.Dn ws.Tn
-        axpy h ws.Tn dy
-        axpy h ws.Un y
-
-/// Adjoint step j on the generic path.
-let private genericAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let ws = b.Ws.Value
-    let h = b.Ctx.H
-    let n = Operator.inWidth b.Ctx.Net.Operator
-    match b.Ctx.Net.Propagator with
-    | ResNet | AntisymmetricResNet ->
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un ws.Dn
-        hadamard b n ws.Dn yBar ws.Tn
-        transposed b Direct w.K y h ws.Tn yBar g.K g.b
-    | Leapfrog ->
-        axpy h yBar zBar
-        pre b Direct w.K w.b y ws.An
-        activate b n ws.An ws.Un ws.Dn
-        hadamard b n ws.Dn zBar ws.Tn
-        transposed b Direct w.K y (omega j * h) ws.Tn yBar g.K g.b
-    | Verlet ->
-        let m = Operator.outWidth b.Ctx.Net.Operator
-        pre b Transposed w.K w.b z' ws.An
-        activate b n ws.An ws.Un ws.Dn
-        hadamard b n ws.Dn yBar ws.Tn
-        transposed b Transposed w.K z' h ws.Tn zBar g.K g.b
-        pre b Direct w.K w.c y ws.Am
-        activate b m ws.Am ws.Um ws.Dm
-        hadamard b m ws.Dm zBar ws.Tm
-        transposed b Direct w.K y (-h) ws.Tm yBar g.K g.c
-
-// ---- the fused path and the public steps -------------------------------------------------
+// ---- the effective dense matrix of the fused kernels -------------------------------------
 
 /// The dense matrix the fused kernels multiply by for θ: K itself, ½(K − Kᵀ − γI) for the
 /// antisymmetric parametrisation, −B Bᵀ for the negative-semidefinite one (B = θ).
@@ -352,7 +230,7 @@ let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : fl
 /// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients.
 let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
     let net = b.Ctx.Net
-    let n, m = Operator.inWidth net.Operator, zWidth net
+    let n, m = Network.width net, Network.auxWidth net
     match net.Operator with
     | Antisymmetric(Dense _, _) ->
         let gm = b.MatrixGradient
@@ -373,94 +251,229 @@ let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[])
                 gTheta[l * n + i] <- gTheta[l * n + i] - acc
     | _ -> Fused.reduce b.Scratch n m gTheta gbN gbM
 
+// ---- the primitives: a kick and a drift, their linearisation, transpose and inverse -------
+
+/// A kick's coefficient times h in layer j.
+let private alphaOf (b: Block) (j: int) (stage: Stage) = Scheme.coefficient j stage * b.Ctx.H
+
+let inline private pick (stage: Variable) (y: float[]) (z: float[]) = if stage = Variable.Y then y else z
+
+/// The whole-column buffers (a, u, d, t) of a kick's output width.
+let private buffers (ws: Workspace) (stage: Stage) =
+    if sideOf stage = Direct then struct (ws.Am, ws.Um, ws.Dm, ws.Tm) else struct (ws.An, ws.Un, ws.Dn, ws.Tn)
+
+/// The fused kernels' scratch vectors of a kick's bias: (bias, direction, gradient) for b or c.
+let private biasVectors (sc: Fused.Scratch) (stage: Stage) =
+    if stage.Bias = Some BiasName.C then struct (sc.BM, sc.DM, sc.GM) else struct (sc.BN, sc.DN, sc.GN)
+
+/// dst ← X K̂ + 1βᵀ for the side of a kick, over whole columns.
+let private pre (b: Block) (side: Side) (theta: float[]) (bias: float[]) (x: float[]) (dst: float[]) =
+    let op = b.Ctx.Net.Operator
+    match side with
+    | Direct -> Operator.fastApplyInto false 1.0 op b.Ctx.S theta x dst
+    | Transposed -> Operator.fastApplyTransposeInto false 1.0 op b.Ctx.S theta x dst
+    addBias b.Ctx.S (outputWidth op side) bias dst
+
+/// u ← σ(a), d ← σ'(a) (d may be null).
+let private activate (b: Block) (a: float[]) (u: float[]) (d: float[]) =
+    Activation.evaluateInto b.Ctx.Net.Activation a.Length a u d
+
+/// T ← T + α σ(S K̂ + 1βᵀ) for a kick stage (k: the matrix of the fused kernels, or θ).
+let private kick (b: Block) (stage: Stage) (alpha: float) (k: float[]) (w: Weights) (source: float[]) (target: float[]) =
+    let bias = biasOf stage w
+    if b.Fusion = FusedStages then
+        let net = b.Ctx.Net
+        let struct (bv, _, _) = biasVectors b.Scratch stage
+        Fused.kick net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net) alpha k bias bv source target
+    else
+        let struct (a, u, _, _) = buffers b.Ws.Value stage
+        pre b (sideOf stage) w.K bias source a
+        activate b a u null
+        axpy alpha u target
+
+/// A stage applied in place in layer j; a negative `sign` undoes it (S ≠ T).
+let private applyStage (b: Block) (j: int) (sign: float) (stage: Stage) (k: float[]) (w: Weights) (y: float[]) (z: float[]) =
+    let source, target = pick stage.Source y z, pick stage.Target y z
+    match stage.Kind with
+    | Kick -> kick b stage (sign * alphaOf b j stage) k w source target
+    | Drift -> axpy (sign * alphaOf b j stage) source target
+
+/// The linearised stage and the stage, in place: δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ) and
+/// T ← T + α σ(a) for a kick; δT ← δT + α δS and T ← T + α S for a drift.
+let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    let alpha = alphaOf b j stage
+    let source, target = pick stage.Source y z, pick stage.Target y z
+    let dSource, dTarget = pick stage.Source dy dz, pick stage.Target dy dz
+    match stage.Kind with
+    | Drift ->
+        axpy alpha dSource dTarget
+        axpy alpha source target
+    | Kick when b.Fusion = FusedStages ->
+        let net = b.Ctx.Net
+        let struct (bv, dv, _) = biasVectors b.Scratch stage
+        Fused.kickSensitivity net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
+            alpha k (biasOf stage w) bv dk (biasOf stage dw) dv source dSource target dTarget
+    | Kick ->
+        let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
+        let struct (a, u, d, t) = buffers b.Ws.Value stage
+        pre b side w.K (biasOf stage w) source a
+        activate b a u d
+        match side with
+        | Direct ->
+            Operator.fastApplyInto false 1.0 op s w.K dSource t
+            Operator.fastDerivativeInto true 1.0 op s w.K source dw.K t
+        | Transposed ->
+            Operator.fastApplyTransposeInto false 1.0 op s w.K dSource t
+            Operator.fastTransposeDerivativeInto true 1.0 op s w.K source dw.K t
+        addBias s (outputWidth op side) (biasOf stage dw) t
+        multiplyInPlace d t
+        axpy alpha t dTarget
+        axpy alpha u target
+
+/// The transposed stage at the source S it read: S̄ ← S̄ + α K̂ᵀ(σ'(a) ⊙ T̄) with the gradients
+/// of K and β added to g (or to the fused kernels' accumulators) for a kick; S̄ ← S̄ + α T̄
+/// for a drift. T̄ is kept.
+let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Weights) (g: Weights) (source: float[]) (yBar: float[]) (zBar: float[]) =
+    let alpha = alphaOf b j stage
+    let sBar, tBar = pick stage.Source yBar zBar, pick stage.Target yBar zBar
+    match stage.Kind with
+    | Drift -> axpy alpha tBar sBar
+    | Kick when b.Fusion = FusedStages ->
+        let net = b.Ctx.Net
+        let struct (bv, _, gv) = biasVectors b.Scratch stage
+        Fused.kickAdjoint net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
+            alpha k (biasOf stage w) bv gv source tBar sBar
+    | Kick ->
+        let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
+        let struct (a, u, d, t) = buffers b.Ws.Value stage
+        pre b side w.K (biasOf stage w) source a
+        activate b a u d
+        System.Numerics.Tensors.TensorPrimitives.Multiply(System.ReadOnlySpan d, System.ReadOnlySpan tBar, System.Span t)
+        match side with
+        | Direct ->
+            Operator.fastApplyTransposeInto true alpha op s w.K t sBar
+            Operator.fastDerivativeTransposeInto true alpha op s w.K source t g.K
+        | Transposed ->
+            Operator.fastApplyInto true alpha op s w.K t sBar
+            Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
+        addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
+
+/// The matrix the stage kernels multiply by: the fused kernels' effective matrix, else θ.
+let private stageMatrix (b: Block) (w: Weights) = if b.Fusion = FusedStages then matrixOf b w.K else w.K
+
+/// The adjoint of layer j stage by stage from its input state (y, z): the stages are run again
+/// on working copies to recover the source each kick read, then transposed in reverse order.
+let private stagesAdjoint (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let ws = b.Ws.Value
+    let k = stageMatrix b w
+    System.Array.Copy(y, ws.Yw, y.Length)
+    if not (isNull z) then System.Array.Copy(z, ws.Zw, z.Length)
+    let zw = if isNull z then null else ws.Zw
+    for i in 0 .. b.Stages.Length - 1 do
+        let stage = b.Stages[i]
+        if stage.Kind = Kick then
+            let source = pick stage.Source ws.Yw zw
+            System.Array.Copy(source, ws.Sources[i], source.Length)
+        if i < b.Stages.Length - 1 then applyStage b j 1.0 stage k w ws.Yw zw
+    for i in b.Stages.Length - 1 .. -1 .. 0 do
+        stageAdjoint b j b.Stages[i] k w g ws.Sources[i] yBar zBar
+    if b.Fusion = FusedStages then reduceInto b w.K g.b g.c g.K
+
+// ---- the layer: whole-layer kernels or stages --------------------------------------------
+
+let private omega (j: int) = if j = 0 then 0.5 else 1.0
+
 /// The calling thread's scratch of the fused convolution kernels for a network's sizes.
 let private convScratch (net: Network) =
     match net.Operator with
-    | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth (if net.Propagator = Verlet then net.AuxBiasWidth else 0)
+    | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth net.AuxBiasWidth
     | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
 
-/// (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
-let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+/// What the whole-layer kernels take from a block: the network, σ, the rows, h, n and m.
+let private sizes (b: Block) =
     let net = b.Ctx.Net
-    if isConvFused net then
+    struct (net, net.Activation, b.Ctx.S, b.Ctx.H, Network.width net, Network.auxWidth net)
+
+/// (Y_j, Z_j) ← (Y_{j+1}, Z_{j+1}).
+let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
+    let struct (net, act, rows, h, n, m) = sizes b
+    match b.Fusion with
+    | ConvResNet | ConvVerlet ->
         let sc = convScratch net
         FusedConv.prepare sc w.K
-        if net.Propagator = Verlet then FusedConv.verletStep net.Activation sc b.Ctx.S b.Ctx.H w.b w.c y z
-        else FusedConv.resnetStep net.Activation sc b.Ctx.S b.Ctx.H w.b y
-    elif isFused net then
-        let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
-        let n = Operator.inWidth net.Operator
-        match net.Propagator with
-        | ResNet | AntisymmetricResNet -> Fused.resnetStep act b.Scratch rows n h k w.b y
-        | Leapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) k w.b y z
-        | Verlet -> Fused.verletStep act b.Scratch rows n (zWidth net) h k w.b w.c y z
-    else genericStep b j w y z
+        if b.Fusion = ConvVerlet then FusedConv.verletStep act sc rows h w.b w.c y z
+        else FusedConv.resnetStep act sc rows h w.b y
+    | FusedResNet -> Fused.resnetStep act b.Scratch rows n h (matrixOf b w.K) w.b y
+    | FusedLeapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) (matrixOf b w.K) w.b y z
+    | FusedVerlet -> Fused.verletStep act b.Scratch rows n m h (matrixOf b w.K) w.b w.c y z
+    | FusedStages | Stages ->
+        let k = stageMatrix b w
+        for stage in b.Stages do
+            applyStage b j 1.0 stage k w y z
 
 /// Sensitivity step: (δY, δZ) and (Y, Z) advance together from j to j+1, in place, for the
 /// direction dw of layer j's parameters.
 let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    let net = b.Ctx.Net
-    if isFused net then
-        let act, rows, h = net.Activation, b.Ctx.S, b.Ctx.H
+    let struct (_, act, rows, h, n, m) = sizes b
+    match b.Fusion with
+    | FusedResNet | FusedLeapfrog | FusedVerlet ->
         let k, dk = matrixOf b w.K, matrixDirectionOf b w.K dw.K
-        let n = Operator.inWidth net.Operator
-        match net.Propagator with
-        | ResNet | AntisymmetricResNet -> Fused.resnetSensitivity act b.Scratch rows n h k w.b dk dw.b y dy
-        | Leapfrog -> Fused.leapfrogSensitivity act b.Scratch rows n h (omega j) k w.b dk dw.b y z dy dz
-        | Verlet -> Fused.verletSensitivity act b.Scratch rows n (zWidth net) h k w.b w.c dk dw.b dw.c y z dy dz
-    else genericSensitivityStep b j w dw y z dy dz
+        match b.Fusion with
+        | FusedResNet -> Fused.resnetSensitivity act b.Scratch rows n h k w.b dk dw.b y dy
+        | FusedLeapfrog -> Fused.leapfrogSensitivity act b.Scratch rows n h (omega j) k w.b dk dw.b y z dy dz
+        | _ -> Fused.verletSensitivity act b.Scratch rows n m h k w.b w.c dk dw.b dw.c y z dy dz
+    | _ ->
+        let k, dk = (if b.Fusion = FusedStages then matrixOf b w.K, matrixDirectionOf b w.K dw.K else w.K, dw.K)
+        for stage in b.Stages do
+            stageSensitivity b j stage k dk w dw y z dy dz
 
-/// (Y_{j+1}, Z_{j+½}) ← (Y_j, Z_{j−½}) by the exact inverse (leapfrog and Verlet).
+/// (Y_{j+1}, Z_{j+1}) ← (Y_j, Z_j) by the exact inverse: the stages undone in reverse order
+/// (invertible schemes only; `Solve` checks).
 let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
-    let net = b.Ctx.Net
-    match net.Propagator with
-    | Leapfrog | Verlet when isFused net ->
-        let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
-        let n = Operator.inWidth net.Operator
-        if net.Propagator = Leapfrog then Fused.leapfrogReverse act b.Scratch rows n h (omega j) k w.b y z
-        else Fused.verletReverse act b.Scratch rows n (zWidth net) h k w.b w.c y z
-    | _ -> genericReverse b j w y z
+    let struct (_, act, rows, h, n, m) = sizes b
+    match b.Fusion with
+    | FusedLeapfrog -> Fused.leapfrogReverse act b.Scratch rows n h (omega j) (matrixOf b w.K) w.b y z
+    | FusedVerlet -> Fused.verletReverse act b.Scratch rows n m h (matrixOf b w.K) w.b w.c y z
+    | _ ->
+        let k = (if b.Fusion = FusedStages then matrixOf b w.K else w.K)
+        for i in b.Stages.Length - 1 .. -1 .. 0 do
+            applyStage b j -1.0 b.Stages[i] k w y z
 
-let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let net = b.Ctx.Net
-    let act, rows, h, k = net.Activation, b.Ctx.S, b.Ctx.H, matrixOf b w.K
-    let n = Operator.inWidth net.Operator
-    match net.Propagator with
-    | ResNet | AntisymmetricResNet ->
-        Fused.resnetAdjoint act b.Scratch rows n h k w.b y yBar
+/// The adjoint of a whole-layer kernel, optionally fused with its inverse; y and z' as in
+/// `adjointStep` (or, reversing, the layer's output state).
+let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let struct (net, act, rows, h, n, m) = sizes b
+    match b.Fusion with
+    | ConvResNet | ConvVerlet ->
+        let sc = convScratch net
+        FusedConv.prepare sc w.K
+        if b.Fusion = ConvVerlet then FusedConv.verletAdjoint act sc reversing rows h w.b w.c y z' yBar zBar
+        else FusedConv.resnetAdjoint act sc rows h w.b y yBar
+        FusedConv.reduce sc g.K g.b g.c
+    | FusedResNet ->
+        Fused.resnetAdjoint act b.Scratch rows n h (matrixOf b w.K) w.b y yBar
         reduceInto b w.K g.b Array.empty g.K
-    | Leapfrog ->
-        Fused.leapfrogAdjoint act b.Scratch reversing rows n h (omega j) k w.b y z yBar zBar
+    | FusedLeapfrog ->
+        Fused.leapfrogAdjoint act b.Scratch reversing rows n h (omega j) (matrixOf b w.K) w.b y z' yBar zBar
         reduceInto b w.K g.b Array.empty g.K
-    | Verlet ->
-        Fused.verletAdjoint act b.Scratch reversing rows n (zWidth net) h k w.b w.c y z yBar zBar
+    | _ ->
+        Fused.verletAdjoint act b.Scratch reversing rows n m h (matrixOf b w.K) w.b w.c y z' yBar zBar
         reduceInto b w.K g.b g.c g.K
 
-/// The adjoint of a step on the fused convolution path, optionally fused with its inverse
-/// (Verlet); the layer's gradients are added to g.
-let private convAdjoint (b: Block) (reversing: bool) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    let net = b.Ctx.Net
-    let sc = convScratch net
-    FusedConv.prepare sc w.K
-    if net.Propagator = Verlet then FusedConv.verletAdjoint net.Activation sc reversing b.Ctx.S b.Ctx.H w.b w.c y z yBar zBar
-    else FusedConv.resnetAdjoint net.Activation sc b.Ctx.S b.Ctx.H w.b y yBar
-    FusedConv.reduce sc g.K g.b g.c
+/// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given the layer's input state
+/// (Y_j, Z_j) and Z_{j+1}; the gradients of layer j are added to g.
+let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    match b.Fusion with
+    | FusedStages | Stages -> stagesAdjoint b j w y z yBar zBar g
+    | _ -> fusedAdjoint b false j w y z' yBar zBar g
 
-/// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given Y_j and Z_{j+½}; the
-/// gradients of layer j are added to g.
-let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isConvFused b.Ctx.Net then convAdjoint b false w y z' yBar zBar g
-    elif isFused b.Ctx.Net then fusedAdjoint b false j w y z' yBar zBar g
-    else genericAdjointStep b j w y z' yBar zBar g
-
-/// The reversal strategy's step j (leapfrog and Verlet): (Y, Z) go from (Y_{j+1}, Z_{j+½}) back
-/// to (Y_j, Z_{j−½}) by the exact inverse and (Ȳ, Z̄) from j+1 back to j, in place; the
-/// gradients of layer j are added to g. The fused path shares the pre-activations of the
-/// inverse and the adjoint, one pass over the block.
+/// The reversal strategy's step j (invertible schemes): (Y, Z) go from (Y_{j+1}, Z_{j+1}) back
+/// to (Y_j, Z_j) by the exact inverse and (Ȳ, Z̄) from j+1 back to j, in place; the gradients
+/// of layer j are added to g. The whole-layer kernels share the pre-activations of the inverse
+/// and the adjoint, one pass over the block.
 let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
-    if isConvFused b.Ctx.Net && b.Ctx.Net.Propagator = Verlet then convAdjoint b true w y z yBar zBar g
-    elif isFused b.Ctx.Net then fusedAdjoint b true j w y z yBar zBar g
-    else
-        System.Array.Copy(z, b.Ws.Value.Zs, z.Length)
-        genericReverse b j w y z
-        genericAdjointStep b j w y b.Ws.Value.Zs yBar zBar g
+    match b.Fusion with
+    | FusedLeapfrog | FusedVerlet | ConvVerlet -> fusedAdjoint b true j w y z yBar zBar g
+    | _ ->
+        reverse b j w y z
+        stagesAdjoint b j w y z yBar zBar g

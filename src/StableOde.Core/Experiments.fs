@@ -64,17 +64,17 @@ module Experiments =
           MomentumWidth = id
           PaperAccuracy = fun _ -> "100 %" }
 
-    /// §6.2: the swiss roll, width 4 (Verlet 2: the features are not repeated), T = 20, α_θ = 5e-3.
+    /// §6.2: the swiss roll, width 4 (Verlet and verlet4 2: the features are not repeated), T = 20, α_θ = 5e-3.
     let swissRoll =
         { ellipses with
             Name = "swissroll"
             Title = "swiss roll"
             Data = Datasets.swissRoll
             Options = TrainingOptions.swissRoll
-            Width = (function Verlet -> 2 | _ -> 4)
+            Width = (function Verlet | Verlet4 -> 2 | _ -> 4)
             PaperAccuracy = (function AntisymmetricResNet -> "not stated" | _ -> "100 %") }
 
-    /// §6.3: peaks, width 8 (Verlet 2 with a momentum of width `Datasets.peaksMomentumWidth`), T = 5, α_θ = 5e-6.
+    /// §6.3: peaks, width 8 (Verlet and verlet4 2 with a momentum of width `Datasets.peaksMomentumWidth`), T = 5, α_θ = 5e-6.
     let peaks =
         { ellipses with
             Name = "peaks"
@@ -82,7 +82,7 @@ module Experiments =
             Data = Datasets.peaks
             FinalTime = 5.0
             Options = TrainingOptions.peaks
-            Width = (function Verlet -> 2 | _ -> 8)
+            Width = (function Verlet | Verlet4 -> 2 | _ -> 8)
             MomentumWidth = Datasets.peaksMomentumWidth
             PaperAccuracy = (function Verlet -> "99.1 %" | _ -> "≈ 98.8 %") }
 
@@ -110,6 +110,8 @@ module Experiments =
         | AntisymmetricResNet -> Network.antisymmetric Tanh n 0.0 depth e.FinalTime
         | Leapfrog -> Network.leapfrog Tanh n depth e.FinalTime
         | Verlet -> Network.verlet Tanh n (e.MomentumWidth n) depth e.FinalTime
+        | Verlet4 -> Network.verlet4 Tanh n (e.MomentumWidth n) depth e.FinalTime
+        | Custom scheme -> Network.custom scheme Tanh n (e.MomentumWidth n) depth e.FinalTime
 
     /// The convolutional network of the image experiment for a propagator and images of
     /// height × width pixels: tanh, γ = 0, `depth` layers over its T, its channels.

@@ -19,6 +19,7 @@
 /// dense n×m matrix of the layer (column-major, K[i, o] = k[o·n + i]); `Engine` passes the
 /// effective matrix of an antisymmetric or negative-semidefinite parametrisation and pulls the
 /// gradient back to θ itself.
+[<OptimisedFromFirstCall>]
 module StableOde.Core.Fused
 
 open System.Runtime.Intrinsics
@@ -506,3 +507,114 @@ let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) 
         | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
         | Relu -> verletAdjointWith V4 (reluWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
         | Identity -> verletAdjointWith V4 (identityWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+
+// ---- one kick of any scheme: T ← T + α σ(S K̂ + 1βᵀ), K̂ = K (S = Y) or Kᵀ (S = Z) ---------
+
+/// The pre-activation of output feature o of a kick for the rows at r: Σ_i x_i K[i, o] + β_o
+/// when the kick reads Y (`fromY`), Σ_o' z_o' K[o, o'] + β_o when it reads Z.
+let inline private kickPre (w: ^W) (fromY: bool) (x: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (o: int) (b0: ^V) : ^V =
+    if fromY then direct w x rows r n k o b0 else transposed w x rows r n m k o b0
+
+let inline private kickWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (source: float[]) (target: float[]) =
+    let width = if fromY then m else n
+    splatBias w bias width biasV
+    let av: ^V = Simd.splat w alpha
+    for r in 0 .. Simd.lanes w .. rows - 1 do
+        for o in 0 .. width - 1 do
+            Simd.store w (sigma (kickPre w fromY source rows r n m k o (Simd.load w biasV (o * Lanes)))) sc.T (o * Lanes)
+        for o in 0 .. width - 1 do
+            let at = o * rows + r
+            Simd.store w (Simd.fma w av (Simd.load w sc.T (o * Lanes)) (Simd.load w target at)) target at
+
+/// A kick T ← T + α σ(S K̂ + 1βᵀ) on the rows of a block (α = a·h). `fromY` says whether S is
+/// Y (K̂ = K, T of width m) or Z (K̂ = Kᵀ, T of width n); `biasV` is the scratch vector of the
+/// bias's side (`BN` for b, `BM` for c). Source and target may be the same array.
+let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (source: float[]) (target: float[]) =
+    if useVector512 then
+        match act with
+        | Tanh -> kickWith V8 (tanh V8) sc fromY rows n m alpha k bias biasV source target
+        | Relu -> kickWith V8 (relu V8) sc fromY rows n m alpha k bias biasV source target
+        | Identity -> kickWith V8 id sc fromY rows n m alpha k bias biasV source target
+    else
+        match act with
+        | Tanh -> kickWith V4 (tanh V4) sc fromY rows n m alpha k bias biasV source target
+        | Relu -> kickWith V4 (relu V4) sc fromY rows n m alpha k bias biasV source target
+        | Identity -> kickWith V4 id sc fromY rows n m alpha k bias biasV source target
+
+let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (dk: float[]) (dBias: float[]) (dBiasV: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
+    let width = if fromY then m else n
+    splatBias w bias width biasV
+    splatBias w dBias width dBiasV
+    let av: ^V = Simd.splat w alpha
+    for r in 0 .. Simd.lanes w .. rows - 1 do
+        for o in 0 .. width - 1 do
+            let struct (t, d) = sigma (kickPre w fromY source rows r n m k o (Simd.load w biasV (o * Lanes)))
+            let da = kickPre w fromY dSource rows r n m k o (kickPre w fromY source rows r n m dk o (Simd.load w dBiasV (o * Lanes)))
+            Simd.store w t sc.T (o * Lanes)
+            Simd.store w (d * da) sc.V (o * Lanes)
+        for o in 0 .. width - 1 do
+            let at = o * rows + r
+            Simd.store w (Simd.fma w av (Simd.load w sc.T (o * Lanes)) (Simd.load w target at)) target at
+            Simd.store w (Simd.fma w av (Simd.load w sc.V (o * Lanes)) (Simd.load w dTarget at)) dTarget at
+
+/// The linearisation of `kick` in direction (δK, δβ) run alongside it: with a = S K̂ + 1βᵀ,
+/// δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ), then T ← T + α σ(a).
+let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (dk: float[]) (dBias: float[]) (dBiasV: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
+    if useVector512 then
+        match act with
+        | Tanh -> kickSensitivityWith V8 (tanhWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Relu -> kickSensitivityWith V8 (reluWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Identity -> kickSensitivityWith V8 (identityWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+    else
+        match act with
+        | Tanh -> kickSensitivityWith V4 (tanhWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Relu -> kickSensitivityWith V4 (reluWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Identity -> kickSensitivityWith V4 (identityWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+
+let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (gBiasV: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    let width = if fromY then m else n
+    splatBias w bias width biasV
+    let av: ^V = Simd.splat w alpha
+    for r in 0 .. Simd.lanes w .. rows - 1 do
+        for o in 0 .. width - 1 do
+            let struct (_, d) = sigma (kickPre w fromY source rows r n m k o (Simd.load w biasV (o * Lanes)))
+            let wv = av * d * Simd.load w tBar (o * rows + r)
+            Simd.store w wv sc.T (o * Lanes)
+            Simd.store w (Simd.load w gBiasV (o * Lanes) + wv) gBiasV (o * Lanes)
+        if fromY then
+            for i in 0 .. n - 1 do
+                let at = i * rows + r
+                let yi = Simd.load w source at
+                let mutable acc = Simd.load w sBar at
+                for o in 0 .. m - 1 do
+                    let wv = Simd.load w sc.T (o * Lanes)
+                    acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
+                    let e = (o * n + i) * Lanes
+                    Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
+                Simd.store w acc sBar at
+        else
+            for o in 0 .. m - 1 do
+                let at = o * rows + r
+                let zo = Simd.load w source at
+                let mutable acc = Simd.load w sBar at
+                for i in 0 .. n - 1 do
+                    let wv = Simd.load w sc.T (i * Lanes)
+                    acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
+                    let e = (o * n + i) * Lanes
+                    Simd.store w (Simd.fma w wv zo (Simd.load w sc.GK e)) sc.GK e
+                Simd.store w acc sBar at
+
+/// The transpose of `kick` at the source S it read: with w = α σ'(S K̂ + 1βᵀ) ⊙ T̄,
+/// S̄ ← S̄ + w K̂ᵀ, and the gradient of K and colsum w (into `gBiasV`, the accumulator of the
+/// bias's side: `GN` for b, `GM` for c) accumulated in the scratch. S̄ may be T̄'s array.
+let kickAdjoint (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (gBiasV: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    if useVector512 then
+        match act with
+        | Tanh -> kickAdjointWith V8 (tanhWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Relu -> kickAdjointWith V8 (reluWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Identity -> kickAdjointWith V8 (identityWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+    else
+        match act with
+        | Tanh -> kickAdjointWith V4 (tanhWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Relu -> kickAdjointWith V4 (reluWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Identity -> kickAdjointWith V4 (identityWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar

@@ -12,6 +12,7 @@
 /// reduced once per layer.
 ///
 /// The sums are those of `Operator`'s convolution in another order: equal to round-off.
+[<OptimisedFromFirstCall>]
 module StableOde.Core.FusedConv
 
 open System.Runtime.CompilerServices

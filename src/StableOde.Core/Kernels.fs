@@ -4,6 +4,7 @@
 /// column of length s: every kernel here runs down columns and vectorises across examples.
 /// Kernels write into a destination the caller owns; the pure functions of the other modules
 /// allocate that destination and never touch their arguments.
+[<OptimisedFromFirstCall>]
 module StableOde.Core.Kernels
 
 open System

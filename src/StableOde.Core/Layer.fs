@@ -1,5 +1,5 @@
-/// The layer map u = σ(X K(θ) + 1bᵀ) shared by every propagator, with its linearisation and
-/// its transpose (SPEC §2). Verlet's Y update uses the transposed side, u = σ(Z K(θ)ᵀ + 1bᵀ).
+/// The layer map u = σ(X K(θ) + 1bᵀ) of every kick, with its linearisation and its transpose
+/// (SPEC §2). A kick that reads Z uses the transposed side, u = σ(Z K(θ)ᵀ + 1bᵀ).
 module StableOde.Core.Layer
 
 open System
@@ -13,9 +13,21 @@ type Side =
     /// X K(θ)ᵀ.
     | Transposed
 
-/// The storage of one layer's parameters θ_j = (K_j, b_j, c_j); c is empty except for Verlet.
+/// The storage of one layer's parameters θ_j = (K_j, b_j, c_j); c is empty unless a stage names it.
 [<Struct>]
 type Weights = { K: float[]; b: float[]; c: float[] }
+
+/// The side of the operator a kick applies: K_j when it reads Y, K_jᵀ when it reads Z.
+let sideOf (stage: Stage) =
+    match stage.Source with
+    | Variable.Y -> Direct
+    | Variable.Z -> Transposed
+
+/// The bias a kick adds, from a layer's weights (or their direction or gradient).
+let biasOf (stage: Stage) (w: Weights) =
+    match stage.Bias with
+    | Some BiasName.C -> w.c
+    | _ -> w.b
 
 /// What every step of one solve shares: the network, the batch size s and h.
 type Context =

@@ -104,12 +104,31 @@ module ModelFile =
 
     let private matrixLines (indent: string) (m: Matrix<float>) = linesArray indent (Array.init m.RowCount (rowJson m))
 
+    /// One stage as the JSON object of SPEC §9.
+    let private stageJson (stage: Stage) =
+        let members =
+            [ yield "\"stage\": " + quote (Scheme.kindName stage.Kind)
+              yield "\"target\": " + quote (Scheme.variableName stage.Target)
+              yield "\"source\": " + quote (Scheme.variableName stage.Source)
+              match stage.Bias with
+              | Some b -> yield "\"bias\": " + quote (Scheme.biasName b)
+              | None -> ()
+              yield "\"a\": " + formatNumber stage.A
+              match stage.AFirst with
+              | Some f -> yield "\"aFirst\": " + formatNumber f
+              | None -> () ]
+        "{" + String.Join(", ", members) + "}"
+
+    /// A stage list as the JSON array of SPEC §9 ("scheme"), one stage a line.
+    let schemeToJson (scheme: Scheme) : string =
+        linesArray "" (scheme.Stages |> List.map stageJson |> List.toArray)
+
     /// The model as "stableode-model/1" JSON. Throws ArgumentException for an invalid model.
     let toJson (model: Model) : string =
         Model.validate model
         let net = model.Network
         let op = net.Operator
-        let verlet = net.Propagator = Verlet
+        let scheme = Network.scheme net
         let operatorJson =
             match baseOperator op with
             | Conv3x3(c, h, w) ->
@@ -123,6 +142,9 @@ module ModelFile =
         let members =
             [ yield "format", quote Format
               yield "propagator", quote (Network.propagatorName net.Propagator)
+              match net.Propagator with
+              | Custom s -> yield "scheme", linesArray "  " (s.Stages |> List.map stageJson |> List.toArray)
+              | _ -> ()
               yield "activation", quote (Activation.name net.Activation)
               yield "finalTime", formatNumber net.FinalTime
               yield "layers", string net.Depth
@@ -130,7 +152,7 @@ module ModelFile =
               | Antisymmetric(_, gamma) -> yield "gamma", formatNumber gamma
               | _ -> ()
               yield "width", string (Network.width net)
-              if verlet then yield "auxWidth", string (Network.auxWidth net)
+              if Scheme.usesZ scheme then yield "auxWidth", string (Network.auxWidth net)
               match op with
               | NegativeSemidefinite _ -> yield "parametrisation", quote "negativeSemidefinite"
               | Antisymmetric _ when net.Propagator <> AntisymmetricResNet -> yield "parametrisation", quote "antisymmetric"
@@ -138,13 +160,13 @@ module ModelFile =
               yield "operator", operatorJson
               yield "K", linesArray "  " (Array.map (weightsJson op) model.Parameters.K)
               yield "b", linesArray "  " (Array.map vectorJson model.Parameters.b)
-              if verlet then yield "c", linesArray "  " (Array.map vectorJson model.Parameters.c)
+              if Scheme.usesC scheme then yield "c", linesArray "  " (Array.map vectorJson model.Parameters.c)
               yield "classifier", classifierJson ]
         objectText "" members + "\n"
 
     /// The document the `gradient` command prints (SPEC §9): "loss", "YN", and the gradient of
     /// the loss with respect to every parameter and the input — "gradK" (laid out as "K"),
-    /// "gradB", "gradC" (Verlet only), "gradW", "gradMu", "gradY0" — each shaped like what it
+    /// "gradB", "gradC" (when a stage names c), "gradW", "gradMu", "gradY0" — each shaped like what it
     /// differentiates. Non-finite numbers are written as null.
     let gradientToJson (model: Model) (gradient: ModelGradient) : string =
         let op = model.Network.Operator
@@ -154,7 +176,7 @@ module ModelFile =
               yield "YN", matrixLines "  " gradient.YN
               yield "gradK", linesArray "  " (Array.map (weightsJson op) g.K)
               yield "gradB", linesArray "  " (Array.map vectorJson g.b)
-              if model.Network.Propagator = Verlet then yield "gradC", linesArray "  " (Array.map vectorJson g.c)
+              if Network.usesC model.Network then yield "gradC", linesArray "  " (Array.map vectorJson g.c)
               yield "gradW", matrixLines "  " gradient.GradW
               yield "gradMu", vectorJson gradient.GradMu
               yield "gradY0", matrixLines "  " gradient.GradY0 ]
@@ -275,6 +297,33 @@ module ModelFile =
     let private stripParameter (e: ArgumentException) =
         if isNull e.ParamName then e.Message else e.Message.Replace($" (Parameter '{e.ParamName}')", "")
 
+    /// A stage list from its JSON array (SPEC §9); errors name the stage and field
+    /// (`scheme[i].target`).
+    let private stages src path (e: JsonElement) : Scheme =
+        let entries = jsonArray src path e
+        if entries.Length = 0 then fail src path "must list at least one stage"
+        let stage i (se: JsonElement) =
+            let at = item path i
+            let o = jsonObject src at se
+            let get name = required src o at name
+            let word name (parse: string -> 'a option) (expected: string) =
+                let t = text src (child at name) (get name)
+                match parse t with
+                | Some v -> v
+                | None -> fail src (child at name) $"must be {expected}, got \"{t}\""
+            let kind = word "stage" Scheme.tryParseKind "\"kick\" or \"drift\""
+            let variable name = word name Scheme.tryParseVariable "\"Y\" or \"Z\""
+            let target, source = variable "target", variable "source"
+            let bias =
+                match kind, tryField o "bias" with
+                | Kick, _ -> Some(word "bias" Scheme.tryParseBias "\"b\" or \"c\"")
+                | Drift, None -> None
+                | Drift, Some _ -> fail src (child at "bias") "must be absent: a drift adds no bias"
+            { Kind = kind; Target = target; Source = source; Bias = bias
+              A = number src (child at "a") (get "a")
+              AFirst = tryField o "aFirst" |> Option.map (number src (child at "aFirst")) }
+        Scheme.ofStages (entries |> Array.mapi stage |> Array.toList)
+
     let private options = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64)
 
     let private parse (src: string) (root: JsonElement) : Model =
@@ -287,7 +336,10 @@ module ModelFile =
         let propagator =
             match Network.tryParsePropagator propagatorName with
             | Some p -> p
-            | None -> fail src "propagator" $"must be \"resnet\", \"antisymmetric\", \"leapfrog\" or \"verlet\", got \"{propagatorName}\""
+            | None when propagatorName.Trim().ToLowerInvariant() = "custom" -> Custom(stages src "scheme" (field "scheme"))
+            | None ->
+                fail src "propagator" $"must be \"resnet\", \"antisymmetric\", \"leapfrog\", \"verlet\", \"verlet4\" or \"custom\", got \"{propagatorName}\""
+        let scheme = Scheme.ofPropagator propagator
         let activationName = text src "activation" (field "activation")
         let activation =
             match Activation.tryParse activationName with
@@ -318,7 +370,7 @@ module ModelFile =
             | _, Some "antisymmetric" -> fun b -> Antisymmetric(b, gamma ())
             | _, Some "negativeSemidefinite" -> NegativeSemidefinite
             | _, Some p -> fail src "parametrisation" $"must be \"antisymmetric\" or \"negativeSemidefinite\", got \"{p}\""
-        let auxWidth = if propagator = Verlet then Some(positiveInteger src "auxWidth" (field "auxWidth")) else None
+        let auxWidth = if Scheme.usesZ scheme && propagator <> Leapfrog then Some(positiveInteger src "auxWidth" (field "auxWidth")) else None
         let baseOp =
             match kind with
             | "dense" ->
@@ -350,9 +402,9 @@ module ModelFile =
                 match baseOp with
                 | Conv3x3(c, _, _) -> kernel src (item "K" j) c e
                 | _ -> matrix src (item "K" j) rows cols e)
-        let verlet = propagator = Verlet
-        let b = biases src "b" depth (if verlet then Operator.inWidth op else Operator.outWidth op) (field "b")
-        let c = if verlet then biases src "c" depth (Operator.outWidth op) (field "c") else [||]
+        let withC = Scheme.usesC scheme
+        let b = biases src "b" depth (Operator.inWidth op) (field "b")
+        let c = if withC then biases src "c" depth (Operator.outWidth op) (field "c") else [||]
         let classifierElement = jsonObject src "classifier" (field "classifier")
         let classifierField name = required src classifierElement "classifier" name
         let hypothesisName = text src "classifier.hypothesis" (classifierField "hypothesis")
@@ -379,7 +431,7 @@ module ModelFile =
               Depth = depth
               FinalTime = finalTime
               BiasWidth = b[0].Count
-              AuxBiasWidth = (if verlet then c[0].Count else 0) }
+              AuxBiasWidth = (if withC then c[0].Count else 0) }
         let model: Model =
             { Network = net
               Parameters = { K = weights; b = b; c = c }
@@ -390,13 +442,11 @@ module ModelFile =
             raise (InvalidDataException($"{src}: {stripParameter e}", e))
         model
 
-    /// Reads a model from "stableode-model/1" JSON text. `source` names the text (a file name)
-    /// in error messages. Unknown fields and comments are ignored. Malformed JSON, a missing field, a wrong
-    /// shape, an inconsistent size or a non-finite number throws InvalidDataException naming
-    /// the source and the field (or the line and byte of a JSON syntax error).
-    let ofJson (source: string) (text: string) : Model =
+    /// Parses JSON text and reads its root element with `read`; a syntax error throws
+    /// InvalidDataException naming the source, the line and the byte.
+    let private parseWith (read: string -> JsonElement -> 'a) (fallback: string) (source: string) (text: string) : 'a =
         if isNull text then invalidArg (nameof text) "the text must not be null"
-        let src = if String.IsNullOrEmpty source then "model" else source
+        let src = if String.IsNullOrEmpty source then fallback else source
         let document =
             try
                 JsonDocument.Parse(text, options)
@@ -407,12 +457,33 @@ module ModelFile =
                 let reason = (if cut >= 0 then e.Message.Substring(0, cut) else e.Message).Trim()
                 raise (InvalidDataException($"{src}: invalid JSON at line {line}, byte {position}: {reason}", e))
         use d = document
-        parse src d.RootElement
+        read src d.RootElement
+
+    /// Reads a model from "stableode-model/1" JSON text. `source` names the text (a file name)
+    /// in error messages. Unknown fields and comments are ignored. Malformed JSON, a missing field, a wrong
+    /// shape, an inconsistent size or a non-finite number throws InvalidDataException naming
+    /// the source and the field (or the line and byte of a JSON syntax error).
+    let ofJson (source: string) (text: string) : Model = parseWith parse "model" source text
+
+    /// Reads a stage list (SPEC §1b) from JSON text: an array of stages as in a model's
+    /// "scheme", or an object holding such a "scheme". Errors (InvalidDataException) name the
+    /// source, the stage and the field.
+    let schemeOfJson (source: string) (text: string) : Scheme =
+        let read src (root: JsonElement) =
+            if root.ValueKind = JsonValueKind.Object then stages src "scheme" (required src root "" "scheme")
+            else stages src "scheme" root
+        parseWith read "scheme" source text
+
+    /// Reads a file with a text reader that names its source; error messages name the file.
+    let private readFile (ofText: string -> string -> 'a) (path: string) : 'a =
+        if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
+        ofText (Path.GetFileName path) (File.ReadAllText path)
+
+    /// Reads a stage list from a file (see `schemeOfJson`); error messages name the file.
+    let readScheme (path: string) : Scheme = readFile schemeOfJson path
 
     /// Reads a model file; error messages name the file.
-    let read (path: string) : Model =
-        if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
-        ofJson (Path.GetFileName path) (File.ReadAllText path)
+    let read (path: string) : Model = readFile ofJson path
 
     /// Writes a model file atomically (see `AtomicFile`).
     let write (path: string) (model: Model) : unit = AtomicFile.writeAllText path (toJson model)

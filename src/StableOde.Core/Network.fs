@@ -5,24 +5,13 @@ open System
 open MathNet.Numerics.LinearAlgebra
 open StableOde.Core.Kernels
 
-/// The time-stepping scheme of SPEC §1.
-type Propagator =
-    /// Forward Euler (Eq. 2.1): Y_{j+1} = Y_j + h σ(Y_j K_j + b_j).
-    | ResNet
-    /// Forward Euler on the antisymmetric operator A(K) = ½(K − Kᵀ − γI) (Eq. 4.12).
-    | AntisymmetricResNet
-    /// Hamiltonian leapfrog (Eq. 4.13, 4.16): Y_{j+1} = 2Y_j − Y_{j−1} + h² σ(Y_j K_j + b_j).
-    | Leapfrog
-    /// Hamiltonian Verlet (Eq. 4.15, 4.17) in the two variables Y and Z.
-    | Verlet
-
 /// A network's architecture: everything but its parameters.
 type Network =
     { /// The time-stepping scheme.
       Propagator: Propagator
       /// σ.
       Activation: Activation
-      /// The operator K(θ) of every layer; Verlet also uses its transpose.
+      /// The operator K(θ) of every layer; a kick that reads Z uses its transpose.
       Operator: Operator
       /// N, the number of layers (time steps).
       Depth: int
@@ -31,16 +20,16 @@ type Network =
       /// Length of each b_j: the feature width, 1 for a bias tied across features, or the
       /// number of channels for a convolution (one bias per channel).
       BiasWidth: int
-      /// Length of each c_j (Verlet only, else 0), tied or per channel as for `BiasWidth`.
+      /// Length of each c_j (when a stage names bias c, else 0), tied or per channel as for `BiasWidth`.
       AuxBiasWidth: int }
 
 /// The parameters θ = (K_j, b_j, c_j), j = 0…N−1.
 type Parameters =
     { /// The operator parameters of each layer, each of shape `Operator.parameterShape`.
       K: Matrix<float>[]
-      /// The bias of each layer, added to Y_j K_j (Verlet: to Z K_jᵀ).
+      /// The bias b_j of each layer, added by the kicks that name b.
       b: Vector<float>[]
-      /// The Verlet bias c_j added to Y_j K_j; empty for the other propagators.
+      /// The bias c_j of each layer, added by the kicks that name c; empty when none does.
       c: Vector<float>[] }
 
 /// Construction and validation of networks.
@@ -52,8 +41,14 @@ module Network =
     /// n, the width of the features Y.
     let width (net: Network) = Operator.inWidth net.Operator
 
-    /// m, the width of Verlet's Z (the operator's output width).
+    /// m, the width of Z (the operator's output width).
     let auxWidth (net: Network) = Operator.outWidth net.Operator
+
+    /// The network's stage list (SPEC §1b).
+    let scheme (net: Network) = Scheme.ofPropagator net.Propagator
+
+    /// Whether the network's parameters carry c_j (a stage names bias c).
+    let usesC (net: Network) = Scheme.usesC (scheme net)
 
     /// The name used in model files and on the command line.
     let propagatorName (p: Propagator) =
@@ -62,21 +57,18 @@ module Network =
         | AntisymmetricResNet -> "antisymmetric"
         | Leapfrog -> "leapfrog"
         | Verlet -> "verlet"
+        | Verlet4 -> "verlet4"
+        | Custom _ -> "custom"
 
-    /// Parses a propagator name (case-insensitive).
+    /// Parses the name of a built-in propagator (case-insensitive); "custom" needs its stage list.
     let tryParsePropagator (text: string) : Propagator option =
         match (if isNull text then "" else text.Trim().ToLowerInvariant()) with
         | "resnet" -> Some ResNet
         | "antisymmetric" -> Some AntisymmetricResNet
         | "leapfrog" -> Some Leapfrog
         | "verlet" -> Some Verlet
+        | "verlet4" -> Some Verlet4
         | _ -> None
-
-    /// The width b_j is added to.
-    let biasTarget (net: Network) =
-        match net.Propagator with
-        | Verlet -> Operator.inWidth net.Operator
-        | _ -> Operator.outWidth net.Operator
 
     /// Checks a network; throws ArgumentException naming the problem.
     let validate (net: Network) =
@@ -90,13 +82,13 @@ module Network =
         | AntisymmetricResNet, _ -> invalidArg "operator" "the antisymmetric ResNet needs the antisymmetric operator"
         | (ResNet | Leapfrog), _ when not square -> invalidArg "operator" "ResNet and leapfrog need a square operator"
         | _ -> ()
+        Scheme.validate (width net) (auxWidth net) (scheme net)
         let checkBias name (len: int) (target: int) =
             if len < 1 || target % len <> 0 then
                 invalidArg name $"bias length {len} must divide the width {target} it is added to"
-        checkBias "biasWidth" net.BiasWidth (biasTarget net)
-        match net.Propagator with
-        | Verlet -> checkBias "auxBiasWidth" net.AuxBiasWidth (Operator.outWidth net.Operator)
-        | _ -> if net.AuxBiasWidth <> 0 then invalidArg "auxBiasWidth" "only Verlet has the bias c"
+        checkBias "biasWidth" net.BiasWidth (width net)
+        if usesC net then checkBias "auxBiasWidth" net.AuxBiasWidth (auxWidth net)
+        elif net.AuxBiasWidth <> 0 then invalidArg "auxBiasWidth" "only a scheme whose stages name bias c has c"
 
     let private make propagator activation op depth finalTime biasWidth auxBiasWidth =
         let net =
@@ -119,14 +111,8 @@ module Network =
     /// A network of any propagator on any operator; `tiedBias` ties each b_j (and c_j) to one scalar.
     let create (propagator: Propagator) (activation: Activation) (op: Operator) (depth: int) (finalTime: float) (tiedBias: bool) =
         Operator.validate op
-        let bw =
-            match propagator with
-            | Verlet -> biasLength tiedBias op (Operator.inWidth op)
-            | _ -> biasLength tiedBias op (Operator.outWidth op)
-        let cw =
-            match propagator with
-            | Verlet -> biasLength tiedBias op (Operator.outWidth op)
-            | _ -> 0
+        let bw = biasLength tiedBias op (Operator.inWidth op)
+        let cw = if Scheme.usesC (Scheme.ofPropagator propagator) then biasLength tiedBias op (Operator.outWidth op) else 0
         make propagator activation op depth finalTime bw cw
 
     /// ResNet (Eq. 2.1) with dense n×n layers.
@@ -142,6 +128,14 @@ module Network =
     /// Hamiltonian Verlet (Eq. 4.17) with K_j ∈ R^{n×m}.
     let verlet activation width auxWidth depth finalTime =
         create Verlet activation (Dense(width, auxWidth)) depth finalTime false
+
+    /// The fourth-order verlet4 (SPEC §1b) with K_j ∈ R^{n×m}.
+    let verlet4 activation width auxWidth depth finalTime =
+        create Verlet4 activation (Dense(width, auxWidth)) depth finalTime false
+
+    /// A user's stage list with dense K_j ∈ R^{n×m}.
+    let custom (scheme: Scheme) activation width auxWidth depth finalTime =
+        create (Custom scheme) activation (Dense(width, auxWidth)) depth finalTime false
 
     /// The same network with another depth (multilevel training keeps T and changes N).
     let withDepth (depth: int) (net: Network) = make net.Propagator net.Activation net.Operator depth net.FinalTime net.BiasWidth net.AuxBiasWidth
@@ -172,7 +166,7 @@ module Parameters =
         let rows, cols = Operator.parameterShape net.Operator
         if p.K.Length <> net.Depth then invalidArg "K" $"expected {net.Depth} entries in K (one per layer), got {p.K.Length}"
         if p.b.Length <> net.Depth then invalidArg "b" $"expected {net.Depth} entries in b (one per layer), got {p.b.Length}"
-        let cCount = if net.Propagator = Verlet then net.Depth else 0
+        let cCount = if Network.usesC net then net.Depth else 0
         if p.c.Length <> cCount then invalidArg "c" $"expected {cCount} entries in c, got {p.c.Length}"
         for j in 0 .. net.Depth - 1 do
             let k = p.K[j]
@@ -190,7 +184,7 @@ module Parameters =
         let rows, cols = Operator.parameterShape net.Operator
         { K = Array.init net.Depth (fun _ -> zeros rows cols)
           b = Array.init net.Depth (fun _ -> vzeros net.BiasWidth)
-          c = Array.init (if net.Propagator = Verlet then net.Depth else 0) (fun _ -> vzeros net.AuxBiasWidth) }
+          c = Array.init (if Network.usesC net then net.Depth else 0) (fun _ -> vzeros net.AuxBiasWidth) }
 
     /// Standard normal numbers from a seeded generator (Box–Muller).
     let gaussians (rng: Random) (count: int) : float[] =
@@ -206,7 +200,7 @@ module Parameters =
         let draw n = Array.map (fun g -> scale * g) (gaussians rng n)
         { K = Array.init net.Depth (fun _ -> ofStorage rows cols (draw (rows * cols)))
           b = Array.init net.Depth (fun _ -> vofStorage (draw net.BiasWidth))
-          c = Array.init (if net.Propagator = Verlet then net.Depth else 0) (fun _ -> vofStorage (draw net.AuxBiasWidth)) }
+          c = Array.init (if Network.usesC net then net.Depth else 0) (fun _ -> vofStorage (draw net.AuxBiasWidth)) }
 
     /// Applies f entry by entry to two parameter sets of the same shape.
     let map2 (fK: Matrix<float> -> Matrix<float> -> Matrix<float>) (fv: Vector<float> -> Vector<float> -> Vector<float>) (p: Parameters) (q: Parameters) =
@@ -255,7 +249,7 @@ module Parameters =
             part
         let K = Array.zeroCreate net.Depth
         let b = Array.zeroCreate net.Depth
-        let c = Array.zeroCreate (if net.Propagator = Verlet then net.Depth else 0)
+        let c = Array.zeroCreate (if Network.usesC net then net.Depth else 0)
         for j in 0 .. net.Depth - 1 do
             K[j] <- ofStorage rows cols (take (rows * cols))
             b[j] <- vofStorage (take net.BiasWidth)

@@ -20,6 +20,7 @@ type Operator =
     | NegativeSemidefinite of baseOperator: Operator
 
 /// Apply, apply-transpose and the parameter derivatives of every operator (SPEC §1).
+[<OptimisedFromFirstCall>]
 module Operator =
 
     open StableOde.Core.Kernels

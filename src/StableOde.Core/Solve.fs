@@ -8,11 +8,12 @@ open MathNet.Numerics.LinearAlgebra
 open StableOde.Core.Kernels
 open StableOde.Core.Layer
 
-/// The state of a propagator after j steps: Y_j and, for leapfrog and Verlet, Z_{j−½}.
+/// The state of a propagator after j steps: Y_j and, when a stage names Z, Z_j (Z_{j−½} in the
+/// paper's notation for leapfrog and Verlet).
 type State =
     { /// Y_j ∈ R^{s×n}.
       Y: Matrix<float>
-      /// Z_{j−½}: Verlet's second variable (s×m) or leapfrog's velocity (s×n); None for ResNets.
+      /// Z_j (s×m): Verlet's second variable, leapfrog's velocity; None when no stage names Z.
       Z: Matrix<float> option }
 
 /// How the adjoint solve obtains the forward states it needs, from last to first.
@@ -23,7 +24,8 @@ type AdjointStrategy =
     /// segment by segment: memory ∝ N/interval + interval (√N is optimal), one extra forward pass.
     | Checkpoints of interval: int
     /// Rebuild each state from the next by the scheme's exact inverse: memory independent of N.
-    /// Leapfrog and Verlet only (forward Euler has no explicit inverse). Not for networks whose
+    /// Invertible schemes only (`Scheme.isInvertible`: leapfrog, Verlet, verlet4, …; forward
+    /// Euler's Y ← Y kick has no explicit inverse). Not for networks whose
     /// backward dynamics amplify round-off strongly (large h‖K‖): measure the reconstruction
     /// drift with `Solve.reconstruct` first.
     | Reversal
@@ -49,6 +51,7 @@ type Tape =
         ofStorage t.S n y
 
 /// Forward, sensitivity and adjoint solves.
+[<OptimisedFromFirstCall>]
 module Solve =
 
     /// The storage of layer j's parameters (no copy). Taken layer by layer as the solves go, so
@@ -57,11 +60,6 @@ module Solve =
         { K = storage p.K[j]
           b = vstorage p.b[j]
           c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty }
-
-    let private zWidth (net: Network) =
-        match net.Propagator with
-        | Verlet -> Operator.outWidth net.Operator
-        | _ -> Operator.inWidth net.Operator
 
     let private checkInput (net: Network) (y0: Matrix<float>) =
         Network.validate net
@@ -78,7 +76,7 @@ module Solve =
     /// A block's initial state (its rows of Y_0, and Z_{−½} = 0).
     let private initial (net: Network) (b: Engine.Block) (s: int) (y0: float[]) : struct (float[] * float[]) =
         let y = Engine.extract b s (Operator.inWidth net.Operator) y0
-        let z = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * zWidth net) else null
+        let z = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null
         struct (y, z)
 
     let private copyState (struct (y: float[], z: float[])) =
@@ -96,7 +94,7 @@ module Solve =
     /// Zero gradients for `count` layers.
     let private layerGradients (net: Network) (count: int) : Weights[] =
         let rows, cols = Operator.parameterShape net.Operator
-        let auxWidth = if net.Propagator = Verlet then net.AuxBiasWidth else 0
+        let auxWidth = if Network.usesC net then net.AuxBiasWidth else 0
         Array.init count (fun _ ->
             { K = Array.zeroCreate (rows * cols); b = Array.zeroCreate net.BiasWidth; c = Array.zeroCreate auxWidth })
 
@@ -144,7 +142,7 @@ module Solve =
     /// Every state (Y_j, Z_{j−½}), j = 0…N.
     let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : State[] =
         let blocks = prepare net p y0
-        let s, n, m = y0.RowCount, Operator.inWidth net.Operator, zWidth net
+        let s, n, m = y0.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
         let src = columnMajor y0
         let ys = Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * n))
         let zs = if Engine.hasZ net then Array.init (net.Depth + 1) (fun _ -> Array.zeroCreate (s * m)) else null
@@ -186,7 +184,7 @@ module Solve =
         let n = net.Depth
         match strategy with
         | Checkpoints interval when interval < 1 -> invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
-        | Reversal when not (Engine.hasZ net) -> invalidArg "strategy" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
+        | Reversal -> Scheme.requireInvertible "strategy" (Network.scheme net)
         | _ -> ()
         let s = y0.RowCount
         let src = columnMajor y0
@@ -233,7 +231,7 @@ module Solve =
         let adjoints =
             blocks |> Array.map (fun b ->
                 let yBar = Engine.extractZeroPadded b s n src
-                let zBar = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * zWidth net) else null
+                let zBar = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null
                 struct (yBar, zBar))
         let local = blocks |> Array.map (fun _ -> layerGradients net span)
         let current = if tape.Strategy = Reversal then Array.map copyState tape.Final else Array.empty
@@ -247,9 +245,9 @@ module Solve =
                 | StoreAll ->
                     let states = tape.Kept[i]
                     for j in last - 1 .. -1 .. first do
-                        let struct (y, _) = states[j]
+                        let struct (y, z) = states[j]
                         let struct (_, z') = states[j + 1]
-                        Engine.adjointStep b j (layer p j) y z' yBar zBar gl[j - first]
+                        Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
                 | Checkpoints _ ->
                     let states = Array.zeroCreate (last - first + 1)
                     let kept = tape.Kept[i]
@@ -259,9 +257,9 @@ module Solve =
                         advance b p j next
                         states[j - first + 1] <- next
                     for j in last - 1 .. -1 .. first do
-                        let struct (y, _) = states[j - first]
+                        let struct (y, z) = states[j - first]
                         let struct (_, z') = states[j - first + 1]
-                        Engine.adjointStep b j (layer p j) y z' yBar zBar gl[j - first]
+                        Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
                 | Reversal ->
                     let struct (y, z) = current[i]
                     for j in last - 1 .. -1 .. first do
@@ -286,13 +284,13 @@ module Solve =
     /// The checkpoint strategy with the interval ⌈√N⌉ that minimises memory.
     let sqrtCheckpoints (net: Network) = Checkpoints(max 1 (int (ceil (sqrt (float net.Depth)))))
 
-    /// Runs the exact inverse of leapfrog or Verlet from a final state back to j = 0: how far the
-    /// result lies from the true initial state measures the drift of the reversal strategy.
+    /// Runs the exact inverse of an invertible scheme from a final state back to j = 0: how far
+    /// the result lies from the true initial state measures the drift of the reversal strategy.
     let reconstruct (net: Network) (p: Parameters) (final: State) : State =
         checkInput net final.Y
         Parameters.validate net p
-        if not (Engine.hasZ net) then invalidArg "net" "reversal needs leapfrog or Verlet: forward Euler is not invertible in closed form"
-        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, zWidth net
+        Scheme.requireInvertible "net" (Network.scheme net)
+        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
         let zAll =
             match final.Z with
             | Some z when z.RowCount = s && z.ColumnCount = m -> columnMajor z

@@ -12,14 +12,14 @@ open StableOde.Core.Kernels
 type LayerStability =
     { /// j, from 0.
       Layer: int
-      /// Eigenvalues of the layer's operator K(θ_j) (for an antisymmetric ResNet A(K_j)); for
-      /// Verlet, of the Hamiltonian block [[0, K_j], [−K_jᵀ, 0]]. Empty when the width is too
+      /// Eigenvalues of the layer's operator K(θ_j) (for an antisymmetric ResNet A(K_j)); for a
+      /// scheme with a kick that reads Z (Verlet, verlet4), of the Hamiltonian block [[0, K_j], [−K_jᵀ, 0]]. Empty when the width is too
       /// large for a dense eigendecomposition.
       Eigenvalues: Complex[]
       /// The largest spectral radius, over the examples, of the step's amplification matrix
       /// linearised at the example's state: max_i |1 + hλ_i(J_j)| with J_j = diag(σ'(·)) K_jᵀ for
-      /// forward Euler (Lemma 1); the two-step (leapfrog) and staggered (Verlet) analogues
-      /// otherwise. NaN when the width is too large for a dense eigendecomposition.
+      /// forward Euler (Lemma 1); otherwise the same for the layer's amplification matrix of
+      /// (y, z), the product of its stages' Jacobians. NaN when the width is too large for a dense eigendecomposition.
       Amplification: float
       /// Amplification ≤ 1 (up to round-off): perturbations do not grow through this layer.
       Stable: bool }
@@ -48,7 +48,7 @@ type StabilityReport =
 /// Spectra, Lemma 1, singular values of the input–output Jacobian, and conservation.
 module Stability =
 
-    /// The widest layer (n + m for Verlet) analysed with dense eigendecompositions.
+    /// The widest layer (n + m when a stage names Z) analysed with dense eigendecompositions.
     [<Literal>]
     let MaxDenseWidth = 256
 
@@ -63,37 +63,46 @@ module Stability =
         | ResNet | AntisymmetricResNet ->
             "Lemma 1: max_i |1 + h λ_i(J_j)| ≤ 1 with J_j = diag(σ'(Y_j K_j + b_j)) K_jᵀ at every example"
         | Leapfrog ->
-            "leapfrog: the two-step amplification matrix [[I + h²J_j, hI], [hJ_j, I]] has spectral radius ≤ 1 at every example"
+            "leapfrog: the amplification matrix [[I + ωh²J_j, hI], [ωhJ_j, I]] of (y, z) has spectral radius ≤ 1 at every example"
         | Verlet ->
             "Verlet: the staggered amplification matrix of (y, z) has spectral radius ≤ 1 at every example (it is symplectic: |μ| = 1 when stable)"
+        | Verlet4 | Custom _ ->
+            "the layer's amplification matrix of (y, z), the product of its stages' Jacobians, has spectral radius ≤ 1 at every example"
 
-    /// The amplification matrix of step j linearised at one example's state (y_j, z_{j−½}).
-    let private amplification (net: Network) (h: float) (k: Matrix<float>) (b: Vector<float>) (c: Vector<float>) (y: Vector<float>) (z: Vector<float>) =
+    /// Whether a scheme's layer spectrum is that of the Hamiltonian block [[0, K], [−Kᵀ, 0]]:
+    /// when a kick reads Z (Verlet-like), rather than K's own.
+    let private readsZ (scheme: Scheme) =
+        scheme.Stages |> List.exists (fun s -> s.Kind = Kick && s.Source = Variable.Z)
+
+    /// The amplification matrix of layer j linearised at one example's state (y, z): the product
+    /// of its stages' Jacobians, each I + α E_T J E_Sᵀ on the stacked state [y; z] (z only when
+    /// a stage names Z), with J = diag(σ'(y K + β)) Kᵀ for a kick reading y, diag(σ'(z Kᵀ + β)) K
+    /// for a kick reading z, and J = I for a drift. ResNet's is Lemma 1's I + h diag(σ') Kᵀ.
+    let private amplification (net: Network) (j: int) (h: float) (k: Matrix<float>) (b: Vector<float>) (c: Vector<float>) (y: Vector<float>) (z: Vector<float>) =
         let act = net.Activation
-        let sigma' (v: Vector<float>) = v.Map(fun x -> Activation.derivative act x)
-        let n = k.RowCount
-        match net.Propagator with
-        | ResNet | AntisymmetricResNet ->
-            let a = k.TransposeThisAndMultiply y + b
-            let j = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a) * k.Transpose()
-            Matrix<float>.Build.DenseIdentity n + h * j
-        | Leapfrog ->
-            let a = k.TransposeThisAndMultiply y + b
-            let j = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a) * k.Transpose()
-            let i = Matrix<float>.Build.DenseIdentity n
-            let top = (i + h * h * j).Append(h * i)
-            let bottom = (h * j).Append i
-            top.Stack bottom
-        | Verlet ->
-            let m = k.ColumnCount
-            let e = k.TransposeThisAndMultiply y + c
-            let d1 = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' e)
-            let z' = z - h * e.Map(fun x -> Activation.value act x)
-            let a = k * z' + b
-            let d2 = Matrix<float>.Build.DiagonalOfDiagonalVector(sigma' a)
-            let top = (Matrix<float>.Build.DenseIdentity n - h * h * d2 * k * d1 * k.Transpose()).Append(h * d2 * k)
-            let bottom = (-h * d1 * k.Transpose()).Append(Matrix<float>.Build.DenseIdentity m)
-            top.Stack bottom
+        let scheme = Network.scheme net
+        let n, m = k.RowCount, k.ColumnCount
+        let withZ = Scheme.usesZ scheme
+        let size = if withZ then n + m else n
+        let offset v = if v = Variable.Y then 0 else n
+        let mutable y, z = y, z
+        let mutable total = Matrix<float>.Build.DenseIdentity size
+        for stage in scheme.Stages do
+            let alpha = Scheme.coefficient j stage * h
+            let source = if stage.Source = Variable.Y then y else z
+            let bias = if stage.Bias = Some BiasName.C then c else b
+            let struct (jac: Matrix<float>, increment: Vector<float>) =
+                match stage.Kind with
+                | Drift -> struct (Matrix<float>.Build.DenseIdentity source.Count, source)
+                | Kick ->
+                    let a = (if stage.Source = Variable.Y then k.TransposeThisAndMultiply source else k * source) + bias
+                    let d = Matrix<float>.Build.DiagonalOfDiagonalVector(a.Map(fun x -> Activation.derivative act x))
+                    struct (d * (if stage.Source = Variable.Y then k.Transpose() else k), a.Map(fun x -> Activation.value act x))
+            let e = Matrix<float>.Build.DenseIdentity size
+            e.SetSubMatrix(offset stage.Target, offset stage.Source, e.SubMatrix(offset stage.Target, jac.RowCount, offset stage.Source, jac.ColumnCount) + alpha * jac)
+            total <- e * total
+            if stage.Target = Variable.Y then y <- y + alpha * increment else z <- z + alpha * increment
+        total
 
     /// The bias of a layer expanded to a full-width vector.
     let private expand (width: int) (v: Vector<float>) =
@@ -108,28 +117,28 @@ module Stability =
         let y0 = defaultArg data (Kernels.zeros 1 n)
         let states = Solve.trajectory net p y0
         let h = Network.stepSize net
-        let analysable = (if net.Propagator = Verlet then n + m else n) <= MaxDenseWidth
+        let scheme = Network.scheme net
+        let analysable = (if Scheme.usesZ scheme then n + m else n) <= MaxDenseWidth
         Array.init net.Depth (fun j ->
             if not analysable then
                 { Layer = j; Eigenvalues = [||]; Amplification = nan; Stable = false }
             else
                 let k = Operator.matrix net.Operator p.K[j]
                 let eigenvalues =
-                    match net.Propagator with
-                    | Verlet ->
+                    if readsZ scheme then
                         let zero r c = Matrix<float>.Build.Dense(r, c)
                         (zero n n).Append(k).Stack((-k.Transpose()).Append(zero m m)).Evd().EigenValues.ToArray()
-                    | _ -> k.Evd().EigenValues.ToArray()
-                let b = expand (Network.biasTarget net) p.b[j]
-                let c = if net.Propagator = Verlet then expand m p.c[j] else Vector<float>.Build.Dense 0
+                    else k.Evd().EigenValues.ToArray()
+                let b = expand n p.b[j]
+                let c = if Network.usesC net then expand m p.c[j] else Vector<float>.Build.Dense 0
                 let state = states[j]
                 let radius =
                     Seq.init y0.RowCount (fun i ->
                         let z =
                             match state.Z with
                             | Some z -> z.Row i
-                            | None -> Vector<float>.Build.Dense 0
-                        spectralRadius (amplification net h k b c (state.Y.Row i) z))
+                            | None -> Vector<float>.Build.Dense m
+                        spectralRadius (amplification net j h k b c (state.Y.Row i) z))
                     |> Seq.max
                 { Layer = j; Eigenvalues = eigenvalues; Amplification = radius; Stable = radius <= 1.0 + roundOff })
 
@@ -243,7 +252,8 @@ module Stability =
     /// weights of layer j, summed over the examples of a state (Y, Z): conserved exactly by the
     /// continuous dynamics when the weights are constant in time.
     let hamiltonian (net: Network) (p: Parameters) (j: int) (state: State) : float =
-        if net.Propagator <> Verlet then invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for Verlet networks"
+        if not (Scheme.isHamiltonian (Network.scheme net)) then
+            invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for schemes of kicks Z ← Y (bias c) and Y ← Z (bias b): Verlet, verlet4"
         let z =
             match state.Z with
             | Some z -> z
@@ -267,7 +277,8 @@ module Stability =
     /// Y_{j+1} = Y_j + h σ(Z_j K_jᵀ + b_j), Z_{j+1} = Z_j − h σ(Y_j K_j + c_j), Z_0 = 0: the
     /// non-symplectic comparison, whose H drifts.
     let eulerHamiltonianAlong (net: Network) (p: Parameters) (y0: Matrix<float>) : float[] =
-        if net.Propagator <> Verlet then invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for Verlet networks"
+        if not (Scheme.isHamiltonian (Network.scheme net)) then
+            invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for schemes of kicks Z ← Y (bias c) and Y ← Z (bias b): Verlet, verlet4"
         Parameters.validate net p
         let s = y0.RowCount
         let n, m = Network.width net, Network.auxWidth net

@@ -282,10 +282,7 @@ module TrainingOptions =
                     PcgIterations = 10
                     Regulariser = { Regulariser = ImageLaplacian(channels, height, width); Alpha = 0.01; Shift = 0.01 } }
             Propagation = { o.Propagation with HessianSubsample = 5000 }
-            Strategy =
-                match propagator with
-                | Leapfrog | Verlet -> Reversal
-                | ResNet | AntisymmetricResNet -> StoreAll
+            Strategy = if Scheme.isInvertible (Scheme.ofPropagator propagator) then Reversal else StoreAll
             MaxDepth = 16
             Refit = None }
 

@@ -14,7 +14,9 @@ internal static class Interop
         Propagator.ResNet => Core.Propagator.ResNet,
         Propagator.Antisymmetric => Core.Propagator.AntisymmetricResNet,
         Propagator.Leapfrog => Core.Propagator.Leapfrog,
-        _ => Core.Propagator.Verlet,
+        Propagator.Verlet => Core.Propagator.Verlet,
+        Propagator.Verlet4 => Core.Propagator.Verlet4,
+        _ => throw new ArgumentException("a custom propagator needs its stage list: pass a Scheme.", nameof(propagator)),
     };
 
     public static Propagator FromCore(Core.Propagator propagator) => propagator.Tag switch
@@ -22,7 +24,9 @@ internal static class Interop
         Core.Propagator.Tags.ResNet => Propagator.ResNet,
         Core.Propagator.Tags.AntisymmetricResNet => Propagator.Antisymmetric,
         Core.Propagator.Tags.Leapfrog => Propagator.Leapfrog,
-        _ => Propagator.Verlet,
+        Core.Propagator.Tags.Verlet => Propagator.Verlet,
+        Core.Propagator.Tags.Verlet4 => Propagator.Verlet4,
+        _ => Propagator.Custom,
     };
 
     public static Core.Activation ToCore(Activation activation) => activation switch

@@ -126,16 +126,16 @@ public sealed class Model
     /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// The data's width differs from the network's, a label is not one of the model's classes, or
-    /// <see cref="AdjointStrategy.Reversal"/> was asked of a ResNet.
+    /// <see cref="AdjointStrategy.Reversal"/> was asked of a scheme that is not invertible (a ResNet).
     /// </exception>
     public ModelGradient Gradient(Dataset data, AdjointStrategy? strategy = null)
     {
         var features = CheckedFeatures(data);
         var labels = LabelMatrix(data);
         var chosen = strategy ?? AdjointStrategy.StoreAll;
-        if (chosen.Kind == AdjointStrategyKind.Reversal && Network.Propagator is Propagator.ResNet or Propagator.Antisymmetric)
+        if (chosen.Kind == AdjointStrategyKind.Reversal && !Network.IsInvertible)
         {
-            throw new ArgumentException("reversal needs a leapfrog or Verlet network: forward Euler is not invertible in closed form.", nameof(strategy));
+            throw new ArgumentException("reversal needs an invertible scheme (leapfrog, Verlet, verlet4, …): a stage of this one reads its own target.", nameof(strategy));
         }
 
         return new ModelGradient(Inner, Network, Core.ModelModule.gradient(chosen.ToCore(), Inner, features, labels));

@@ -82,13 +82,73 @@ public sealed class Network : IEquatable<Network>
     /// <param name="tiedBias">True for scalar biases b_j and c_j, false for one per variable.</param>
     /// <returns>The network.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
-    public static Network Verlet(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false)
+    public static Network Verlet(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false) =>
+        Create(Core.Propagator.Verlet, width, depth, finalTime, activation, auxWidth, tiedBias);
+
+    /// <summary>
+    /// A verlet4 network (SPEC §1b: the fourth-order Forest–Ruth splitting of the Verlet ODE,
+    /// seven kicks a layer) with layers <c>K_j ∈ R^{n×m}</c>.
+    /// </summary>
+    /// <param name="width">The number of features n; at least 1.</param>
+    /// <param name="depth">The number of layers N; at least 1.</param>
+    /// <param name="finalTime">The final time T; finite and positive.</param>
+    /// <param name="activation">The activation σ.</param>
+    /// <param name="auxWidth">The width m of the momentum Z; null for m = n.</param>
+    /// <param name="tiedBias">True for scalar biases b_j and c_j, false for one per variable.</param>
+    /// <returns>The network.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public static Network Verlet4(int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false) =>
+        Create(Core.Propagator.Verlet4, width, depth, finalTime, activation, auxWidth, tiedBias);
+
+    /// <summary>
+    /// A network of a user's stage list (<see cref="StableOde.Scheme"/>) with dense layers
+    /// <c>K_j ∈ R^{n×m}</c>.
+    /// </summary>
+    /// <param name="scheme">The stages every layer applies.</param>
+    /// <param name="width">The number of features n; at least 1.</param>
+    /// <param name="depth">The number of layers N; at least 1.</param>
+    /// <param name="finalTime">The final time T; finite and positive.</param>
+    /// <param name="activation">The activation σ.</param>
+    /// <param name="auxWidth">The width m of Z (the operator's output width); null for m = n.</param>
+    /// <param name="tiedBias">True for scalar biases, false for one per variable.</param>
+    /// <returns>The network.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="scheme"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    /// <exception cref="ArgumentException">The scheme does not fit the widths: the message names the stage and the field.</exception>
+    public static Network Custom(Scheme scheme, int width, int depth, double finalTime, Activation activation = Activation.Tanh, int? auxWidth = null, bool tiedBias = false)
     {
+        ArgumentNullException.ThrowIfNull(scheme);
+        return Create(Core.Propagator.NewCustom(scheme.Inner), width, depth, finalTime, activation, auxWidth, tiedBias);
+    }
+
+    /// <summary>
+    /// A network of a user's stage list on 3×3 convolutions (see <see cref="Convolutional(Propagator, int, int, int, int, double, Activation, double, bool)"/>); Z has Y's shape.
+    /// </summary>
+    /// <param name="scheme">The stages every layer applies.</param>
+    /// <param name="channels">The number of channels c; at least 1.</param>
+    /// <param name="height">The image height in pixels; at least 1.</param>
+    /// <param name="width">The image width in pixels; at least 1.</param>
+    /// <param name="depth">The number of layers N; at least 1.</param>
+    /// <param name="finalTime">The final time T; finite and positive.</param>
+    /// <param name="activation">The activation σ.</param>
+    /// <param name="tiedBias">True for one scalar bias per layer, false for one per channel.</param>
+    /// <returns>The network.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="scheme"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    /// <exception cref="ArgumentException">The scheme is empty: the message names the stage and the field.</exception>
+    public static Network Convolutional(Scheme scheme, int channels, int height, int width, int depth, double finalTime, Activation activation = Activation.Tanh, bool tiedBias = false)
+    {
+        ArgumentNullException.ThrowIfNull(scheme);
         CheckCommon(depth, finalTime, activation);
+        Guard.Positive(channels, nameof(channels));
+        Guard.Positive(height, nameof(height));
         Guard.Positive(width, nameof(width));
-        var m = auxWidth ?? width;
-        Guard.Positive(m, nameof(auxWidth));
-        return Create(Propagator.Verlet, activation, Core.Operator.NewDense(width, m), depth, finalTime, tiedBias);
+        if ((long)channels * height * width > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channels), "channels × height × width is too large.");
+        }
+
+        return new(Core.NetworkModule.create(Core.Propagator.NewCustom(scheme.Inner), Interop.ToCore(activation), Core.Operator.NewConv3x3(channels, height, width), depth, finalTime, tiedBias));
     }
 
     /// <summary>
@@ -96,7 +156,7 @@ public sealed class Network : IEquatable<Network>
     /// <paramref name="height"/>×<paramref name="width"/> pixels, channels fully coupled, zero
     /// padding. The features of an example are its pixels, channel by channel, row by row.
     /// </summary>
-    /// <param name="propagator">The time-stepping scheme.</param>
+    /// <param name="propagator">The time-stepping scheme; for <see cref="Propagator.Custom"/> use <see cref="Convolutional(Scheme, int, int, int, int, double, Activation, bool)"/>.</param>
     /// <param name="channels">The number of channels c; at least 1.</param>
     /// <param name="height">The image height in pixels; at least 1.</param>
     /// <param name="width">The image width in pixels; at least 1.</param>
@@ -138,11 +198,30 @@ public sealed class Network : IEquatable<Network>
         Guard.Defined(activation, nameof(activation));
     }
 
+    /// <summary>A network of a scheme on dense layers <c>K_j ∈ R^{n×m}</c>, m = <paramref name="auxWidth"/> or n.</summary>
+    private static Network Create(Core.Propagator propagator, int width, int depth, double finalTime, Activation activation, int? auxWidth, bool tiedBias)
+    {
+        CheckCommon(depth, finalTime, activation);
+        Guard.Positive(width, nameof(width));
+        var m = auxWidth ?? width;
+        Guard.Positive(m, nameof(auxWidth));
+        return new(Core.NetworkModule.create(propagator, Interop.ToCore(activation), Core.Operator.NewDense(width, m), depth, finalTime, tiedBias));
+    }
+
     private static Network Create(Propagator propagator, Activation activation, Core.Operator op, int depth, double finalTime, bool tiedBias) =>
         new(Core.NetworkModule.create(Interop.ToCore(propagator), Interop.ToCore(activation), op, depth, finalTime, tiedBias));
 
     /// <summary>The time-stepping scheme.</summary>
     public Propagator Propagator => Interop.FromCore(Inner.Propagator);
+
+    /// <summary>The stage list of the network's scheme (SPEC §1b), built in or custom.</summary>
+    public Scheme Scheme => Scheme.FromCore(Core.NetworkModule.scheme(Inner));
+
+    /// <summary>True when the scheme is exactly invertible, so that <see cref="AdjointStrategy.Reversal"/> applies.</summary>
+    public bool IsInvertible => Core.SchemeModule.isInvertible(Core.NetworkModule.scheme(Inner));
+
+    /// <summary>True when the parameters carry the bias c_j (a stage names c: Verlet, verlet4, …).</summary>
+    public bool UsesAuxBias => Core.NetworkModule.usesC(Inner);
 
     /// <summary>The activation σ.</summary>
     public Activation Activation => Interop.FromCore(Inner.Activation);
@@ -165,7 +244,7 @@ public sealed class Network : IEquatable<Network>
     /// <summary>The length of each bias b_j: the width it is added to, the number of channels, or 1 when tied.</summary>
     public int BiasWidth => Inner.BiasWidth;
 
-    /// <summary>The length of each Verlet bias c_j; 0 for the other propagators.</summary>
+    /// <summary>The length of each bias c_j; 0 when no stage names c.</summary>
     public int AuxBiasWidth => Inner.AuxBiasWidth;
 
     /// <summary>The damping γ of the antisymmetric operator; 0 for the others.</summary>
@@ -280,7 +359,7 @@ public sealed class Network : IEquatable<Network>
     public override string ToString()
     {
         var kind = IsConvolutional ? "convolutional " : string.Empty;
-        var aux = Propagator == Propagator.Verlet && AuxWidth != Width ? $" (momentum {AuxWidth})" : string.Empty;
+        var aux = AuxWidth != Width ? $" (momentum {AuxWidth})" : string.Empty;
         return $"{kind}{Propagator} network: {Activation}, width {Width}{aux}, {Depth} layers, T = {FinalTime}";
     }
 }

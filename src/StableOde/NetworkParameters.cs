@@ -64,7 +64,7 @@ public sealed class NetworkParameters
         var (rows, columns) = network.WeightsShape;
         CheckCount(weights.Count, depth, nameof(weights));
         CheckCount(bias.Count, depth, nameof(bias));
-        var auxCount = network.Propagator == Propagator.Verlet ? depth : 0;
+        var auxCount = network.UsesAuxBias ? depth : 0;
         CheckCount(auxBias?.Count ?? 0, auxCount, nameof(auxBias));
         var k = new Matrix<double>[depth];
         var b = new Vector<double>[depth];
@@ -159,13 +159,13 @@ public sealed class NetworkParameters
     /// <param name="auxBias">The new <c>c_j</c> of length <see cref="Network.AuxBiasWidth"/> (copied).</param>
     /// <returns>New parameters.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="layer"/> is out of range.</exception>
-    /// <exception cref="ArgumentException">The network is not a Verlet network, or <paramref name="auxBias"/> has the wrong length or is not finite.</exception>
+    /// <exception cref="ArgumentException">The network's scheme has no bias c, or <paramref name="auxBias"/> has the wrong length or is not finite.</exception>
     public NetworkParameters WithAuxBias(int layer, double[] auxBias)
     {
         Guard.Layer(layer, Depth, nameof(layer));
-        if (Network.Propagator != Propagator.Verlet)
+        if (!Network.UsesAuxBias)
         {
-            throw new ArgumentException("only Verlet networks have the auxiliary bias c.", nameof(auxBias));
+            throw new ArgumentException("only networks whose scheme names the bias c (Verlet, verlet4, …) have it.", nameof(auxBias));
         }
 
         Guard.Length(auxBias, Network.AuxBiasWidth, nameof(auxBias));

@@ -14,4 +14,10 @@ public enum Propagator
 
     /// <summary>Hamiltonian Verlet (Eq. 4.17) in the features Y and the momentum Z.</summary>
     Verlet,
+
+    /// <summary>The fourth-order Forest–Ruth splitting of the Verlet ODE (verlet4, SPEC §1b).</summary>
+    Verlet4,
+
+    /// <summary>A user's stage list (<see cref="Scheme"/>); see <see cref="Network.Scheme"/>.</summary>
+    Custom,
 }

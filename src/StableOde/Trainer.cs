@@ -107,6 +107,30 @@ public sealed class Trainer
     }
 
     /// <summary>
+    /// As <see cref="ForImages(Propagator, int, int, int, double?, int?, int?, int)"/> for a network of a
+    /// custom scheme: the reversal adjoint when the scheme is invertible, else all states stored.
+    /// </summary>
+    /// <param name="scheme">The network's stage list.</param>
+    /// <param name="channels">The network's channels c; the weight images of the classifier have c channels.</param>
+    /// <param name="height">The image height in pixels.</param>
+    /// <param name="width">The image width in pixels.</param>
+    /// <param name="smoothness">α_θ instead of 5e-3; null for the paper's.</param>
+    /// <param name="iterations">Iterations at every level; null for 10.</param>
+    /// <param name="hessianSubsample">Examples for the Gauss–Newton curvature; null for 5,000.</param>
+    /// <param name="seed">The seed of every random choice.</param>
+    /// <returns>The trainer.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="scheme"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size or an option is out of range.</exception>
+    public static Trainer ForImages(Scheme scheme, int channels, int height, int width, double? smoothness = null, int? iterations = null, int? hessianSubsample = null, int seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(scheme);
+        Guard.Positive(channels, nameof(channels));
+        Guard.Positive(height, nameof(height));
+        Guard.Positive(width, nameof(width));
+        return new Trainer(Configure(Core.TrainingOptionsModule.images(Core.Propagator.NewCustom(scheme.Inner), channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed, null));
+    }
+
+    /// <summary>
     /// Multilevel training (§5.3): trains at the network's depth from random parameters and a zero
     /// classifier, doubles the depth by prolongation in time (fitting the classifier anew or keeping
     /// it, see <see cref="RefitsClassifier"/>), trains again, … while the depth stays at most <paramref name="maxDepth"/>. Data narrower than the

@@ -11,7 +11,7 @@ public sealed class BenchCommandTests
     [InlineData("resnet", "gradient", "--width", "2")]
     [InlineData("verlet", "gradient", "--conv", "2,4,5")]
     [InlineData("resnet", "forward", "--conv", "1,3,3")]
-    public void JsonIsExactlyOneObjectWithTheSixFields(string propagator, string mode, string shapeOption, string shape)
+    public void JsonIsExactlyOneObjectWithTheNineFields(string propagator, string mode, string shapeOption, string shape)
     {
         var (code, output, error) = CliRunner.Run(
             "bench", "--propagator", propagator, shapeOption, shape, "--samples", "13", "--layers", "3", "--final-time", "1.5",
@@ -22,10 +22,16 @@ public sealed class BenchCommandTests
         Assert.Single(output.TrimEnd('\n').Split('\n'));
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
-        Assert.Equal(["medianMs", "minMs", "maxMs", "gflops", "peakMB", "gradientMB"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(
+            ["medianMs", "minMs", "maxMs", "gflops", "peakMB", "gradientMB", "fmaPeakGflops", "fmaPeakOneCoreGflops", "fmaPeakPercent"],
+            root.EnumerateObject().Select(p => p.Name));
         var (median, min, max) = (root.GetProperty("medianMs").GetDouble(), root.GetProperty("minMs").GetDouble(), root.GetProperty("maxMs").GetDouble());
         Assert.True(min > 0.0 && min <= median && median <= max, $"min {min}, median {median}, max {max}");
-        Assert.True(root.GetProperty("gflops").GetDouble() > 0.0);
+        var gflops = root.GetProperty("gflops").GetDouble();
+        Assert.True(gflops > 0.0);
+        var peak = root.GetProperty("fmaPeakGflops").GetDouble();
+        Assert.True(peak > 0.0 && root.GetProperty("fmaPeakOneCoreGflops").GetDouble() > 0.0);
+        Assert.Equal(100.0 * gflops / peak, root.GetProperty("fmaPeakPercent").GetDouble(), 1e-12);
         var gradient = root.GetProperty("gradientMB").GetDouble();
         Assert.True(mode == "gradient" ? gradient > 0.0 : gradient == 0.0, $"gradientMB {gradient} in {mode} mode");
         if (OperatingSystem.IsLinux())
@@ -43,7 +49,9 @@ public sealed class BenchCommandTests
         Assert.True(code == 0, error);
         Assert.Single(output.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("leapfrog gradient, width 2, 9 samples, 4 layers: median ", output, StringComparison.Ordinal);
-        Assert.Contains(" GFLOP/s, peak ", output, StringComparison.Ordinal);
+        Assert.Contains(" GFLOP/s (", output, StringComparison.Ordinal);
+        Assert.Contains(" % of the FMA peak ", output, StringComparison.Ordinal);
+        Assert.Contains(" on one), peak ", output, StringComparison.Ordinal);
         Assert.Contains(" MB, of which parameter gradient ", output, StringComparison.Ordinal);
         Assert.EndsWith(" MB\n", output, StringComparison.Ordinal);
         var median = output.Split("median ")[1].Split(' ')[0];

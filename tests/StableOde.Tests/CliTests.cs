@@ -69,7 +69,7 @@ public sealed class CliTests : IDisposable
             Assert.Equal(Fixtures.Bits(expected.BiasGradient(j)), Fixtures.Bits(Numbers(root.GetProperty("gradB")[j])));
         }
 
-        var verlet = model.Network.Propagator == Propagator.Verlet;
+        var verlet = model.Network.UsesAuxBias;
         Assert.Equal(verlet, root.TryGetProperty("gradC", out var gradC));
         if (verlet)
         {

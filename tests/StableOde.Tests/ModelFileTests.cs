@@ -26,7 +26,7 @@ public sealed class ModelFileTests
     {
         { "missing format", "field \"format\" is missing" },
         { "wrong format", "field \"format\" must be \"stableode-model/1\", got \"stableode-model/2\"" },
-        { "unknown propagator", "field \"propagator\" must be \"resnet\", \"antisymmetric\", \"leapfrog\" or \"verlet\", got \"euler\"" },
+        { "unknown propagator", "field \"propagator\" must be \"resnet\", \"antisymmetric\", \"leapfrog\", \"verlet\", \"verlet4\" or \"custom\", got \"euler\"" },
         { "unknown activation", "field \"activation\" must be \"tanh\", \"relu\" or \"identity\", got \"sigmoid\"" },
         { "layers differ from K", "field \"layers\" (4) does not match the 3 entries of \"K\"" },
         { "layers zero", "field \"layers\" must be a positive integer, got 0" },

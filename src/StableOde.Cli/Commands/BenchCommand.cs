@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.FSharp.Core;
 using StableOde.Core;
+using StableOde.Timing;
 using CoreNetwork = StableOde.Core.NetworkModule;
 using CorePropagator = StableOde.Core.Propagator;
 using CoreStrategy = StableOde.Core.AdjointStrategy;
@@ -12,7 +13,8 @@ namespace StableOde.Cli.Commands;
 /// <c>stableode bench --propagator P --width n --samples s --layers N [--final-time T] [--conv c,H,W]
 /// --mode forward|gradient [--repeat k] [--json]</c>: times one case of docs/performance.md on seeded
 /// random data (<c>Bench.run</c>) and prints the median, minimum and maximum wall-clock time, the
-/// rate of the matrix products and the peak memory of one run.
+/// rate of the matrix products as GFLOP/s and as a percentage of the machine's double-precision
+/// FMA peak (measured first, <c>FmaPeak.measure</c>), and the peak memory of one run.
 /// </summary>
 public sealed class BenchCommand : Command
 {
@@ -20,7 +22,7 @@ public sealed class BenchCommand : Command
     public override string Name => "bench";
 
     /// <inheritdoc/>
-    public override string Summary => "Time the forward pass or the gradient of a random network: median ms, GFLOP/s, peak MB.";
+    public override string Summary => "Time the forward pass or the gradient of a random network: median ms, GFLOP/s, % of FMA peak, peak MB.";
 
     /// <inheritdoc/>
     public override string Details =>
@@ -28,7 +30,9 @@ public sealed class BenchCommand : Command
         "the loss of a softmax classifier and its gradient with respect to every parameter and Y_0\n" +
         "(reversal for leapfrog and Verlet, all states kept for the ResNets). Warm-up runs come first;\n" +
         "then the median, minimum and maximum of --repeat runs, GFLOP/s of the matrix products over\n" +
-        "the median, the peak resident memory of one run above the level before it (MiB) and, for\n" +
+        "the median and its percentage of the machine's double-precision peak (measured first: chains\n" +
+        "of fused multiply-adds in vector registers, on one core and on all the process may use), the\n" +
+        "peak resident memory of one run above the level before it (MiB) and, for\n" +
         "gradient, the part of it that the returned parameter gradient occupies (it grows with N).\n" +
         "--conv replaces the dense layers of width n by 3×3 convolutions on c channels of H×W pixels.";
 
@@ -43,7 +47,7 @@ public sealed class BenchCommand : Command
         new("conv", "3×3 convolution layers on c channels of H×W pixels instead of dense ones.", "c,H,W"),
         new("mode", "forward (Y_N) or gradient (loss and its gradient).", "MODE", Required: true),
         new("repeat", "Timed runs; default 10.", "k"),
-        new("json", "Print one JSON object {medianMs, minMs, maxMs, gflops, peakMB, gradientMB} instead of a line."),
+        new("json", "Print one JSON object {medianMs, minMs, maxMs, gflops, peakMB, gradientMB, fmaPeakGflops, fmaPeakOneCoreGflops, fmaPeakPercent} instead of a line."),
     ];
 
     /// <inheritdoc/>
@@ -95,10 +99,12 @@ public sealed class BenchCommand : Command
             mode,
             repeat,
             FSharpOption<CoreStrategy>.None);
+        var peak = FmaPeak.measure();
         var result = Bench.run(settings);
+        var percent = FmaPeak.percentOf(peak, result.Gflops);
         if (options.Has("json"))
         {
-            stdout.Write(Json(result));
+            stdout.Write(Json(result, peak, percent));
         }
         else
         {
@@ -109,7 +115,9 @@ public sealed class BenchCommand : Command
             stdout.Write(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{text.Trim().ToLowerInvariant()} {options.Required("mode")}, {shape}, {samples} samples, {layers} layers: " +
-                $"median {result.MedianMs:F3} ms (min {result.MinMs:F3}, max {result.MaxMs:F3}), {result.Gflops:F2} GFLOP/s, peak {result.PeakMB:F1} MB{gradient}\n"));
+                $"median {result.MedianMs:F3} ms (min {result.MinMs:F3}, max {result.MaxMs:F3}), {result.Gflops:F2} GFLOP/s " +
+                $"({percent:F1} % of the FMA peak {peak.AllCores:F1} GFLOP/s on {peak.Cores} {(peak.Cores == 1 ? "core" : "cores")}, {peak.OneCore:F1} on one), " +
+                $"peak {result.PeakMB:F1} MB{gradient}\n"));
         }
 
         return 0;
@@ -137,7 +145,7 @@ public sealed class BenchCommand : Command
         return Tuple.Create(values[0], values[1], values[2]);
     }
 
-    private static string Json(Bench.BenchResult result) =>
+    private static string Json(Bench.BenchResult result, FmaPeak.Peak peak, double percent) =>
         Output.Json(
             json =>
             {
@@ -148,6 +156,9 @@ public sealed class BenchCommand : Command
                 Output.Number(json, "gflops", result.Gflops);
                 Output.Number(json, "peakMB", result.PeakMB);
                 Output.Number(json, "gradientMB", result.GradientMB);
+                Output.Number(json, "fmaPeakGflops", peak.AllCores);
+                Output.Number(json, "fmaPeakOneCoreGflops", peak.OneCore);
+                Output.Number(json, "fmaPeakPercent", percent);
                 json.WriteEndObject();
             },
             indented: false);

@@ -52,9 +52,10 @@ public sealed class TrainCommand : Command
         new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
         new("classes", "The number of classes of CSV data, when some class has no example (default: the largest label + 1, and every class below it must occur in --train).", "M"),
-        new("propagator", "resnet, antisymmetric, leapfrog or verlet (default verlet).", "NAME"),
+        new("propagator", "resnet, antisymmetric, leapfrog, verlet or verlet4 (default verlet).", "NAME"),
+        new("scheme", "A custom scheme: a JSON stage list (SPEC §1b, §9) instead of --propagator.", "FILE"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
-        new("aux-width", "The width m of the Verlet momentum (default 4n for peaks, n otherwise).", "M"),
+        new("aux-width", "The width m of the momentum Z of a scheme that has one (default 4n for peaks, n otherwise).", "M"),
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
@@ -112,7 +113,13 @@ public sealed class TrainCommand : Command
     {
         var seed = options.Integer("seed", 1);
         source = DataSource.From(DataChoice.Of(options), seed);
-        var propagator = options.Propagator("propagator", Propagator.Verlet);
+        var scheme = options.Value("scheme") is { } schemePath ? Scheme.Load(schemePath) : null;
+        if (scheme is not null && options.Has("propagator") && options.Value("propagator") != "custom")
+        {
+            throw new UsageException("--scheme gives the stages of a custom propagator: leave out --propagator (or give custom)");
+        }
+
+        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator(options.Value("propagator") ?? "verlet");
         var activation = options.Activation("activation", Activation.Tanh);
         var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
@@ -127,9 +134,9 @@ public sealed class TrainCommand : Command
         }
 
         var auxWidth = options.Integer("aux-width", source.DefaultAuxWidth(width));
-        if (options.Has("aux-width") && propagator != Propagator.Verlet)
+        if (options.Has("aux-width") && !(scheme ?? Scheme.Of(propagator)).UsesZ || options.Has("aux-width") && propagator == Propagator.Leapfrog)
         {
-            throw new UsageException("--aux-width applies to --propagator verlet only");
+            throw new UsageException("--aux-width applies to a scheme with a momentum Z of its own width (verlet, verlet4, a custom scheme)");
         }
 
         if (options.Has("aux-width") && source.Image is not null)
@@ -165,12 +172,16 @@ public sealed class TrainCommand : Command
         trainer = (source.Paper, source.Image) switch
         {
             ({ } experiment, _) => Trainer.ForDataset(Enum.Parse<PaperDataset>(experiment.Name, ignoreCase: true), alpha, chosenIterations, seed),
+            (_, { } image) when scheme is not null => Trainer.ForImages(scheme, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
         network = (source.Image, propagator) switch
         {
+            ({ } image, _) when scheme is not null => Network.Convolutional(scheme, width, image.Height, image.Width, levels[0], finalTime, activation),
             ({ } image, _) => Network.Convolutional(propagator, width, image.Height, image.Width, levels[0], finalTime, activation),
+            (_, Propagator.Custom) => Network.Custom(scheme!, width, levels[0], finalTime, activation, auxWidth),
+            (_, Propagator.Verlet4) => Network.Verlet4(width, levels[0], finalTime, activation, auxWidth),
             (_, Propagator.ResNet) => Network.ResNet(width, levels[0], finalTime, activation),
             (_, Propagator.Antisymmetric) => Network.Antisymmetric(width, levels[0], finalTime, activation),
             (_, Propagator.Leapfrog) => Network.Leapfrog(width, levels[0], finalTime, activation),
@@ -316,6 +327,17 @@ public sealed class TrainCommand : Command
             + (modelOut is null ? "; no --model-out, the model is not saved" : $"; model written to {modelOut}"));
     }
 
+    private static Propagator ParsePropagator(string name) => name switch
+    {
+        "resnet" => Propagator.ResNet,
+        "antisymmetric" => Propagator.Antisymmetric,
+        "leapfrog" => Propagator.Leapfrog,
+        "verlet" => Propagator.Verlet,
+        "verlet4" => Propagator.Verlet4,
+        "custom" => throw new UsageException("--propagator custom needs its stages: give --scheme FILE.json"),
+        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog, verlet or verlet4 (or --scheme FILE.json)"),
+    };
+
     private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
     {
         var doubling = levels.Count > 0 && levels[0] >= 1 && levels.Zip(levels.Skip(1)).All(p => (long)p.Second == 2L * p.First);
@@ -453,7 +475,7 @@ public sealed class TrainCommand : Command
         /// <summary>The experiment's width for the propagator (SPEC §8); its channels for images; the data's width for CSV.</summary>
         public int DefaultWidth(Propagator propagator) => (Paper, Image) switch
         {
-            ({ } paper, _) => paper.Width.Invoke(ParsedOptions.CorePropagator(propagator)),
+            ({ } paper, _) => paper.Width.Invoke(propagator is Propagator.Custom ? Core.Propagator.ResNet : ParsedOptions.CorePropagator(propagator)),
             (_, { }) => Experiments.images.Channels,
             _ => Training.Width,
         };

@@ -1,12 +1,13 @@
 /// Timing of the solves on the cases of docs/performance.md: the forward pass, or the gradient
 /// of a softmax loss with respect to every K_j, b_j (c_j) and Y_0 (`Model.gradient`: forward
 /// pass, classifier gradient, adjoint solve), on seeded random data and parameters.
-module StableOde.Core.Bench
+module StableOde.Timing.Bench
 
 open System
 open System.Diagnostics
 open System.IO
 open MathNet.Numerics.LinearAlgebra
+open StableOde.Core
 open StableOde.Core.Kernels
 
 /// What is timed.
@@ -95,12 +96,10 @@ let strategy (o: Options) =
     match o.Strategy with
     | Some s -> s
     | None ->
-        match o.Propagator with
-        | Leapfrog | Verlet -> Reversal
-        | ResNet | AntisymmetricResNet -> StoreAll
+        if Scheme.isInvertible (Scheme.ofPropagator o.Propagator) then Reversal else StoreAll
 
 /// The flops of the matrix products a case needs, 2 per multiply–add, counting each product
-/// once: per layer P products Y K (P = 1 for the ResNets and leapfrog, 2 for Verlet) in the
+/// once: per layer P products Y K (P = the scheme's kicks: 1 for the ResNets and leapfrog, 2 for Verlet) in the
 /// forward pass, and in the gradient 3P (forward, V Kᵀ and the parameter gradient), as a solver
 /// that stores every pre-activation would do; recomputation by checkpoints or reversal,
 /// activations, biases, updates and the classifier are not counted. A product costs 2·s·n·m
@@ -113,7 +112,7 @@ let flops (o: Options) : float =
         | Some(c, h, w) -> 2.0 * float o.Samples * float (c * c) * float (3 * h - 2) * float (3 * w - 2)
         | None -> 2.0 * float o.Samples * float (Operator.inWidth net.Operator) * float (Operator.outWidth net.Operator)
     let perProduct = if o.Propagator = AntisymmetricResNet then 2.0 * perProduct else perProduct
-    let products = if o.Propagator = Verlet then 2.0 else 1.0
+    let products = (Scheme.ofPropagator o.Propagator).Stages |> List.filter (fun s -> s.Kind = Kick) |> List.length |> float
     let passes = if o.Mode = Gradient then 3.0 else 1.0
     float o.Layers * products * passes * perProduct
 
