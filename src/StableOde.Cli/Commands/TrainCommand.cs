@@ -119,7 +119,7 @@ public sealed class TrainCommand : Command
             throw new UsageException("--scheme gives the stages of a custom propagator: leave out --propagator (or give custom)");
         }
 
-        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator(options.Value("propagator") ?? "verlet");
+        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator((options.Value("propagator") ?? "verlet").ToLowerInvariant());
         var activation = options.Activation("activation", Activation.Tanh);
         var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
