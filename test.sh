@@ -20,6 +20,8 @@ property_rc=${PIPESTATUS[0]}
 examples_rc=0
 dotnet run --project examples/QuickStart -c Release --no-build || examples_rc=1
 dotnet fsi examples/taylor.fsx || examples_rc=1
+# The README's F# quick start, run from another folder (its #r paths are relative to the script).
+(cd "$log" && dotnet fsi "$OLDPWD/examples/fsharp-quickstart.fsx") || examples_rc=1
 dotnet fsi examples/stability.fsx 8 || examples_rc=1
 dotnet fsi examples/swissroll.fsx --fast || examples_rc=1
 dotnet fsi examples/peaks.fsx --fast || examples_rc=1

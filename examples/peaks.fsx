@@ -10,5 +10,5 @@ open Multilevel
 
 let maxDepth, iterations = if fast then 16, Some 5 else 1024, None
 
-for propagator, width in [ "verlet", 2; "resnet", 8; "antisymmetric", 8 ] do
-    run "peaks" propagator width 4 maxDepth iterations 1 |> ignore
+for propagator in [ "verlet"; "resnet"; "antisymmetric" ] do
+    run "peaks" propagator (paperWidth "peaks" propagator) 4 maxDepth iterations 1 |> ignore

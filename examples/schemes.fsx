@@ -42,7 +42,8 @@ let orders = [ for k in 4 .. 9 -> log (remainder (0.5 ** float k) / remainder (0
 printfn "symmetric Verlet: Taylor orders %s" (orders |> List.map (sprintf "%.2f") |> String.concat " ")
 
 // Training on the swiss roll (§6.2): width 2, T = 20, the data set's default options.
-let split, defaults, finalTime = paper "swissroll" 1
+let swissRoll = experiment "swissroll"
+let split, defaults, finalTime = swissRoll.Data 1, swissRoll.Options, swissRoll.FinalTime
 let maxDepth, iterations = if fast then 16, 5 else 64, 10
 let options = { defaults with MaxDepth = maxDepth; Iterations = iterations }
 let result = Training.multilevel options Training.noControl (Network.create (Custom symmetricVerlet) Tanh (Dense(2, 2)) 4 finalTime false) split

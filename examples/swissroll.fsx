@@ -9,5 +9,5 @@ open Multilevel
 
 let maxDepth, iterations = if fast then 16, Some 5 else 1024, None
 
-for propagator, width in [ "verlet", 2; "resnet", 4 ] do
-    run "swissroll" propagator width 4 maxDepth iterations 1 |> ignore
+for propagator in [ "verlet"; "resnet" ] do
+    run "swissroll" propagator (paperWidth "swissroll" propagator) 4 maxDepth iterations 1 |> ignore

@@ -19,15 +19,32 @@ internal static class Inputs
         return data.Width < width ? data.Widen(width) : data;
     }
 
-    /// <summary>Checks that every label is one of the model's classes (the model may have more classes than the data shows).</summary>
-    public static void CheckLabels(Dataset data, Model model, string path)
+    /// <summary>
+    /// The features of a data CSV for a model, for commands that do not use labels (SPEC §9): a file
+    /// with as many columns as the network's width holds features only; otherwise its last column is
+    /// the label and the features are widened as in <see cref="Data(string, Model)"/>.
+    /// </summary>
+    public static double[,] Features(string path, Model model)
+    {
+        var width = model.Network.Width;
+        var features = StableOde.Core.DataFile.readFeatures(width, path);
+        if (features.ColumnCount > width)
+        {
+            throw new InvalidDataException($"{Path.GetFileName(path)}: the data has {features.ColumnCount} features but the model's network has width {width}");
+        }
+
+        return StableOde.Core.DatasetModule.widenFeatures(width, features).ToArray();
+    }
+
+    /// <summary>Checks that every label of the data read from <paramref name="path"/> is one of <paramref name="classes"/> classes (those of <paramref name="owner"/>, which may have more classes than the data shows).</summary>
+    public static void CheckLabels(Dataset data, int classes, string path, string owner)
     {
         var labels = data.Labels;
         for (var i = 0; i < labels.Count; i++)
         {
-            if (labels[i] >= model.Classes)
+            if (labels[i] >= classes)
             {
-                throw new InvalidDataException($"{Path.GetFileName(path)}: label {labels[i]} of example {i + 1} is not one of the model's {model.Classes} classes (0…{model.Classes - 1})");
+                throw new InvalidDataException($"{Path.GetFileName(path)}: label {labels[i]} of example {i + 1} is not one of the {classes} classes of {owner} (0…{classes - 1})");
             }
         }
     }

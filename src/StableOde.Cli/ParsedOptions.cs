@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.FSharp.Core;
 
 namespace StableOde.Cli;
 
@@ -84,6 +85,17 @@ public sealed class ParsedOptions
         return given.ContainsKey(name);
     }
 
+    /// <summary>The names of the options given, in the order the command declares them.</summary>
+    public IEnumerable<string> Given => declared.Keys.Where(given.ContainsKey);
+
+    /// <summary>The options given as arguments again (<c>--name value</c>, <c>--flag</c>), in the order the command declares them, without <paramref name="except"/>.</summary>
+    /// <param name="except">Names of options to leave out.</param>
+    /// <returns>Arguments that <see cref="Parse"/> reads back to the same options.</returns>
+    public IReadOnlyList<string> Arguments(params string[] except) =>
+        Given.Where(name => !except.Contains(name))
+            .SelectMany(name => given[name] is { } value ? new[] { $"--{name}", value } : [$"--{name}"])
+            .ToArray();
+
     /// <summary>The value of an option, or null when it was not given.</summary>
     /// <param name="name">The option's name without dashes.</param>
     /// <returns>The value.</returns>
@@ -153,6 +165,43 @@ public sealed class ParsedOptions
             int.TryParse(part.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
                 ? value
                 : throw new UsageException($"--{name} expects comma-separated integers, got '{text}'")).ToArray();
+    }
+
+    /// <summary>A propagator option read by the core's parser (case-insensitive: resnet, antisymmetric, leapfrog, verlet), or <paramref name="fallback"/> when it was not given.</summary>
+    /// <param name="name">The option's name without dashes.</param>
+    /// <param name="fallback">The default.</param>
+    /// <returns>The propagator.</returns>
+    /// <exception cref="UsageException">The value names no propagator.</exception>
+    public Propagator Propagator(string name, Propagator fallback) =>
+        Named(name, fallback, Core.NetworkModule.tryParsePropagator, Core.NetworkModule.propagatorName, "resnet, antisymmetric, leapfrog or verlet");
+
+    /// <summary>An activation option read by the core's parser (case-insensitive: tanh, relu, identity), or <paramref name="fallback"/> when it was not given.</summary>
+    /// <param name="name">The option's name without dashes.</param>
+    /// <param name="fallback">The default.</param>
+    /// <returns>The activation.</returns>
+    /// <exception cref="UsageException">The value names no activation.</exception>
+    public Activation Activation(string name, Activation fallback) =>
+        Named(name, fallback, Core.ActivationModule.tryParse, Core.ActivationModule.name, "tanh, relu or identity");
+
+    /// <summary>The core's propagator of the facade's (the same case-insensitive name).</summary>
+    /// <param name="propagator">The facade's propagator.</param>
+    /// <returns>The core's.</returns>
+    public static Core.Propagator CorePropagator(Propagator propagator) => Core.NetworkModule.tryParsePropagator(propagator.ToString()).Value;
+
+    /// <summary>An option naming one of the core's cases, read by the core's parser and turned into the facade's enum of the same name.</summary>
+    private TFacade Named<TCore, TFacade>(string name, TFacade fallback, Func<string, FSharpOption<TCore>> parse, Func<TCore, string> nameOf, string expected)
+        where TFacade : struct, Enum
+    {
+        var text = Value(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        var parsed = parse(text);
+        return parsed is null
+            ? throw new UsageException($"--{name} expects {expected}, got '{text}'")
+            : Enum.Parse<TFacade>(nameOf(parsed.Value), ignoreCase: true);
     }
 
     private void Declared(string name)

@@ -50,9 +50,15 @@ public static class Program
             return ShowHelp(args.Skip(1).ToArray(), stdout);
         }
 
+        if (name == "--version")
+        {
+            stdout.Write($"stableode {Version}\n");
+            return 0;
+        }
+
         var command = Find(name);
         var rest = args.Skip(1).ToArray();
-        if (rest.Contains("--help"))
+        if (rest.Contains("--help") || rest.Contains("-h"))
         {
             stdout.Write(command.Help);
             return 0;
@@ -60,6 +66,11 @@ public static class Program
 
         return command.Execute(ParsedOptions.Parse(command.Name, command.Options, rest), stdout, stderr);
     }
+
+    /// <summary>The version of the command line (the assembly's informational version without build metadata).</summary>
+    public static string Version { get; } =
+        (typeof(Program).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown").Split('+')[0];
 
     private static Command Find(string name) =>
         Commands.FirstOrDefault(c => c.Name == name)
@@ -88,7 +99,9 @@ public static class Program
             "Commands:",
         };
         lines.AddRange(Commands.Select(c => "  " + c.Name.PadRight(column) + c.Summary));
-        lines.Add("  " + "help".PadRight(column) + "This list, or a command's options: stableode help <command>.");
+        lines.Add("  " + "help".PadRight(column) + "This list, or a command's options: stableode help <command> (or stableode <command> --help, -h).");
+        lines.Add(string.Empty);
+        lines.Add("stableode --version prints the version.");
         lines.Add(string.Empty);
         lines.Add("Exit code 0 on success, 1 on bad input with one line on standard error.");
         stdout.Write(string.Join('\n', lines) + "\n");

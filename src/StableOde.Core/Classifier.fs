@@ -58,6 +58,15 @@ module Classifier =
         let m = labelWidth h classes
         { Hypothesis = h; W = Kernels.zeros width m; mu = vzeros m }
 
+    /// A classifier for width n and `classes` classes with every entry of W and μ drawn from
+    /// N(0, scale²) by a generator seeded with `seed` (W column by column, then μ).
+    let random (seed: int) (scale: float) (h: Hypothesis) (width: int) (classes: int) =
+        let m = labelWidth h classes
+        let draws = Parameters.gaussians (Random seed) (width * m + m)
+        { Hypothesis = h
+          W = Matrix<float>.Build.Dense(width, m, fun i k -> scale * draws[k * width + i])
+          mu = Vector<float>.Build.Dense(m, fun k -> scale * draws[width * m + k]) }
+
     /// Checks the classifier against a feature width; throws ArgumentException naming the problem.
     let validate (width: int) (c: Classifier) =
         if isNull c.W || isNull c.mu then invalidArg "classifier" "W and μ must not be null"
@@ -189,10 +198,11 @@ module Classifier =
         | Logistic -> Matrix<float>.Build.Dense(y.RowCount, 2, fun i k -> if k = 1 then p[i, 0] else 1.0 - p[i, 0])
         | _ -> p
 
+    /// The most probable class of each row of class probabilities (the first on a tie).
+    let mostProbable (p: Matrix<float>) : int[] = Array.init p.RowCount (fun i -> p.Row(i).MaximumIndex())
+
     /// The predicted label of each example: the most probable class (logistic: class 1 when P > ½).
-    let predict (cl: Classifier) (y: Matrix<float>) : int[] =
-        let p = probabilities cl y
-        Array.init y.RowCount (fun i -> p.Row(i).MaximumIndex())
+    let predict (cl: Classifier) (y: Matrix<float>) : int[] = mostProbable (probabilities cl y)
 
     /// The fraction of examples whose predicted label equals the given one.
     let accuracy (cl: Classifier) (y: Matrix<float>) (labels: int[]) : float =

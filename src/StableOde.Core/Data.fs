@@ -91,17 +91,17 @@ module Dataset =
             invalidArg (nameof validationCount) $"the validation set must hold between 1 and {s - 1} examples, got {validationCount}"
         splitCounts seed (s - validationCount) validationCount d
 
-    /// Features widened to `width` columns by repeating the input features cyclically (width
-    /// expansion by duplication, SPEC §8): column j copies input column j mod n, so an image of n
-    /// pixels is replicated into width / n channels.
-    let widenFeatures (width: int) (y: Matrix<float>) : Matrix<float> =
-        let s, n = y.RowCount, y.ColumnCount
+    /// Features (one example a row) widened to `width` columns by repeating them cyclically
+    /// (width expansion by duplication, SPEC §8): column j copies input column j mod n, so an image
+    /// of n pixels is replicated into width / n channels.
+    let widenFeatures (width: int) (features: Matrix<float>) : Matrix<float> =
+        let s, n = features.RowCount, features.ColumnCount
         if width < n then invalidArg (nameof width) $"cannot widen {n} features to {width}"
-        let src = columnMajor y
+        let src = columnMajor features
         let dst = Array.zeroCreate (s * width)
         for j in 0 .. width - 1 do
             Array.blit src ((j % n) * s) dst (j * s) s
         ofStorage s width dst
 
-    /// The data set with its features widened by `widenFeatures`.
+    /// The data set with its features widened to `width` columns (`widenFeatures`).
     let widen (width: int) (d: Dataset) : Dataset = { d with Features = widenFeatures width d.Features }

@@ -45,13 +45,19 @@ module Idx =
         if n < 18 || size <> uint32 data.Length then fail source "truncated gzip data"
         data
 
-    /// Parses the bytes of an IDX file (gzip-compressed or raw). Only unsigned-byte arrays (type
-    /// 0x08) are accepted, as MNIST and Fashion-MNIST use; anything else, a truncated file or
-    /// trailing bytes are errors naming `source`.
-    let parse (source: string) (bytes: byte[]) : IdxArray =
+    /// The magic number of an IDX file of unsigned bytes with `rank` dimensions (0x0801 labels, 0x0803 images).
+    let private magicOf (rank: int) = 0x0800 + rank
+
+    let private parseWith (expected: (string * int) option) (source: string) (bytes: byte[]) : IdxArray =
         if isNull bytes then invalidArg (nameof bytes) "bytes must not be null"
         let raw = if gzipMagic bytes then gunzip source bytes else bytes
         if raw.Length < 4 then fail source $"too short for an IDX header ({raw.Length} bytes)"
+        let magic = (int raw[0] <<< 24) ||| (int raw[1] <<< 16) ||| (int raw[2] <<< 8) ||| int raw[3]
+        match expected with
+        | Some (kind, rank) when magic <> magicOf rank ->
+            let dimensions = if rank = 1 then "1 dimension" else $"{rank} dimensions"
+            fail source $"expected an IDX {kind} file (magic number 0x{magicOf rank:x8}: unsigned bytes, {dimensions}), got magic number 0x{magic:x8}"
+        | _ -> ()
         if raw[0] <> 0uy || raw[1] <> 0uy then fail source $"not an IDX file (magic number {raw[0]:x2}{raw[1]:x2}{raw[2]:x2}{raw[3]:x2})"
         if raw[2] <> 0x08uy then fail source $"element type 0x{raw[2]:x2} is not unsigned bytes (0x08)"
         let rank = int raw[3]
@@ -69,10 +75,23 @@ module Idx =
         if available > count then fail source $"{available - count} bytes after the {count} values the header promises"
         { Dimensions = dims; Data = Array.sub raw offset (int count) }
 
-    /// Reads an IDX file (gzip or raw).
-    let read (path: string) : IdxArray =
+    /// Parses the bytes of an IDX file (gzip-compressed or raw). Only unsigned-byte arrays (type
+    /// 0x08) are accepted, as MNIST and Fashion-MNIST use; anything else, a truncated file or
+    /// trailing bytes are errors naming `source`.
+    let parse (source: string) (bytes: byte[]) : IdxArray = parseWith None source bytes
+
+    /// Parses the bytes of an IDX file that must hold a `kind` ("image", "label") array of `rank`
+    /// dimensions: any other magic number is an error that names the kind, the magic number
+    /// expected and the one found, before any dimension is read.
+    let parseExpecting (kind: string) (rank: int) (source: string) (bytes: byte[]) : IdxArray =
+        parseWith (Some(kind, rank)) source bytes
+
+    let private readWith (parser: string -> byte[] -> IdxArray) (path: string) : IdxArray =
         if not (File.Exists path) then raise (FileNotFoundException($"{path}: no such file", path))
-        parse (Path.GetFileName path) (File.ReadAllBytes path)
+        parser (Path.GetFileName path) (File.ReadAllBytes path)
+
+    /// Reads an IDX file (gzip or raw).
+    let read (path: string) : IdxArray = readWith parse path
 
     /// The images of a 3-dimensional IDX array (count × height × width) as rows of features
     /// scaled to [0, 1], feature index row·W + col (SPEC §0).
@@ -97,9 +116,9 @@ module Idx =
     /// The labelled images of an image file and a label file of the same length (10 classes).
     let imageSet (imagesPath: string) (labelsPath: string) : ImageSet =
         let source = Path.GetFileName imagesPath
-        let a = read imagesPath
+        let a = readWith (parseExpecting "image" 3) imagesPath
         let x = images source a
-        let y = labels (Path.GetFileName labelsPath) 10 (read labelsPath)
+        let y = labels (Path.GetFileName labelsPath) 10 (readWith (parseExpecting "label" 1) labelsPath)
         if y.Length <> x.RowCount then
             raise (InvalidDataException $"{Path.GetFileName labelsPath}: {y.Length} labels for the {x.RowCount} images of {source}")
         { Data = { Features = x; Labels = y; Classes = 10 }; Height = a.Dimensions[1]; Width = a.Dimensions[2] }

@@ -16,7 +16,8 @@ module AtomicFile =
 
     /// Writes `path` through `writeTo`: the content goes to a temporary file in the same
     /// directory, is flushed to disk, and then replaces `path` by one rename. When anything
-    /// fails the temporary file is removed, `path` is left as it was, and the exception propagates.
+    /// fails the temporary file is removed, `path` is left as it was, and the exception propagates;
+    /// a file-system error names `path`, never the temporary file.
     let write (path: string) (writeTo: Stream -> unit) : unit =
         if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
         if isNull (box writeTo) then invalidArg (nameof writeTo) "the writer must not be null"
@@ -27,9 +28,14 @@ module AtomicFile =
                 writeTo stream
                 stream.Flush true)
             File.Move(temp, full, true)
-        with _ ->
+        with e ->
             if File.Exists temp then File.Delete temp
-            reraise ()
+            let named () = e.Message.Replace(temp, path)
+            match e with
+            | :? UnauthorizedAccessException when e.Message.Contains temp -> raise (UnauthorizedAccessException(named (), e))
+            | :? DirectoryNotFoundException when e.Message.Contains temp -> raise (DirectoryNotFoundException(named (), e))
+            | :? IOException when e.Message.Contains temp -> raise (IOException(named (), e))
+            | _ -> reraise ()
 
     /// Writes `text` to `path` as UTF-8 (no byte-order mark), atomically as `write`.
     let writeAllText (path: string) (text: string) : unit =

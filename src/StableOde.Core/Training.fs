@@ -125,7 +125,9 @@ type LevelResult =
 type TrainingResult =
     { /// The levels in order of depth.
       Levels: LevelResult list
-      /// The status of the last level trained.
+      /// How the run ended: Cancelled or Diverged when a level stopped so (training stops there),
+      /// otherwise LineSearchFailed when any level's line search failed, otherwise the last
+      /// level's status (MaxIterations: completed).
       Status: OptimisationStatus
       /// The best validation accuracy over all levels.
       BestValidationAccuracy: float
@@ -141,7 +143,18 @@ type TrainingProgress =
       /// The iteration just finished.
       Latest: TrainingIteration
       /// The best validation accuracy of the level so far.
-      BestValidationAccuracy: float }
+      BestValidationAccuracy: float
+      /// The level's model with that accuracy.
+      Best: Model }
+
+/// Where multilevel training starts.
+type MultilevelStart =
+    /// Train from this model at its depth.
+    | From of Model
+    /// Continue after these levels (in order of depth, as a run with the same options and data
+    /// trained them, such as a checkpoint holds): the next level starts from the last one's final
+    /// iterate, prolongated, exactly as the uninterrupted run would.
+    | After of LevelResult list
 
 /// How a caller watches and stops training.
 type TrainingControl =
@@ -529,7 +542,7 @@ module Training =
                             bestIteration <- k
                             bestTraining <- trainingAccuracy
                         match control.Progress with
-                        | Some report -> report { Depth = net.Depth; Latest = record; BestValidationAccuracy = bestAccuracy }
+                        | Some report -> report { Depth = net.Depth; Latest = record; BestValidationAccuracy = bestAccuracy; Best = best }
                         | None -> ()
         { Depth = net.Depth
           Status = status
@@ -548,39 +561,66 @@ module Training =
           Parameters = Parameters.random options.Seed options.InitialScale net
           Classifier = Classifier.zero (hypothesisFor options classes) (Network.width net) classes }
 
-    /// Multilevel training (§5.3) from a given model: train at its depth, prolongate θ to twice the
-    /// depth (the classifier kept, or fitted anew with `Refit`), train again, … while the depth is
-    /// at most MaxDepth. Each level continues from the previous level's last iterate. Stops early when a level diverges or is
-    /// cancelled; a level whose line search failed is reported and the next level continues.
-    let multilevelFrom (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : TrainingResult =
+    /// The starting model of the level after `level`: its last iterate prolongated to twice the
+    /// depth, with the classifier kept or fitted anew (`Refit`); None when multilevel training
+    /// stops after it (it diverged or was cancelled, or twice its depth exceeds MaxDepth).
+    let private nextStart (options: TrainingOptions) (split: Split) (level: LevelResult) : Model option =
+        match level.Status with
+        | Diverged | Cancelled -> None
+        | _ when 2 * level.Depth > options.MaxDepth -> None
+        | _ ->
+            let fineNet, fineTheta = prolongate level.Final.Network level.Final.Parameters
+            let fine = { level.Final with Network = fineNet; Parameters = fineTheta }
+            let classifier =
+                match options.Refit with
+                | Some refit -> refitClassifier options refit fine split.Training
+                | None -> fine.Classifier
+            Some { fine with Classifier = classifier }
+
+    /// Multilevel training (§5.3) from `start`: train at a depth, prolongate θ to twice the depth
+    /// (the classifier kept, or fitted anew with `Refit`), train again, … while the depth is at
+    /// most MaxDepth. Each level continues from the previous level's last iterate. Stops early when
+    /// a level diverges or is cancelled; a level whose line search failed is reported and the next
+    /// level continues. `onLevel` receives the levels so far after every level (for checkpoints).
+    /// Every level draws its random choices from the seed and its depth alone, so a run continued
+    /// `After` the levels of an interrupted one ends where the uninterrupted run ends; its Seconds
+    /// add the earlier levels' seconds to its own.
+    let multilevelRun (options: TrainingOptions) (control: TrainingControl) (onLevel: LevelResult list -> unit) (start: MultilevelStart) (split: Split) : TrainingResult =
         checkOptions options
-        if options.MaxDepth < start.Network.Depth then
-            invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {start.Network.Depth}"
-        let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) start.Network.Depth |> Seq.last
-        checkMemory (availableMemory ()) options (Network.withDepth deepest start.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
         let clock = Stopwatch.StartNew()
-        let rec levels (model: Model) (acc: LevelResult list) =
-            let level = train options control model split
-            let acc = level :: acc
-            let next = 2 * model.Network.Depth
-            match level.Status with
-            | Diverged | Cancelled -> acc
-            | _ when next > options.MaxDepth -> acc
-            | _ ->
-                let fineNet, fineTheta = prolongate level.Final.Network level.Final.Parameters
-                let fine = { level.Final with Network = fineNet; Parameters = fineTheta }
-                let classifier =
-                    match options.Refit with
-                    | Some refit -> refitClassifier options refit fine split.Training
-                    | None -> fine.Classifier
-                levels { fine with Classifier = classifier } acc
-        let results = List.rev (levels start [])
+        let completed, first =
+            match start with
+            | From model ->
+                if options.MaxDepth < model.Network.Depth then
+                    invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {model.Network.Depth}"
+                [], Some model
+            | After [] -> invalidArg "start" "a run continued after its finished levels needs at least one level"
+            | After levels -> levels, nextStart options split (List.last levels)
+        match first with
+        | Some m ->
+            let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) m.Network.Depth |> Seq.last
+            checkMemory (availableMemory ()) options (Network.withDepth deepest m.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
+        | None -> ()
+        let rec levels (model: Model option) (acc: LevelResult list) =
+            match model with
+            | None -> acc
+            | Some m ->
+                let level = train options control m split
+                let acc = level :: acc
+                onLevel (List.rev acc)
+                levels (nextStart options split level) acc
+        let results = List.rev (levels first (List.rev completed))
         let best = results |> List.fold (fun (b: LevelResult) l -> if l.BestValidationAccuracy > b.BestValidationAccuracy then l else b) results.Head
+        let any status = results |> List.exists (fun l -> l.Status = status)
         { Levels = results
-          Status = (List.last results).Status
+          Status = [ Cancelled; Diverged; LineSearchFailed ] |> List.tryFind any |> Option.defaultValue (List.last results).Status
           BestValidationAccuracy = best.BestValidationAccuracy
           Best = best.Best
-          Seconds = clock.Elapsed.TotalSeconds }
+          Seconds = (completed |> List.sumBy (fun l -> l.Seconds)) + clock.Elapsed.TotalSeconds }
+
+    /// Multilevel training from a given model (`multilevelRun` from it, without a level callback).
+    let multilevelFrom (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : TrainingResult =
+        multilevelRun options control ignore (From start) split
 
     /// Multilevel training from `initialModel` at the network's depth.
     let multilevel (options: TrainingOptions) (control: TrainingControl) (net: Network) (split: Split) : TrainingResult =

@@ -39,12 +39,7 @@ public sealed class Classifier
     {
         CheckShape(hypothesis, width, classes);
         Guard.NonNegativeFinite(scale, nameof(scale));
-        var h = Interop.ToCore(hypothesis);
-        var m = Core.ClassifierModule.labelWidth(h, classes);
-        var draws = Core.ParametersModule.gaussians(new System.Random(seed), width * m + m);
-        var w = Matrix<double>.Build.Dense(width, m, (i, k) => scale * draws[(k * width) + i]);
-        var mu = Vector<double>.Build.Dense(m, k => scale * draws[(width * m) + k]);
-        return new Classifier(new Core.Classifier(h, w, mu));
+        return new Classifier(Core.ClassifierModule.random(seed, scale, Interop.ToCore(hypothesis), width, classes));
     }
 
     /// <summary>A classifier from arrays (copied).</summary>

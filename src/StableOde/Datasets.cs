@@ -48,13 +48,16 @@ public static class Datasets
     public static (Dataset Training, Dataset Validation) Load(PaperDataset dataset, int seed = 1)
     {
         Guard.Defined(dataset, nameof(dataset));
-        return dataset switch
-        {
-            PaperDataset.Ellipses => Ellipses(seed),
-            PaperDataset.SwissRoll => SwissRoll(seed),
-            _ => Peaks(seed),
-        };
+        return Wrap(Experiment(dataset).Data.Invoke(seed));
     }
+
+    /// <summary>The core's experiment (data, network, schedule and options) of a paper data set.</summary>
+    internal static Core.Experiment Experiment(PaperDataset dataset) => dataset switch
+    {
+        PaperDataset.Ellipses => Core.Experiments.ellipses,
+        PaperDataset.SwissRoll => Core.Experiments.swissRoll,
+        _ => Core.Experiments.peaks,
+    };
 
     private static (Dataset Training, Dataset Validation) Wrap(Core.Split split) => (new Dataset(split.Training), new Dataset(split.Validation));
 }

@@ -162,31 +162,18 @@ public sealed class Model
     private Prediction PredictMatrix(Matrix<double> features)
     {
         var probabilities = Core.ModelModule.probabilities(Inner, features);
-        var labels = new int[probabilities.RowCount];
-        for (var i = 0; i < labels.Length; i++)
-        {
-            labels[i] = probabilities.Row(i).MaximumIndex();
-        }
-
-        return new Prediction(labels, probabilities.ToArray());
+        return new Prediction(Core.ClassifierModule.mostProbable(probabilities), probabilities.ToArray());
     }
 
     /// <summary>The fraction of examples whose predicted class is their label.</summary>
     /// <param name="data">Labelled examples with <see cref="Network.Width"/> features.</param>
-    /// <returns>A number between 0 and 1.</returns>
+    /// <returns>A number between 0 and 1 (0 when the propagated features are not finite).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
     /// <exception cref="ArgumentException">The data's width differs from the network's.</exception>
     public double Accuracy(Dataset data)
     {
-        var predicted = Predict(data).Labels;
-        var labels = data.Inner.Labels;
-        var correct = 0;
-        for (var i = 0; i < labels.Length; i++)
-        {
-            correct += predicted[i] == labels[i] ? 1 : 0;
-        }
-
-        return (double)correct / labels.Length;
+        CheckedFeatures(data);
+        return Core.Training.accuracy(Inner, data.Inner);
     }
 
     /// <summary>The stability analysis of the model's network (see <see cref="Network.Stability"/>).</summary>

@@ -76,13 +76,7 @@ public sealed class Trainer
     public static Trainer ForDataset(PaperDataset dataset, double? smoothness = null, int? iterations = null, int seed = 1)
     {
         Guard.Defined(dataset, nameof(dataset));
-        var options = dataset switch
-        {
-            PaperDataset.Ellipses => Core.TrainingOptionsModule.ellipses,
-            PaperDataset.SwissRoll => Core.TrainingOptionsModule.swissRoll,
-            _ => Core.TrainingOptionsModule.peaks,
-        };
-        return new Trainer(Configure(options, smoothness, iterations, null, null, null, null, seed, null));
+        return new Trainer(Configure(Datasets.Experiment(dataset).Options, smoothness, iterations, null, null, null, null, seed, null));
     }
 
     /// <summary>
@@ -181,6 +175,75 @@ public sealed class Trainer
         var split = Split(start.Network.Width, training, validation, start.Classes);
         var options = With(start.Network.Depth);
         return new TrainingResult(Core.Training.multilevelFrom(options, Control(progress, cancellationToken), start.Inner, split));
+    }
+
+    /// <summary>
+    /// <see cref="FitMultilevel(Network, Dataset, Dataset, int, IProgress{TrainingProgress}?, CancellationToken)"/>,
+    /// keeping a checkpoint: the best model so far and the finished levels are written atomically to
+    /// <see cref="Checkpointing.Path"/> before the first level, after every level and during a level at least every
+    /// <see cref="Checkpointing.Interval"/>, so a killed run leaves a loadable model and can be continued by
+    /// <see cref="ResumeMultilevel"/>.
+    /// </summary>
+    /// <param name="network">The network of the first level (its depth is the first depth).</param>
+    /// <param name="training">The training examples.</param>
+    /// <param name="validation">The validation examples.</param>
+    /// <param name="maxDepth">The deepest level.</param>
+    /// <param name="checkpointing">Where the checkpoint goes.</param>
+    /// <param name="progress">Called after every iteration.</param>
+    /// <param name="cancellationToken">Stops training after the current iteration.</param>
+    /// <returns>Every level, the best model and the status.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The data do not fit the network or each other.</exception>
+    /// <exception cref="System.IO.IOException">The checkpoint cannot be written; the message names <see cref="Checkpointing.Path"/>.</exception>
+    public TrainingResult FitMultilevel(Network network, Dataset training, Dataset validation, int maxDepth, Checkpointing checkpointing, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(checkpointing);
+        if (maxDepth < network.Depth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth, $"maxDepth must be at least the network's depth {network.Depth}.");
+        }
+
+        var split = Split(network.Width, training, validation, null);
+        var options = With(maxDepth);
+        var start = Core.MultilevelStart.NewFrom(Core.Training.initialModel(options, network.Inner, split.Training.Classes));
+        return new TrainingResult(Core.CheckpointModule.multilevel(checkpointing.Path, checkpointing.RunList, checkpointing.Interval, options, Control(progress, cancellationToken), start, split));
+    }
+
+    /// <summary>
+    /// Continues a checkpointed multilevel run after its finished levels, with this trainer's options and the same data
+    /// (both as the interrupted run had them), still keeping a checkpoint. Every level draws its random
+    /// choices from the seed and its depth alone, so the result is the one the uninterrupted run would have given.
+    /// </summary>
+    /// <param name="checkpoint">The checkpoint; it must hold at least one finished level.</param>
+    /// <param name="training">The training examples of the interrupted run.</param>
+    /// <param name="validation">Its validation examples.</param>
+    /// <param name="maxDepth">The deepest level.</param>
+    /// <param name="checkpointing">Where the checkpoint goes from now on (it may be the file read).</param>
+    /// <param name="progress">Called after every iteration.</param>
+    /// <param name="cancellationToken">Stops training after the current iteration.</param>
+    /// <returns>Every level (the checkpoint's first), the best model and the status.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The checkpoint holds no finished level, its levels go beyond <paramref name="maxDepth"/>, or the data do not fit its models.</exception>
+    public TrainingResult ResumeMultilevel(TrainingCheckpoint checkpoint, Dataset training, Dataset validation, int maxDepth, Checkpointing checkpointing, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(checkpointing);
+        var levels = checkpoint.Inner.Levels;
+        if (levels.IsEmpty)
+        {
+            throw new ArgumentException("the checkpoint holds no finished level; start the run anew.", nameof(checkpoint));
+        }
+
+        var last = levels.Last();
+        if (maxDepth < last.Depth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth, $"maxDepth must be at least the checkpoint's deepest level {last.Depth}.");
+        }
+
+        var split = Split(Core.NetworkModule.width(last.Final.Network), training, validation, Core.ClassifierModule.classes(last.Final.Classifier));
+        var options = With(maxDepth);
+        return new TrainingResult(Core.CheckpointModule.multilevel(checkpointing.Path, checkpointing.RunList, checkpointing.Interval, options, Control(progress, cancellationToken), Core.MultilevelStart.NewAfter(levels), split));
     }
 
     /// <inheritdoc/>

@@ -46,11 +46,7 @@ public sealed class TrainingResult
     internal TrainingResult(Core.TrainingResult inner)
     {
         Levels = Array.AsReadOnly(inner.Levels.Select(l => new TrainingLevel(l)).ToArray());
-        var statuses = Levels.Select(l => l.Status).ToList();
-        Status = statuses.Contains(TrainingStatus.Cancelled) ? TrainingStatus.Cancelled
-            : statuses.Contains(TrainingStatus.Diverged) ? TrainingStatus.Diverged
-            : statuses.Contains(TrainingStatus.LineSearchFailed) ? TrainingStatus.LineSearchFailed
-            : TrainingStatus.Completed;
+        Status = StatusOf(inner.Status);
         BestValidationAccuracy = inner.BestValidationAccuracy;
         BestModel = Model.Wrap(inner.Best);
         Seconds = inner.Seconds;

@@ -257,7 +257,7 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("stableode: truncated.json: invalid JSON at line ", CliRunner.Fail("predict", "--model", truncated, "--data", data), StringComparison.Ordinal);
         Assert.Equal("stableode: bad.csv line 3, column 2: \"abc\" is not a number", CliRunner.Fail("gradient", "--model", model, "--data", badCsv));
         Assert.Equal("stableode: wide.csv: the data has 3 features but the model's network has width 2", CliRunner.Fail("predict", "--model", model, "--data", wide));
-        Assert.Equal("stableode: three.csv: label 2 of example 2 is not one of the model's 2 classes (0…1)", CliRunner.Fail("gradient", "--model", model, "--data", manyClasses));
+        Assert.Equal("stableode: three.csv: label 2 of example 2 is not one of the 2 classes of the model (0…1)", CliRunner.Fail("gradient", "--model", model, "--data", manyClasses));
         Assert.Equal("stableode: path must not be empty or blank.", CliRunner.Fail("stability", "--model", " "));
     }
 

@@ -88,7 +88,7 @@ public sealed class TrainCliTests : IDisposable
     [InlineData("--levels must be", "--dataset", "ellipses", "--levels", "0,0")]
     [InlineData("--levels expects", "--dataset", "ellipses", "--levels", "4,x")]
     [InlineData("unknown propagator 'euler'", "--dataset", "ellipses", "--propagator", "euler")]
-    [InlineData("unknown activation 'sigmoid'", "--dataset", "ellipses", "--activation", "sigmoid")]
+    [InlineData("--activation expects tanh, relu or identity, got 'sigmoid'", "--dataset", "ellipses", "--activation", "sigmoid")]
     [InlineData("--width 1 is less than", "--dataset", "ellipses", "--width", "1")]
     [InlineData("--aux-width applies to a scheme with a momentum Z", "--dataset", "ellipses", "--propagator", "resnet", "--aux-width", "3")]
     [InlineData("--alpha must be positive", "--dataset", "ellipses", "--alpha", "0")]

@@ -145,37 +145,21 @@ public sealed class BenchCommand : Command
         return Tuple.Create(values[0], values[1], values[2]);
     }
 
-    private static string Json(Bench.BenchResult result, FmaPeak.Peak peak, double percent)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            WriteNumber(json, "medianMs", result.MedianMs);
-            WriteNumber(json, "minMs", result.MinMs);
-            WriteNumber(json, "maxMs", result.MaxMs);
-            WriteNumber(json, "gflops", result.Gflops);
-            WriteNumber(json, "peakMB", result.PeakMB);
-            WriteNumber(json, "gradientMB", result.GradientMB);
-            WriteNumber(json, "fmaPeakGflops", peak.AllCores);
-            WriteNumber(json, "fmaPeakOneCoreGflops", peak.OneCore);
-            WriteNumber(json, "fmaPeakPercent", percent);
-            json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
-
-    /// <summary>A finite number exactly (shortest round-trip form), or null for NaN (no peak memory off Linux).</summary>
-    private static void WriteNumber(Utf8JsonWriter json, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            json.WriteNumber(name, value);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+    private static string Json(Bench.BenchResult result, FmaPeak.Peak peak, double percent) =>
+        Output.Json(
+            json =>
+            {
+                json.WriteStartObject();
+                Output.Number(json, "medianMs", result.MedianMs);
+                Output.Number(json, "minMs", result.MinMs);
+                Output.Number(json, "maxMs", result.MaxMs);
+                Output.Number(json, "gflops", result.Gflops);
+                Output.Number(json, "peakMB", result.PeakMB);
+                Output.Number(json, "gradientMB", result.GradientMB);
+                Output.Number(json, "fmaPeakGflops", peak.AllCores);
+                Output.Number(json, "fmaPeakOneCoreGflops", peak.OneCore);
+                Output.Number(json, "fmaPeakPercent", percent);
+                json.WriteEndObject();
+            },
+            indented: false);
 }

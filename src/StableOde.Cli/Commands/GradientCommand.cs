@@ -31,7 +31,7 @@ public sealed class GradientCommand : Command
         var model = Model.Load(options.Required("model"));
         var dataPath = options.Required("data");
         var data = Inputs.Data(dataPath, model);
-        Inputs.CheckLabels(data, model, dataPath);
+        Inputs.CheckLabels(data, model.Classes, dataPath, "the model");
         stdout.Write(model.Gradient(data, AdjointStrategy.StoreAll).ToJson());
         return 0;
     }

@@ -15,14 +15,15 @@ public sealed class PredictCommand : Command
     /// <inheritdoc/>
     public override string Details =>
         "Prints the header label,p0,p1,… and one line per example: the most probable class and the\n" +
-        "probability of each class. The labels in the data file are read but not used. Data narrower\n" +
-        "than the network is widened by repeating its features.";
+        "probability of each class. A data file with as many columns as the network's width holds\n" +
+        "features only; otherwise its last column is a label, checked but not used, and features\n" +
+        "narrower than the network are widened by repeating them.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
         new("model", "The model file (stableode-model/1 JSON).", "FILE", Required: true),
-        new("data", "Examples (CSV, label in the last column).", "FILE", Required: true),
+        new("data", "Examples (CSV; features only, or with the label in the last column).", "FILE", Required: true),
     ];
 
     /// <inheritdoc/>
@@ -31,7 +32,7 @@ public sealed class PredictCommand : Command
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stdout);
         var model = Model.Load(options.Required("model"));
-        var prediction = model.Predict(Inputs.Data(options.Required("data"), model));
+        var prediction = model.Predict(Inputs.Features(options.Required("data"), model));
         var probabilities = prediction.Probabilities;
         var text = new StringBuilder("label");
         for (var k = 0; k < prediction.Classes; k++)

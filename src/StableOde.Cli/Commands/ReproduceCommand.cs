@@ -86,48 +86,38 @@ public sealed class ReproduceCommand : Command
             throw new UsageException($"--out: cannot write to '{directory}': {e.Message}");
         }
 
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
         var runs = new List<TrainingRun>();
-        try
+        var interrupted = Output.Interruptible(interrupt =>
         {
             var interactive = !options.Has("quiet") && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
-            var parts = Parts(runs, maxDepth, iterations, interrupt.Token).ToList();
+            var parts = Parts(runs, maxDepth, iterations, interrupt).ToList();
             if (data is not null)
             {
                 var images = new List<(ImageData Data, ImageRun Run)>();
-                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, images, interrupt.Token)));
+                parts.Add(new("Images: Table 1 and Figure 7 (§6.4)", (r, c, p) => Images(r, c, p, data, full, iterations, images, interrupt)));
                 parts.Add(new("Robustness of the image networks (SPEC §10)", (r, c, _) => ImageRobustness(r, c, images)));
             }
 
             if (interactive)
             {
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-                console.Progress()
+                Output.Progress().Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(context => RunParts(parts, report, interrupt.Token, new SpectreProgress(context)));
+                    .Start(context => RunParts(parts, report, interrupt, new SpectreProgress(context)));
             }
             else
             {
-                RunParts(parts, report, interrupt.Token, null);
+                RunParts(parts, report, interrupt, null);
             }
 
             if (data is null)
             {
                 report.Skip("Figure 7 and Table 1 (MNIST)", "no --data folder with MNIST or Fashion-MNIST IDX files was given");
             }
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
 
-        if (interrupt.IsCancellationRequested)
+            return interrupt.IsCancellationRequested;
+        });
+
+        if (interrupted)
         {
             throw new OperationCanceledException($"interrupted; the finished parts are in {Path.Combine(directory, "report.md")}");
         }
@@ -266,7 +256,7 @@ public sealed class ReproduceCommand : Command
             var name = $"{dataset}, {propagator} (n = {width})";
             var perLevel = iterations ?? TrainingOptionsModule.defaults.Iterations;
             var levels = (int)Math.Log2(maxDepth / 4) + 1;
-            runs.Add(PaperTraining.Train(dataset, propagator, width, maxDepth, iterations,
+            runs.Add(PaperTraining.Train(dataset, propagator, maxDepth, iterations,
                 p => progress?.Training(name, p, perLevel, levels), cancel));
             progress?.Finish(name);
         }
@@ -277,7 +267,7 @@ public sealed class ReproduceCommand : Command
             .Concat(runs.Select(r => r.Result.Levels.FirstOrDefault(l => l.Depth == d) is { } l ? Percent(l.BestValidationAccuracy) : "–")).ToList()).ToList();
         var summaryRows = runs.Select(r => (IReadOnlyList<string>)[r.Dataset, r.Propagator, r.Width.ToString(CultureInfo.InvariantCulture),
             Percent(r.Result.BestValidationAccuracy), r.Result.Best.Network.Depth.ToString(CultureInfo.InvariantCulture),
-            PaperTraining.PaperAccuracy(r.Dataset, r.Propagator), r.Result.Status.ToString(), Report.Number(r.Result.Seconds)]).ToList();
+            PaperTraining.PaperAccuracy(r.Dataset, r.Propagator), StatusWord.name(r.Result.Status), Report.Number(r.Result.Seconds)]).ToList();
         report.Add(new Section("Multilevel training on the two-dimensional examples (Figure 3)",
             "Block coordinate descent (SPEC §5) with the library's default options for each data set (§6.1–6.3: tanh; " +
             "T = 20, logistic regression for the ellipses and the swiss roll; T = 5, softmax for peaks; smoothness in time " +
@@ -295,7 +285,7 @@ public sealed class ReproduceCommand : Command
                 ["dataset"] = r.Dataset,
                 ["propagator"] = r.Propagator,
                 ["width"] = r.Width,
-                ["status"] = r.Result.Status.ToString(),
+                ["status"] = StatusWord.name(r.Result.Status),
                 ["bestValidationAccuracy"] = r.Result.BestValidationAccuracy,
                 ["seconds"] = r.Result.Seconds,
                 ["levels"] = new JsonArray(r.Result.Levels.Select(l => (JsonNode)new JsonObject
@@ -384,7 +374,7 @@ public sealed class ReproduceCommand : Command
             .Concat(runs.SelectMany(r => r.Result.Levels.FirstOrDefault(l => l.Depth == d) is { } l
                 ? new[] { Error(l.TrainingAccuracy), Error(l.BestValidationAccuracy) }
                 : ["–", "–"])).ToList()).ToList();
-        var seconds = runs.Select(r => (IReadOnlyList<string>)[r.Propagator, Report.Number(r.Result.Seconds), r.Result.Status.ToString()]).ToList();
+        var seconds = runs.Select(r => (IReadOnlyList<string>)[r.Propagator, Report.Number(r.Result.Seconds), StatusWord.name(r.Result.Status)]).ToList();
         report.Add(new Section("Images: Table 1 and Figure 7 (§6.4)",
             $"{data.Name}: {data.Split.Training.Labels.Length} training and {data.Split.Validation.Labels.Length} validation images " +
             $"(seeded split), repeated into {PaperImages.Channels} channels; 3×3 convolutions, channels fully coupled, T = 6, tanh, softmax; " +
@@ -405,7 +395,7 @@ public sealed class ReproduceCommand : Command
                 ["propagator"] = r.Propagator,
                 ["training"] = data.Split.Training.Labels.Length,
                 ["validation"] = data.Split.Validation.Labels.Length,
-                ["status"] = r.Result.Status.ToString(),
+                ["status"] = StatusWord.name(r.Result.Status),
                 ["seconds"] = r.Result.Seconds,
                 ["levels"] = new JsonArray(r.Result.Levels.Select(l => (JsonNode)new JsonObject
                 {

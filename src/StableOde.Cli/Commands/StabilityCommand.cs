@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Spectre.Console;
 
 namespace StableOde.Cli.Commands;
@@ -28,7 +26,7 @@ public sealed class StabilityCommand : Command
     public override IReadOnlyList<Option> Options { get; } =
     [
         new("model", "The model file (stableode-model/1 JSON).", "FILE", Required: true),
-        new("data", "Examples to analyse at (CSV); widened by repetition when narrower than the network.", "FILE"),
+        new("data", "Examples to analyse at (CSV; features only, or with the label last); widened by repetition when narrower than the network.", "FILE"),
         new("json", "Print one JSON object instead of the table."),
     ];
 
@@ -39,7 +37,7 @@ public sealed class StabilityCommand : Command
         ArgumentNullException.ThrowIfNull(stdout);
         var model = Model.Load(options.Required("model"));
         var dataPath = options.Value("data");
-        var features = dataPath is null ? null : Inputs.Data(dataPath, model).Features;
+        var features = dataPath is null ? null : Inputs.Features(dataPath, model);
         var report = model.Stability(features);
         var examples = features?.GetLength(0) ?? 1;
         if (options.Has("json"))
@@ -57,8 +55,30 @@ public sealed class StabilityCommand : Command
 
     private static string Number(double x) => double.IsFinite(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : "n/a";
 
-    private static string Eigenvalue(Complex z) =>
-        z.Imaginary == 0.0 ? Number(z.Real) : $"{Number(z.Real)} {(z.Imaginary < 0 ? "-" : "+")} {Number(Math.Abs(z.Imaginary))}i";
+    /// <summary>
+    /// An eigenvalue printed to six significant digits of the spectrum's scale (its largest modulus):
+    /// a part below that resolution is round-off and prints as 0, so a purely imaginary eigenvalue
+    /// of an antisymmetric operator reads <c>0 + 0.349804i</c>, not <c>4.25005E-18 + 0.349804i</c>.
+    /// </summary>
+    private static string Eigenvalue(Complex z, double scale)
+    {
+        var re = RoundToScale(z.Real, scale);
+        var im = RoundToScale(z.Imaginary, scale);
+        return im == 0.0 ? Number(re) : $"{Number(re)} {(im < 0 ? "-" : "+")} {Number(Math.Abs(im))}i";
+    }
+
+    /// <summary>The value rounded to a multiple of 10⁻⁵ of the scale's leading power of ten (six significant digits at the scale).</summary>
+    private static double RoundToScale(double value, double scale)
+    {
+        if (!double.IsFinite(value) || !(scale > 0.0) || !double.IsFinite(scale))
+        {
+            return value;
+        }
+
+        var quantum = Math.Pow(10.0, Math.Floor(Math.Log10(scale)) - 5);
+        var rounded = Math.Round(value / quantum) * quantum;
+        return rounded == 0.0 ? 0.0 : rounded;
+    }
 
     private static string Eigenvalues(IReadOnlyList<Complex> values)
     {
@@ -67,27 +87,21 @@ public sealed class StabilityCommand : Command
             return "not computed (layer too wide)";
         }
 
+        var scale = values.Max(z => z.Magnitude);
         if (values.Count <= ListedEigenvalues)
         {
-            return string.Join(", ", values.Select(Eigenvalue));
+            return string.Join(", ", values.Select(z => Eigenvalue(z, scale)));
         }
 
         var low = values.Min(z => z.Real);
         var high = values.Max(z => z.Real);
         var imaginary = values.Max(z => Math.Abs(z.Imaginary));
-        return $"{values.Count} values, Re in [{Number(low)}, {Number(high)}], |Im| <= {Number(imaginary)}";
+        return $"{values.Count} values, Re in [{Number(RoundToScale(low, scale))}, {Number(RoundToScale(high, scale))}], |Im| <= {Number(RoundToScale(imaginary, scale))}";
     }
 
     private static void Table(StabilityReport report, Network network, string at, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(stdout),
-        });
-        console.Profile.Width = 160;
+        var console = Output.Plain(stdout);
         console.WriteLine($"Stability of the {network}, h = {Number(report.StepSize)}, {at}");
         console.WriteLine($"Condition: {report.Condition}");
         var table = new Table().AddColumn("layer").AddColumn("eigenvalues").AddColumn("amplification").AddColumn("stable");
@@ -111,14 +125,12 @@ public sealed class StabilityCommand : Command
             (report.JacobianConverged ? $"({report.JacobianIterations} solves)" : $"(not converged after {report.JacobianIterations} sensitivity-adjoint pairs)"));
     }
 
-    private static string Json(StabilityReport report, int examples)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static string Json(StabilityReport report, int examples) =>
+        Output.Json(json =>
         {
             json.WriteStartObject();
             json.WriteString("propagator", report.Propagator.ToString().ToLowerInvariant());
-            WriteNumber(json, "stepSize", report.StepSize);
+            Output.Number(json, "stepSize", report.StepSize);
             json.WriteString("condition", report.Condition);
             json.WriteNumber("examples", examples);
             json.WriteBoolean("stable", report.IsStable);
@@ -131,40 +143,24 @@ public sealed class StabilityCommand : Command
                 foreach (var z in layer.Eigenvalues)
                 {
                     json.WriteStartObject();
-                    WriteNumber(json, "re", z.Real);
-                    WriteNumber(json, "im", z.Imaginary);
+                    Output.Number(json, "re", z.Real);
+                    Output.Number(json, "im", z.Imaginary);
                     json.WriteEndObject();
                 }
 
                 json.WriteEndArray();
-                WriteNumber(json, "amplification", layer.Amplification);
+                Output.Number(json, "amplification", layer.Amplification);
                 json.WriteBoolean("stable", layer.Stable);
                 json.WriteEndObject();
             }
 
             json.WriteEndArray();
             json.WriteStartObject("jacobian");
-            WriteNumber(json, "largest", report.JacobianLargest);
-            WriteNumber(json, "smallest", report.JacobianSmallest);
+            Output.Number(json, "largest", report.JacobianLargest);
+            Output.Number(json, "smallest", report.JacobianSmallest);
             json.WriteNumber("iterations", report.JacobianIterations);
             json.WriteBoolean("converged", report.JacobianConverged);
             json.WriteEndObject();
             json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
-
-    /// <summary>A finite number exactly (shortest round-trip form), or null for NaN and infinities.</summary>
-    private static void WriteNumber(Utf8JsonWriter json, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            json.WriteNumber(name, value);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+        });
 }

@@ -1,7 +1,8 @@
 using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
+using Experiment = StableOde.Core.Experiment;
+using Experiments = StableOde.Core.Experiments;
 
 namespace StableOde.Cli.Commands;
 
@@ -11,10 +12,6 @@ namespace StableOde.Cli.Commands;
 /// </summary>
 public sealed class TrainCommand : Command
 {
-    private static readonly IReadOnlyList<int> DefaultLevels = [4, 8, 16, 32, 64, 128, 256, 512, 1024];
-
-    private static readonly IReadOnlyList<int> DefaultImageLevels = [4, 8, 16];
-
     /// <inheritdoc/>
     public override string Name => "train";
 
@@ -34,7 +31,10 @@ public sealed class TrainCommand : Command
         "levels 4,8,16, 10 iterations a level, the gradient over all training images and the curvature on\n" +
         "5,000, the Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training\n" +
         "and 10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
-        "Progress goes to the terminal unless standard error is redirected.\n" +
+        "Progress (with an estimate of the time left for the level) goes to the terminal unless standard\n" +
+        "error is redirected. --model-out is a checkpoint: a kill at any moment leaves a loadable model,\n" +
+        "the best so far, and train --resume FILE continues the run after its last finished level and\n" +
+        "ends where the uninterrupted run ends.\n" +
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
@@ -43,7 +43,7 @@ public sealed class TrainCommand : Command
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
-        new("dataset", "A built-in data set: ellipses, swissroll, peaks, mnist or fashion-mnist.", "NAME"),
+        new("dataset", "A built-in data set: ellipses, swissroll, peaks, mnist or fashion-mnist (case-insensitive).", "NAME"),
         new("data", "The folder of IDX files for mnist and fashion-mnist (fashion-mnist: /usr/share/datasets/fashion-mnist).", "DIR"),
         new("images", "Images of any IDX pair (count × height × width, unsigned bytes), with --labels.", "FILE"),
         new("labels", "The IDX labels (0…9) of --images.", "FILE"),
@@ -51,6 +51,7 @@ public sealed class TrainCommand : Command
         new("validation-size", "Validation images of the seeded split (default 10,000, or 20 % of fewer than 60,000).", "N"),
         new("train", "Training examples (CSV, label in the last column), with --validation.", "FILE"),
         new("validation", "Validation examples (CSV), with --train.", "FILE"),
+        new("classes", "The number of classes of CSV data, when some class has no example (default: the largest label + 1, and every class below it must occur in --train).", "M"),
         new("propagator", "resnet, antisymmetric, leapfrog, verlet or verlet4 (default verlet).", "NAME"),
         new("scheme", "A custom scheme: a JSON stage list (SPEC §1b, §9) instead of --propagator.", "FILE"),
         new("width", "The network's width n, or its channels for images (default per data set).", "N"),
@@ -58,10 +59,11 @@ public sealed class TrainCommand : Command
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
-        new("iterations", "Block coordinate descent iterations at every level.", "K"),
+        new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations at every level (default {Core.TrainingOptionsModule.defaults.Iterations}; {Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Iterations} for images)."), "K"),
         new("alpha", "The weight α of the smoothness-in-time regulariser (default per data set).", "A"),
         new("seed", "The seed of the data and of training (default 1).", "S"),
-        new("model-out", "Where to write the best model (stableode-model/1 JSON).", "FILE"),
+        new("model-out", "Where to write the best model (stableode-model/1 JSON): a checkpoint, rewritten atomically before the first level, after every level and at least every five minutes.", "FILE"),
+        new("resume", "Continue the run whose --model-out checkpoint this is, with its settings, after its last finished level (writes to the same file unless --model-out is given).", "FILE"),
         new("json", "Print only one JSON object with the per-level results."),
     ];
 
@@ -71,17 +73,55 @@ public sealed class TrainCommand : Command
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        var resume = options.Value("resume");
+        var checkpoint = resume is null ? null : Resumed(options, resume);
+        var modelOut = options.Value("model-out") ?? resume;
+        var settings = checkpoint is null ? options : ParsedOptions.Parse(Name, Options, checkpoint.Run);
+        var result = Train(settings, checkpoint, modelOut, stderr, out var network, out var trainer, out var source);
+        var statusLine = StatusLine(result, modelOut);
+        if (statusLine is not null)
+        {
+            stderr.Write($"stableode: {statusLine}\n");
+        }
+
+        if (options.Has("json"))
+        {
+            stdout.Write(Json(result, modelOut));
+        }
+        else
+        {
+            Table(result, network, trainer, source, modelOut, stdout);
+        }
+
+        return 0;
+    }
+
+    /// <summary>The checkpoint of <c>--resume FILE</c>, which brings the run's settings: only --model-out and --json may go with it.</summary>
+    private static TrainingCheckpoint Resumed(ParsedOptions options, string path)
+    {
+        var other = options.Given.FirstOrDefault(name => name is not ("resume" or "model-out" or "json"));
+        if (other is not null)
+        {
+            throw new UsageException($"--resume continues the run with the settings its checkpoint records; only --model-out and --json go with it, not --{other}");
+        }
+
+        return TrainingCheckpoint.Load(path);
+    }
+
+    /// <summary>Builds the data, trainer and network of the settings and trains (continuing after the checkpoint's levels, when there are any).</summary>
+    private TrainingResult Train(ParsedOptions options, TrainingCheckpoint? checkpoint, string? modelOut, TextWriter stderr, out Network network, out Trainer trainer, out DataSource source)
+    {
         var seed = options.Integer("seed", 1);
-        var source = DataSource.From(options, seed);
+        source = DataSource.From(DataChoice.Of(options), seed);
         var scheme = options.Value("scheme") is { } schemePath ? Scheme.Load(schemePath) : null;
         if (scheme is not null && options.Has("propagator") && options.Value("propagator") != "custom")
         {
             throw new UsageException("--scheme gives the stages of a custom propagator: leave out --propagator (or give custom)");
         }
 
-        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator(options.Value("propagator") ?? "verlet");
-        var activation = ParseActivation(options.Value("activation") ?? "tanh");
-        var levels = ParseLevels(options.Integers("levels", source.Image is null ? DefaultLevels : DefaultImageLevels), options.Value("levels"));
+        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator((options.Value("propagator") ?? "verlet").ToLowerInvariant());
+        var activation = options.Activation("activation", Activation.Tanh);
+        var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
         if (source.Image is null && width < source.Training.Width)
         {
@@ -123,21 +163,20 @@ public sealed class TrainCommand : Command
             throw new UsageException($"--aux-width must be at least 1, got {auxWidth}");
         }
 
-        var modelOut = options.Value("model-out");
         if (modelOut is not null)
         {
             CheckWritable(modelOut);
         }
 
         int? chosenIterations = options.Has("iterations") ? iterations : null;
-        var trainer = (source.Paper, source.Image) switch
+        trainer = (source.Paper, source.Image) switch
         {
-            ({ } paper, _) => Trainer.ForDataset(paper, alpha, chosenIterations, seed),
+            ({ } experiment, _) => Trainer.ForDataset(Enum.Parse<PaperDataset>(experiment.Name, ignoreCase: true), alpha, chosenIterations, seed),
             (_, { } image) when scheme is not null => Trainer.ForImages(scheme, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             (_, { } image) => Trainer.ForImages(propagator, width, image.Height, image.Width, alpha, chosenIterations, seed: seed),
             _ => new Trainer(smoothness: alpha, iterations: chosenIterations, seed: seed),
         };
-        var network = (source.Image, propagator) switch
+        network = (source.Image, propagator) switch
         {
             ({ } image, _) when scheme is not null => Network.Convolutional(scheme, width, image.Height, image.Width, levels[0], finalTime, activation),
             ({ } image, _) => Network.Convolutional(propagator, width, image.Height, image.Width, levels[0], finalTime, activation),
@@ -149,51 +188,44 @@ public sealed class TrainCommand : Command
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
 
-        var result = Run(trainer, network, source, levels[^1], ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
-        if (modelOut is not null)
-        {
-            result.BestModel.Save(modelOut);
-        }
-
-        var statusLine = StatusLine(result, modelOut);
-        if (statusLine is not null)
-        {
-            stderr.Write($"stableode: {statusLine}\n");
-        }
-
-        if (options.Has("json"))
-        {
-            stdout.Write(Json(result, modelOut));
-        }
-        else
-        {
-            Table(result, network, trainer, source, modelOut, stdout);
-        }
-
-        return 0;
+        var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, RunOf(options));
+        return Run(trainer, network, source, levels[^1], checkpointing, checkpoint, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
     }
 
-    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, bool interactive)
+    /// <summary>The settings a checkpoint records: the options that make the run, with the data's paths made absolute so that a resume from another folder reads the same files.</summary>
+    private static IReadOnlyList<string> RunOf(ParsedOptions options)
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        var run = options.Arguments("resume", "model-out", "json").ToArray();
+        for (var i = 0; i + 1 < run.Length; i++)
         {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
+            if (run[i] is "--train" or "--validation" or "--images" or "--labels" or "--data")
+            {
+                run[i + 1] = Path.GetFullPath(run[i + 1]);
+            }
+        }
+
+        return run;
+    }
+
+    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive) =>
+        Output.Interruptible(cancel =>
         {
+            TrainingResult Fit(IProgress<TrainingProgress>? progress) => (checkpointing, checkpoint) switch
+            {
+                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, source.Training, source.Validation, maxDepth, c, progress, cancel),
+                ({ } c, _) => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, c, progress, cancel),
+                _ => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel),
+            };
+
             if (!interactive)
             {
-                return trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, cancellationToken: cancel.Token);
+                return Fit(null);
             }
 
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             TrainingResult? result = null;
-            console.Progress()
+            Output.Progress().Progress()
                 .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
                     ProgressTask? task = null;
@@ -210,16 +242,11 @@ public sealed class TrainCommand : Command
                         task.Description = Describe(p);
                         task.Value = p.Iteration;
                     });
-                    result = trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel.Token);
+                    result = Fit(progress);
                     task?.StopTask();
                 });
             return result!;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-    }
+        });
 
     private static string Describe(TrainingProgress p) => string.Create(
         CultureInfo.InvariantCulture,
@@ -240,18 +267,10 @@ public sealed class TrainCommand : Command
         };
     }
 
-    private static string StatusName(TrainingStatus status) => status switch
-    {
-        TrainingStatus.Completed => "completed",
-        TrainingStatus.LineSearchFailed => "lineSearchFailed",
-        TrainingStatus.Diverged => "diverged",
-        _ => "cancelled",
-    };
-
-    private static string Json(TrainingResult result, string? modelOut)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    /// <summary>The status word of the core (<c>StatusWord.name</c>: completed, lineSearchFailed, diverged, cancelled), which is the facade's status name in camel case.</summary>
+    internal static string StatusName(TrainingStatus status) => JsonNamingPolicy.CamelCase.ConvertName(status.ToString());
+    private static string Json(TrainingResult result, string? modelOut) =>
+        Output.Json(json =>
         {
             json.WriteStartObject();
             json.WriteStartArray("levels");
@@ -283,21 +302,11 @@ public sealed class TrainCommand : Command
             }
 
             json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
+        });
 
     private static void Table(TrainingResult result, Network network, Trainer trainer, DataSource source, string? modelOut, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(stdout),
-        });
-        console.Profile.Width = 160;
+        var console = Output.Plain(stdout);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{network.WithDepth(result.Levels[0].Depth)} on {source.Name} ({source.Training.Count} training, {source.Validation.Count} validation examples); α = {trainer.Smoothness:G3}, {trainer.Iterations} iterations a level, seed {trainer.Seed}"));
         var table = new Table().AddColumn("layers").AddColumn("best validation").AddColumn("training").AddColumn("best iteration").AddColumn("seconds").AddColumn("status");
@@ -327,14 +336,6 @@ public sealed class TrainCommand : Command
         "verlet4" => Propagator.Verlet4,
         "custom" => throw new UsageException("--propagator custom needs its stages: give --scheme FILE.json"),
         _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog, verlet or verlet4 (or --scheme FILE.json)"),
-    };
-
-    private static Activation ParseActivation(string name) => name switch
-    {
-        "tanh" => Activation.Tanh,
-        "relu" => Activation.Relu,
-        "identity" => Activation.Identity,
-        _ => throw new UsageException($"unknown activation '{name}'; expected tanh, relu or identity"),
     };
 
     private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
@@ -375,7 +376,7 @@ public sealed class TrainCommand : Command
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"cannot write --model-out '{path}': {e.Message}");
+            throw new UsageException($"cannot write --model-out '{path}': {e.Message.Replace(probe, path, StringComparison.Ordinal)}");
         }
     }
 
@@ -386,91 +387,31 @@ public sealed class TrainCommand : Command
     }
 
     /// <summary>The training and validation sets and the paper's defaults for them.</summary>
-    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, PaperDataset? Paper, ImageShape? Image, double FinalTime)
+    private sealed record DataSource(string Name, Dataset Training, Dataset Validation, Experiment? Paper, ImageShape? Image, double FinalTime)
     {
-        /// <summary>Where Debian's <c>dataset-fashion-mnist</c> installs Fashion-MNIST.</summary>
-        private const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
-
-        public static DataSource From(ParsedOptions options, int seed)
+        /// <summary>The data of a choice: the seeded split of a built-in set or of images (the experiment's sizes unless chosen), or the CSV pair.</summary>
+        public static DataSource From(DataChoice choice, int seed) => choice switch
         {
-            var dataset = options.Value("dataset");
-            var trainPath = options.Value("train");
-            var validationPath = options.Value("validation");
-            var imagesPath = options.Value("images");
-            var labelsPath = options.Value("labels");
-            var sources = (dataset is null ? 0 : 1) + (trainPath is null && validationPath is null ? 0 : 1) + (imagesPath is null && labelsPath is null ? 0 : 1);
-            if (sources > 1)
-            {
-                throw new UsageException("give one of --dataset NAME, --train FILE with --validation FILE, or --images FILE with --labels FILE");
-            }
+            DataChoice.BuiltIn { Experiment: var e } => FromExperiment(e, seed),
+            DataChoice.CsvPair c => FromCsv(c.Training, c.Validation, c.Classes),
+            DataChoice.IdxPair p => FromImages(ImageSet.Load(p.Images, p.Labels), Path.GetFileName(p.Images), p.Sizes, seed),
+            DataChoice.Folder f => FromImages(ImageSet.LoadFolder(f.Location), f.Dataset, f.Sizes, seed),
+            _ => throw new ArgumentOutOfRangeException(nameof(choice), choice, "no such data choice"),
+        };
 
-            var images = dataset is "mnist" or "fashion-mnist" || imagesPath is not null || labelsPath is not null;
-            if (options.Has("data") && dataset is not ("mnist" or "fashion-mnist"))
-            {
-                throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
-            }
-
-            foreach (var name in new[] { "train-size", "validation-size" })
-            {
-                if (options.Has(name) && !images)
-                {
-                    throw new UsageException($"--{name} applies to image data (--dataset mnist or fashion-mnist, or --images with --labels)");
-                }
-            }
-
-            if (images)
-            {
-                return FromImages(options, dataset, imagesPath, labelsPath, seed);
-            }
-
-            if (dataset is null)
-            {
-                if (trainPath is null || validationPath is null)
-                {
-                    throw new UsageException(trainPath is null && validationPath is null
-                        ? "'train' needs --dataset NAME, --train FILE --validation FILE, or --images FILE --labels FILE"
-                        : $"--{(trainPath is null ? "validation" : "train")} needs --{(trainPath is null ? "train" : "validation")} FILE as well");
-                }
-
-                return FromCsv(trainPath, validationPath);
-            }
-
-            var (paper, finalTime) = dataset switch
-            {
-                "ellipses" => (PaperDataset.Ellipses, 20.0),
-                "swissroll" => (PaperDataset.SwissRoll, 20.0),
-                "peaks" => (PaperDataset.Peaks, 5.0),
-                _ => throw new UsageException($"unknown data set '{dataset}'; expected ellipses, swissroll, peaks, mnist or fashion-mnist"),
-            };
-            var (training, validation) = Datasets.Load(paper, seed);
-            return new DataSource(dataset, training, validation, paper, null, finalTime);
+        private static DataSource FromExperiment(Experiment paper, int seed)
+        {
+            var (training, validation) = Datasets.Load(Enum.Parse<PaperDataset>(paper.Name, ignoreCase: true), seed);
+            return new DataSource(paper.Name, training, validation, paper, null, paper.FinalTime);
         }
 
-        /// <summary>MNIST-style images from a folder or an IDX pair, split at random (seeded) into training and validation images.</summary>
-        private static DataSource FromImages(ParsedOptions options, string? dataset, string? imagesPath, string? labelsPath, int seed)
+        /// <summary>MNIST-style images split at random (seeded) into training and validation images.</summary>
+        private static DataSource FromImages(ImageSet set, string name, ImageSizes sizes, int seed)
         {
-            ImageSet set;
-            if (dataset is null)
-            {
-                if (imagesPath is null || labelsPath is null)
-                {
-                    throw new UsageException($"--{(imagesPath is null ? "labels" : "images")} needs --{(imagesPath is null ? "images" : "labels")} FILE as well");
-                }
-
-                set = ImageSet.Load(imagesPath, labelsPath);
-            }
-            else
-            {
-                var folder = options.Value("data") ?? (dataset == "fashion-mnist" && Directory.Exists(FashionMnistFolder)
-                    ? FashionMnistFolder
-                    : throw new UsageException($"--dataset {dataset} needs --data DIR, the folder of its IDX files" + (dataset == "fashion-mnist" ? $" (none at {FashionMnistFolder}; apt-get install dataset-fashion-mnist puts it there)" : string.Empty)));
-                set = ImageSet.LoadFolder(folder);
-            }
-
             var count = set.Data.Count;
-            var (trainingDefault, validationDefault) = count >= 60_000 ? (50_000, 10_000) : (count - (count / 5), count / 5);
-            var trainingSize = options.Integer("train-size", trainingDefault);
-            var validationSize = options.Integer("validation-size", validationDefault);
+            var (trainingDefault, validationDefault) = Experiments.images.SplitCounts.Invoke(count);
+            var trainingSize = sizes.Training ?? trainingDefault;
+            var validationSize = sizes.Validation ?? validationDefault;
             if (trainingSize < 1 || validationSize < 1)
             {
                 throw new UsageException($"--train-size and --validation-size must be at least 1, got {trainingSize} and {validationSize}");
@@ -482,43 +423,65 @@ public sealed class TrainCommand : Command
             }
 
             var (training, validation) = set.Data.Split(trainingSize, validationSize, seed);
-            return new DataSource(dataset ?? Path.GetFileName(imagesPath!), training, validation, null, new ImageShape(set.Height, set.Width), 6.0);
+            return new DataSource(name, training, validation, null, new ImageShape(set.Height, set.Width), Experiments.images.FinalTime);
         }
 
-        private static DataSource FromCsv(string trainPath, string validationPath)
+        /// <summary>
+        /// Training and validation CSV files. Their classes are 0…M − 1 with M = <paramref name="classes"/>, or
+        /// the largest label + 1 when it is null; then a class below the largest label without a training
+        /// example is an error (labels 0, 1, 7 would silently make eight classes).
+        /// </summary>
+        private static DataSource FromCsv(string trainPath, string validationPath, int? classes)
         {
             var training = Dataset.FromCsv(trainPath);
             var validation = Dataset.FromCsv(validationPath);
+            var trainName = Path.GetFileName(trainPath);
+            var validationName = Path.GetFileName(validationPath);
             if (validation.Width != training.Width)
             {
-                throw new InvalidDataException($"{Path.GetFileName(validationPath)} has {validation.Width} features but {Path.GetFileName(trainPath)} has {training.Width}");
+                throw new InvalidDataException($"{validationName} has {validation.Width} features but {trainName} has {training.Width}");
             }
 
-            var labels = validation.Labels;
-            for (var i = 0; i < labels.Count; i++)
+            if (classes is { } m)
             {
-                if (labels[i] >= training.Classes)
+                if (m < 2)
                 {
-                    throw new InvalidDataException($"{Path.GetFileName(validationPath)}: label {labels[i]} of example {i + 1} is not one of the {training.Classes} classes of {Path.GetFileName(trainPath)} (0…{training.Classes - 1})");
+                    throw new UsageException($"--classes must be at least 2, got {m}");
                 }
+
+                Inputs.CheckLabels(training, m, trainPath, "--classes");
+                Inputs.CheckLabels(validation, m, validationPath, "--classes");
+                return new DataSource(trainName, WithClasses(training, m), WithClasses(validation, m), null, null, 20.0);
             }
 
-            return new DataSource(Path.GetFileName(trainPath), training, validation, null, null, 20.0);
+            Inputs.CheckLabels(validation, training.Classes, validationPath, trainName);
+            var missing = Enumerable.Range(0, training.Classes).Except(training.Labels).ToArray();
+            if (missing.Length > 0)
+            {
+                var plural = missing.Length == 1 ? "class" : "classes";
+                throw new InvalidDataException(
+                    $"{trainName}: the labels run to {training.Classes - 1} but no example has the {plural} {string.Join(", ", missing)}; " +
+                    $"give --classes {training.Classes} if the data has {training.Classes} classes, or number the classes without gaps");
+            }
+
+            return new DataSource(trainName, training, validation, null, null, 20.0);
         }
 
-        /// <summary>The paper's width (SPEC §8): 2 for Verlet and the ellipses, 4 (swiss roll) or 8 (peaks) otherwise; 6 channels for images; the data's width for CSV.</summary>
-        public int DefaultWidth(Propagator propagator) => Paper switch
+        private static Dataset WithClasses(Dataset data, int classes) => Dataset.FromArrays(data.Features, data.Labels, classes);
+
+        /// <summary>The depths of the multilevel schedule: the experiment's (4, 8, …, 1024; images 4, 8, 16; CSV data as the ellipses).</summary>
+        public IReadOnlyList<int> Levels => [.. Image is null ? (Paper ?? Experiments.ellipses).Levels : Experiments.images.Levels];
+
+        /// <summary>The experiment's width for the propagator (SPEC §8); its channels for images; the data's width for CSV.</summary>
+        public int DefaultWidth(Propagator propagator) => (Paper, Image) switch
         {
-            null when Image is not null => 6,
-            null => Training.Width,
-            PaperDataset.Ellipses => 2,
-            _ when propagator is Propagator.Verlet or Propagator.Verlet4 => 2,
-            PaperDataset.SwissRoll => 4,
-            _ => 8,
+            ({ } paper, _) => paper.Width.Invoke(propagator is Propagator.Custom ? Core.Propagator.ResNet : ParsedOptions.CorePropagator(propagator)),
+            (_, { }) => Experiments.images.Channels,
+            _ => Training.Width,
         };
 
-        /// <summary>The width m of the Verlet momentum for a network of width n: 4n for peaks (see <c>Datasets.peaksMomentumWidth</c>), n otherwise.</summary>
-        public int DefaultAuxWidth(int width) => Paper == PaperDataset.Peaks ? StableOde.Core.Datasets.peaksMomentumWidth(width) : width;
+        /// <summary>The experiment's width m of the Verlet momentum for a network of width n (peaks: <c>Datasets.peaksMomentumWidth</c>); n otherwise.</summary>
+        public int DefaultAuxWidth(int width) => Paper is { } paper ? paper.MomentumWidth.Invoke(width) : width;
     }
 
     /// <summary>The size of the images of an image data set.</summary>

@@ -20,6 +20,12 @@ internal static class Figures
         new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
     ];
 
+    private static readonly MarkerShape[] Markers =
+    [
+        MarkerShape.FilledCircle, MarkerShape.OpenSquare, MarkerShape.FilledTriangleUp, MarkerShape.Cross,
+        MarkerShape.OpenDiamond, MarkerShape.Eks, MarkerShape.FilledTriangleDown, MarkerShape.Asterisk,
+    ];
+
     /// <summary>The colour of series <paramref name="index"/>.</summary>
     public static Color ColorOf(int index) => Palette[index % Palette.Length];
 
@@ -44,10 +50,7 @@ internal static class Figures
         {
             var plot = multi.GetPlot(p);
             var (title, paths, field) = panels[p];
-            double xmin = paths.Min(q => q.X.Min()), xmax = paths.Max(q => q.X.Max());
-            double ymin = paths.Min(q => q.Y.Min()), ymax = paths.Max(q => q.Y.Max());
-            double pad = 0.1 * Math.Max(Math.Max(xmax - xmin, ymax - ymin), 1e-3);
-            (xmin, xmax, ymin, ymax) = (xmin - pad, xmax + pad, ymin - pad, ymax + pad);
+            var ((xmin, xmax), (ymin, ymax)) = (Limits(paths.SelectMany(q => q.X)), Limits(paths.SelectMany(q => q.Y)));
             if (field is not null)
             {
                 const int grid = 15;
@@ -74,10 +77,33 @@ internal static class Figures
             plot.Title(title);
             plot.XLabel("feature 1");
             plot.YLabel("feature 2");
-            plot.ShowLegend(Alignment.UpperRight);
+            PlaceLegend(plot);
         }
         WritePng(path, multi.Render(panelSize * panels.Count, panelSize));
     }
+
+    /// <summary>
+    /// The axis limits of values: their range padded by a tenth of it on each side, so each axis is
+    /// scaled to its own data (a nearly flat orbit fills its panel instead of lying on a line); a
+    /// constant gives a range of a tenth of its magnitude (or ±0.001 at zero).
+    /// </summary>
+    public static (double Min, double Max) Limits(IEnumerable<double> values)
+    {
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        foreach (var v in values)
+        {
+            (min, max) = (Math.Min(min, v), Math.Max(max, v));
+        }
+
+        var pad = 0.1 * (max > min ? max - min : Math.Max(Math.Abs(max), 1e-2));
+        return (min - pad, max + pad);
+    }
+
+    /// <summary>Places the legend on the right edge of the figure, outside the data area, so it never covers data.</summary>
+    public static void PlaceLegend(Plot plot) => plot.ShowLegend(Edge.Right);
+
+    /// <summary>The marker of series <paramref name="index"/>: distinct shapes, so overlapping series stay visible.</summary>
+    public static MarkerShape MarkerOf(int index) => Markers[index % Markers.Length];
 
     /// <summary>Several series against a common x axis (layer index, depth, …).</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel,
@@ -157,7 +183,7 @@ internal static class Figures
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(logY ? yLabel + " (log scale)" : yLabel);
-        plot.ShowLegend(Alignment.UpperLeft);
+        PlaceLegend(plot);
     }
 
     /// <summary>Scatter panels side by side, one colour a class; a panel may have a background of
@@ -185,26 +211,31 @@ internal static class Figures
             plot.Title(title);
             plot.XLabel("feature 1");
             plot.YLabel("feature 2");
-            plot.ShowLegend(Alignment.UpperRight);
+            PlaceLegend(plot);
         }
         WritePng(path, multi.Render(panelSize * panels.Count, panelSize));
     }
 
-    /// <summary>Eigenvalues in the complex plane, one colour a group.</summary>
-    public static void Spectra(string path, string title, IReadOnlyList<(string Label, Complex[] Values)> groups, int width = 700, int height = 600)
+    /// <summary>Eigenvalues in the complex plane, one colour and marker a group.</summary>
+    public static void Spectra(string path, string title, IReadOnlyList<(string Label, Complex[] Values)> groups, int width = 700, int height = 600) =>
+        Save(SpectraPlot(title, groups), path, width, height);
+
+    /// <summary>The plot of <see cref="Spectra"/>: a group's markers have their own shape and are drawn open or
+    /// thin where the shape allows, so groups with the same eigenvalues (antisymmetric and Verlet) show both.</summary>
+    public static Plot SpectraPlot(string title, IReadOnlyList<(string Label, Complex[] Values)> groups)
     {
         var plot = new Plot();
         for (int k = 0; k < groups.Count; k++)
         {
             var m = plot.Add.Markers(groups[k].Values.Select(c => c.Real).ToArray(), groups[k].Values.Select(c => c.Imaginary).ToArray(),
-                                     MarkerShape.FilledCircle, 5, ColorOf(k));
+                                     MarkerOf(k), 5 + (3 * (k % 3)), ColorOf(k));
             m.LegendText = groups[k].Label;
         }
         plot.Add.VerticalLine(0, 1, Colors.Black);
         plot.Title(title);
         plot.XLabel("Re λ");
         plot.YLabel("Im λ");
-        plot.ShowLegend(Alignment.UpperRight);
-        Save(plot, path, width, height);
+        PlaceLegend(plot);
+        return plot;
     }
 }

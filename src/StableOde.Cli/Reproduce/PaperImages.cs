@@ -3,9 +3,6 @@ using StableOde.Core;
 
 namespace StableOde.Cli.Reproduce;
 
-using Activation = StableOde.Core.Activation;
-using Network = StableOde.Core.Network;
-using Propagator = StableOde.Core.Propagator;
 using TrainingProgress = StableOde.Core.TrainingProgress;
 using TrainingResult = StableOde.Core.TrainingResult;
 
@@ -26,13 +23,10 @@ internal sealed record ImageData(string Name, Split Split, int Height, int Width
 internal static class PaperImages
 {
     /// <summary>The network's channels (§6.4).</summary>
-    public const int Channels = 6;
-
-    /// <summary>The final time T (§6.4).</summary>
-    public const double FinalTime = 6.0;
+    public static int Channels => Experiments.images.Channels;
 
     /// <summary>The paper's three networks.</summary>
-    public static IReadOnlyList<string> Propagators { get; } = ["resnet", "antisymmetric", "verlet"];
+    public static IReadOnlyList<string> Propagators { get; } = Experiments.images.Propagators.Select(NetworkModule.propagatorName).ToList();
 
     /// <summary>Reads an MNIST-style folder and splits it at random (seed 1) into the given counts, each at most what the folder holds.</summary>
     public static ImageData Load(string folder, int trainingCount, int validationCount)
@@ -52,18 +46,12 @@ internal static class PaperImages
     /// (<see cref="TrainingOptionsModule.images"/>), with their iterations per level unless <paramref name="iterations"/> is given.</summary>
     public static ImageRun Train(ImageData data, string propagator, int maxDepth, int? iterations, Action<TrainingProgress> progress, CancellationToken cancel)
     {
-        var conv = Operator.NewConv3x3(Channels, data.Height, data.Width);
-        var (kind, op) = propagator switch
-        {
-            "resnet" => (Propagator.ResNet, conv),
-            "antisymmetric" => (Propagator.AntisymmetricResNet, Operator.NewAntisymmetric(conv, 0.0)),
-            "verlet" => (Propagator.Verlet, conv),
-            _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
-        };
+        var kind = NetworkModule.tryParsePropagator(propagator).Value;
         var defaults = TrainingOptionsModule.images(kind, Channels, data.Height, data.Width);
         var options = TrainingOptionsModule.withSchedule(iterations ?? defaults.Iterations, maxDepth, defaults);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
-        return new ImageRun(propagator, Training.multilevel(options, control, NetworkModule.create(kind, Activation.Tanh, op, 4, FinalTime, false), data.Split));
+        var network = Experiments.imageNetwork(kind, data.Height, data.Width, Experiments.images.Levels.Head);
+        return new ImageRun(propagator, Training.multilevel(options, control, network, data.Split));
     }
 
     /// <summary>

@@ -7,10 +7,7 @@ namespace StableOde.Cli.Reproduce;
 
 using TrainingProgress = StableOde.Core.TrainingProgress;
 using TrainingResult = StableOde.Core.TrainingResult;
-using Datasets = StableOde.Core.Datasets;
 
-using Activation = StableOde.Core.Activation;
-using Network = StableOde.Core.Network;
 using Propagator = StableOde.Core.Propagator;
 
 /// <summary>One multilevel training run of §6.1–6.3 and what the report needs of it.</summary>
@@ -27,52 +24,32 @@ internal sealed record TrainingRun(string Dataset, string Propagator, int Width,
 /// library's defaults for every data set and propagator, and the figures made from them.</summary>
 internal static class PaperTraining
 {
-    /// <summary>The paper's networks (SPEC §8): data set, propagator, width.</summary>
+    /// <summary>The paper's networks (SPEC §8), from the core's experiments: data set, propagator, width.</summary>
     public static IReadOnlyList<(string Dataset, string Propagator, int Width)> Runs { get; } =
-    [
-        ("ellipses", "resnet", 2), ("ellipses", "antisymmetric", 2), ("ellipses", "verlet", 2),
-        ("swiss roll", "resnet", 4), ("swiss roll", "antisymmetric", 4), ("swiss roll", "verlet", 2),
-        ("peaks", "resnet", 8), ("peaks", "antisymmetric", 8), ("peaks", "verlet", 2),
-    ];
+        Experiments.all.SelectMany(e => e.Propagators.Select(p => (e.Title, NetworkModule.propagatorName(p), e.Width.Invoke(p)))).ToList();
 
     /// <summary>The paper's best validation accuracy for a run (SPEC §8), as text.</summary>
-    public static string PaperAccuracy(string dataset, string propagator) => (dataset, propagator) switch
-    {
-        ("ellipses", _) => "100 %",
-        ("swiss roll", "antisymmetric") => "not stated",
-        ("swiss roll", _) => "100 %",
-        ("peaks", "verlet") => "99.1 %",
-        _ => "≈ 98.8 %",
-    };
+    public static string PaperAccuracy(string dataset, string propagator) => Experiment(dataset).PaperAccuracy.Invoke(PropagatorOf(propagator));
 
-    private static (Split Split, TrainingOptions Options, double FinalTime) Setup(string dataset, int seed) => dataset switch
-    {
-        "ellipses" => (Datasets.ellipses(seed), TrainingOptionsModule.ellipses, 20.0),
-        "swiss roll" => (Datasets.swissRoll(seed), TrainingOptionsModule.swissRoll, 20.0),
-        "peaks" => (Datasets.peaks(seed), TrainingOptionsModule.peaks, 5.0),
-        _ => throw new ArgumentOutOfRangeException(nameof(dataset), dataset, "unknown data set"),
-    };
+    private static Experiment Experiment(string title) => Experiments.all.Single(e => e.Title == title);
 
-    /// <summary>The network of the first level: 4 layers, tanh, γ = 0; the peaks Verlet network has a momentum of width 4n, as in <c>stableode train</c>.</summary>
-    private static Network Net(string dataset, string propagator, int width, double finalTime) => propagator switch
-    {
-        "resnet" => NetworkModule.resnet(Activation.Tanh, width, 4, finalTime),
-        "antisymmetric" => NetworkModule.antisymmetric(Activation.Tanh, width, 0.0, 4, finalTime),
-        "verlet" => NetworkModule.verlet(Activation.Tanh, width, dataset == "peaks" ? Datasets.peaksMomentumWidth(width) : width, 4, finalTime),
-        _ => throw new ArgumentOutOfRangeException(nameof(propagator), propagator, "unknown propagator"),
-    };
+    private static Propagator PropagatorOf(string name) => NetworkModule.tryParsePropagator(name).Value;
 
-    /// <summary>Trains one network from 4 layers up to <paramref name="maxDepth"/> (with the default
-    /// iterations per level unless <paramref name="iterations"/> is given) and measures the
+    /// <summary>Trains one experiment's network of a propagator from its first level up to <paramref name="maxDepth"/> (with the
+    /// experiment's iterations per level unless <paramref name="iterations"/> is given) and measures the
     /// input–output Jacobian of every level's best model on (at most 200) validation examples.</summary>
-    public static TrainingRun Train(string dataset, string propagator, int width, int maxDepth, int? iterations,
+    public static TrainingRun Train(string dataset, string propagator, int maxDepth, int? iterations,
                                     Action<TrainingProgress> progress, CancellationToken cancel)
     {
-        var (split, defaults, finalTime) = Setup(dataset, seed: 1);
+        var experiment = Experiment(dataset);
+        var kind = PropagatorOf(propagator);
+        var split = experiment.Data.Invoke(1);
+        var network = Experiments.network(experiment, kind, experiment.Levels.Head);
+        var width = NetworkModule.width(network);
         var widened = new Split(DatasetModule.widen(width, split.Training), DatasetModule.widen(width, split.Validation));
-        var options = TrainingOptionsModule.withSchedule(iterations ?? defaults.Iterations, maxDepth, defaults);
+        var options = TrainingOptionsModule.withSchedule(iterations ?? experiment.Options.Iterations, maxDepth, experiment.Options);
         var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel);
-        var result = Training.multilevel(options, control, Net(dataset, propagator, width, finalTime), widened);
+        var result = Training.multilevel(options, control, network, widened);
         var sample = DatasetModule.select(Enumerable.Range(0, Math.Min(200, widened.Validation.Labels.Length)).ToArray(), widened.Validation);
         var jacobian = result.Levels.Select(l =>
         {
