@@ -147,7 +147,7 @@ public sealed class RobustnessTests : IDisposable
         var fiveClasses = SaveData(Fixtures.Data(2, 5, 5, seed: 36), "classes.csv");
 
         Assert.Equal("stableode: wide.csv: the data has 3 features but the model's network has width 2", CliRunner.Fail("robustness", "--model", model, "--data", wide));
-        Assert.StartsWith("stableode: classes.csv: label 3 of example 4 is not one of the model's 3 classes", CliRunner.Fail("robustness", "--model", model, "--data", fiveClasses), StringComparison.Ordinal);
+        Assert.StartsWith("stableode: classes.csv: label 3 of example 4 is not one of the 3 classes of the model", CliRunner.Fail("robustness", "--model", model, "--data", fiveClasses), StringComparison.Ordinal);
         Assert.Equal("stableode: --steps applies to --attack pgd", CliRunner.Fail("robustness", "--model", model, "--data", data, "--attack", "fgsm", "--steps", "3"));
         Assert.Equal("stableode: --seed applies to --attack noise", CliRunner.Fail("robustness", "--model", model, "--data", data, "--seed", "3"));
         Assert.Equal("stableode: 'robustness' needs --data FILE, or --images FILE with --labels FILE", CliRunner.Fail("robustness", "--model", model));

@@ -168,7 +168,7 @@ public sealed class RobustnessCommand : Command
             throw new InvalidDataException($"{Path.GetFileName(source)}: the data has {data.Width} features but the model's network has width {model.Network.Width}");
         }
 
-        Inputs.CheckLabels(data, model, source);
+        Inputs.CheckLabels(data, model.Classes, source, "the model");
         return (data, source, dataPath is null);
     }
 
