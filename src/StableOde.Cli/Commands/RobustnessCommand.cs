@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Spectre.Console;
 
 namespace StableOde.Cli.Commands;
@@ -178,14 +176,7 @@ public sealed class RobustnessCommand : Command
 
     private static void Table(RobustnessReport report, Model model, Dataset data, string source, bool clip, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(stdout),
-        });
-        console.Profile.Width = 120;
+        var console = Output.Plain(stdout);
         var attack = report.Attack switch
         {
             Attack.Fgsm => "FGSM",
@@ -219,29 +210,23 @@ public sealed class RobustnessCommand : Command
             $"min {Number(sigma[0])}, median {Number(sigma[sigma.Length / 2])}, max {Number(sigma[^1])}");
     }
 
-    private static string Json(RobustnessReport report)
+    private static string Json(RobustnessReport report) => Output.Json(json =>
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        json.WriteStartObject();
+        json.WriteString("attack", report.Attack.ToString().ToLowerInvariant());
+        json.WriteNumber("cleanAccuracy", report.CleanAccuracy);
+        json.WriteStartArray("results");
+        foreach (var r in report.Results)
         {
             json.WriteStartObject();
-            json.WriteString("attack", report.Attack.ToString().ToLowerInvariant());
-            json.WriteNumber("cleanAccuracy", report.CleanAccuracy);
-            json.WriteStartArray("results");
-            foreach (var r in report.Results)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("epsilon", r.Epsilon);
-                json.WriteNumber("accuracy", r.Accuracy);
-                json.WriteNumber("amplificationMean", r.AmplificationMean);
-                json.WriteNumber("amplificationMax", r.AmplificationMax);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
+            json.WriteNumber("epsilon", r.Epsilon);
+            json.WriteNumber("accuracy", r.Accuracy);
+            Output.Number(json, "amplificationMean", r.AmplificationMean);
+            Output.Number(json, "amplificationMax", r.AmplificationMax);
             json.WriteEndObject();
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    });
 }
