@@ -167,13 +167,13 @@ public sealed class ParsedOptions
                 : throw new UsageException($"--{name} expects comma-separated integers, got '{text}'")).ToArray();
     }
 
-    /// <summary>A propagator option read by the core's parser (case-insensitive: resnet, antisymmetric, leapfrog, verlet), or <paramref name="fallback"/> when it was not given.</summary>
+    /// <summary>A propagator option read by the core's parser (case-insensitive: resnet, antisymmetric, leapfrog, verlet, verlet4), or <paramref name="fallback"/> when it was not given.</summary>
     /// <param name="name">The option's name without dashes.</param>
     /// <param name="fallback">The default.</param>
     /// <returns>The propagator.</returns>
     /// <exception cref="UsageException">The value names no propagator.</exception>
     public Propagator Propagator(string name, Propagator fallback) =>
-        Named(name, fallback, Core.NetworkModule.tryParsePropagator, Core.NetworkModule.propagatorName, "resnet, antisymmetric, leapfrog or verlet");
+        Named(name, fallback, Core.NetworkModule.tryParsePropagator, Core.NetworkModule.propagatorName, "resnet, antisymmetric, leapfrog, verlet or verlet4");
 
     /// <summary>An activation option read by the core's parser (case-insensitive: tanh, relu, identity), or <paramref name="fallback"/> when it was not given.</summary>
     /// <param name="name">The option's name without dashes.</param>

@@ -65,7 +65,7 @@ public sealed class BenchCommandTests
 
         Assert.Equal("stableode: 'bench' needs --propagator P", CliRunner.Fail(["bench", "--width", "2", .. valid, "--mode", "forward"]));
         Assert.Equal("stableode: 'bench' needs --mode MODE", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid]));
-        Assert.Equal("stableode: --propagator expects resnet, antisymmetric, leapfrog or verlet, got 'euler'", CliRunner.Fail(["bench", "--propagator", "euler", "--width", "2", .. valid, "--mode", "forward"]));
+        Assert.Equal("stableode: --propagator expects resnet, antisymmetric, leapfrog, verlet or verlet4, got 'euler'", CliRunner.Fail(["bench", "--propagator", "euler", "--width", "2", .. valid, "--mode", "forward"]));
         Assert.Equal("stableode: --mode expects forward or gradient, got 'backward'", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", .. valid, "--mode", "backward"]));
         Assert.Equal("stableode: 'bench' needs --width n or --conv c,H,W", CliRunner.Fail(["bench", "--propagator", "verlet", .. valid, "--mode", "forward"]));
         Assert.Equal("stableode: --width and --conv exclude each other: a convolution's width is c·H·W", CliRunner.Fail(["bench", "--propagator", "verlet", "--width", "2", "--conv", "1,2,2", .. valid, "--mode", "forward"]));

@@ -39,7 +39,7 @@ public sealed class BenchCommand : Command
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
     [
-        new("propagator", "resnet, antisymmetric, leapfrog or verlet.", "P", Required: true),
+        new("propagator", "resnet, antisymmetric, leapfrog, verlet or verlet4.", "P", Required: true),
         new("width", "The width n of dense layers (not with --conv).", "n"),
         new("samples", "The batch size s.", "s", Required: true),
         new("layers", "The number of layers N.", "N", Required: true),
@@ -59,7 +59,7 @@ public sealed class BenchCommand : Command
         var propagator = CoreNetwork.tryParsePropagator(text);
         if (FSharpOption<CorePropagator>.get_IsNone(propagator))
         {
-            throw new UsageException($"--propagator expects resnet, antisymmetric, leapfrog or verlet, got '{text}'");
+            throw new UsageException($"--propagator expects resnet, antisymmetric, leapfrog, verlet or verlet4, got '{text}'");
         }
 
         var conv = Conv(options);

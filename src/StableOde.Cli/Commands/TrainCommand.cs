@@ -114,12 +114,18 @@ public sealed class TrainCommand : Command
         var seed = options.Integer("seed", 1);
         source = DataSource.From(DataChoice.Of(options), seed);
         var scheme = options.Value("scheme") is { } schemePath ? Scheme.Load(schemePath) : null;
-        if (scheme is not null && options.Has("propagator") && options.Value("propagator") != "custom")
+        var customNamed = string.Equals(options.Value("propagator"), "custom", StringComparison.OrdinalIgnoreCase);
+        if (scheme is not null && options.Has("propagator") && !customNamed)
         {
             throw new UsageException("--scheme gives the stages of a custom propagator: leave out --propagator (or give custom)");
         }
 
-        var propagator = scheme is not null ? Propagator.Custom : ParsePropagator((options.Value("propagator") ?? "verlet").ToLowerInvariant());
+        if (scheme is null && customNamed)
+        {
+            throw new UsageException("--propagator custom needs its stages: give --scheme FILE.json");
+        }
+
+        var propagator = scheme is not null ? Propagator.Custom : options.Propagator("propagator", Propagator.Verlet);
         var activation = options.Activation("activation", Activation.Tanh);
         var levels = ParseLevels(options.Integers("levels", source.Levels), options.Value("levels"));
         var width = options.Integer("width", source.DefaultWidth(propagator));
@@ -326,17 +332,6 @@ public sealed class TrainCommand : Command
             $"Best validation accuracy {result.BestValidationAccuracy:P2} at {result.BestModel.Network.Depth} layers ({StatusName(result.Status)}, {result.Seconds:F1} s)")
             + (modelOut is null ? "; no --model-out, the model is not saved" : $"; model written to {modelOut}"));
     }
-
-    private static Propagator ParsePropagator(string name) => name switch
-    {
-        "resnet" => Propagator.ResNet,
-        "antisymmetric" => Propagator.Antisymmetric,
-        "leapfrog" => Propagator.Leapfrog,
-        "verlet" => Propagator.Verlet,
-        "verlet4" => Propagator.Verlet4,
-        "custom" => throw new UsageException("--propagator custom needs its stages: give --scheme FILE.json"),
-        _ => throw new UsageException($"unknown propagator '{name}'; expected resnet, antisymmetric, leapfrog, verlet or verlet4 (or --scheme FILE.json)"),
-    };
 
     private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
     {
