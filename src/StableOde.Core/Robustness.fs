@@ -195,13 +195,9 @@ module Robustness =
             let denominator = dIn.Row(i).L2Norm()
             if denominator = 0.0 then 0.0 else dOut.Row(i).L2Norm() / denominator)
 
-    /// The accuracy and the observed amplification for every ε of a list, next to the clean
-    /// accuracy. ε = 0 leaves the data unchanged: its accuracy is the clean accuracy exactly and
-    /// its amplification 0 (no example is perturbed). The examples are attacked and evaluated
-    /// chunk by chunk (`chunkRows`), so memory does not grow with their number. Throws
-    /// ArgumentException for an empty list, a negative or non-finite ε, fewer than one PGD step,
-    /// or data wider than the network.
-    let evaluate (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+    /// `evaluate` with the examples attacked and evaluated in chunks of `chunk` rows.
+    let internal evaluateInChunks (chunk: int) (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+        if chunk < 1 then invalidArg (nameof chunk) $"a chunk needs at least 1 example, got {chunk}"
         checkOptions options epsilons
         checkData model data.Features data.Labels
         let classes = Classifier.classes model.Classifier
@@ -216,7 +212,6 @@ module Robustness =
         let mutable cleanCorrect = 0
         let correct = Array.zeroCreate epsilons.Length
         let amplification = epsilons |> Array.map (fun _ -> Array.zeroCreate s)
-        let chunk = chunkRows model
         for r0 in 0 .. chunk .. s - 1 do
             let len = min chunk (s - r0)
             let yc, lc = rows y r0 len, Array.sub labels r0 len
@@ -242,6 +237,15 @@ module Robustness =
                   AmplificationMean = Array.average amplification[e]
                   AmplificationMax = Array.max amplification[e] }
         { Attack = options.Attack; CleanAccuracy = clean; Results = Array.mapi result epsilons }
+
+    /// The accuracy and the observed amplification for every ε of a list, next to the clean
+    /// accuracy. ε = 0 leaves the data unchanged: its accuracy is the clean accuracy exactly and
+    /// its amplification 0 (no example is perturbed). The examples are attacked and evaluated
+    /// chunk by chunk (`chunkRows`), so memory does not grow with their number. Throws
+    /// ArgumentException for an empty list, a negative or non-finite ε, fewer than one PGD step,
+    /// or data wider than the network.
+    let evaluate (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+        evaluateInChunks (chunkRows model) options epsilons model data
 
     /// Power iterations on each example's JᵢᵀJᵢ when the network is too wide for exact Jacobians.
     [<Literal>]
