@@ -21,7 +21,8 @@ import torch
 
 torch.set_default_dtype(torch.float64)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = ["dotnet", os.path.join(ROOT, "src/StableOde.Cli/bin/Release/net10.0/stableode.dll")]
+# The CLI of this checkout's Release build, or the stableode.dll that STABLEODE_CLI names.
+CLI = ["dotnet", os.environ.get("STABLEODE_CLI", os.path.join(ROOT, "src/StableOde.Cli/bin/Release/net10.0/stableode.dll"))]
 
 THETA = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
 
