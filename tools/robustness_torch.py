@@ -8,8 +8,11 @@ FGSM y' = y + ε·sign(∇ℓ_i), PGD k steps y ← Π_ε(y + α·sign(∇ℓ_i(
 iterate clipped to [0, 1] where asked, perturbing the data as given and widening afterwards
 (column j of the network's input is feature j mod d). It then runs `stableode robustness --json`
 on the same model and data and compares, per ε: the accuracy (at most one example apart), and the
-mean and maximum amplification ‖Y_N(y') − Y_N(y)‖ / ‖y' − y‖ (relative 1e-6 when the accuracies
-agree exactly). Exit code 1 on any mismatch.
+mean and maximum amplification ‖Y_N(y') − Y_N(y)‖ / ‖y' − y‖, which must agree to 1e-6 relative
+when the accuracies agree exactly with --strict and in --random (on trained models a gradient
+component at round-off level, counted and printed, can take another sign in either
+implementation and move an example elsewhere; the accuracy is the criterion there). Exit code 1
+on any mismatch.
 
 Needs torch: run with /usr/bin/python3 (python3-torch). After a Release build:
   /usr/bin/python3 tools/robustness_torch.py --model M.json --data D.csv --attack pgd --epsilon 0,0.05,0.1
@@ -25,6 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = ["dotnet", os.environ.get("STABLEODE_CLI", os.path.join(ROOT, "src/StableOde.Cli/bin/Release/net10.0/stableode.dll"))]
 
 THETA = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
+# Gradient components this small are round-off in both implementations (a confidently classified
+# example's p_k − c_k cancels): their signs, and so the perturbations, may differ.
+TINY = 1e-14
 
 
 def kick(target, source, bias, a, a_first=None):
@@ -205,9 +211,14 @@ def run_cli(args):
     return json.loads(out.stdout)
 
 
-def compare(name, model, y, labels, kind, epsilons, steps, clip, cli_args, s_total=None):
-    """Attacks in torch and through the CLI; prints one line per ε; returns the number of mismatches."""
+def compare(name, model, y, labels, kind, epsilons, steps, clip, cli_args, strict):
+    """Attacks in torch and through the CLI; prints one line per ε; returns the number of
+    mismatches: accuracies more than one example apart, or (when `strict`) amplifications more
+    than 1e-6 apart where the accuracies agree exactly."""
     net = Net(model)
+    tiny = int((gradient(net, y, labels).abs() < TINY).sum())
+    print(f"{name}: {tiny} components of the clean input gradients below {TINY:g} in magnitude, "
+          "whose sign round-off decides", flush=True)
     mine = evaluate(net, y, labels, kind, epsilons, steps, clip)
     args = cli_args + ["--attack", kind, "--epsilon", ",".join(repr(e) for e in epsilons)]
     if kind == "pgd":
@@ -221,11 +232,12 @@ def compare(name, model, y, labels, kind, epsilons, steps, clip, cli_args, s_tot
         diff = abs(cli_correct - correct)
         rel = lambda a, b: abs(a - b) / max(abs(b), 1e-300) if b != 0 else abs(a)
         amp_ok = diff > 0 or eps == 0.0 or (rel(r["amplificationMean"], amp_mean) <= 1e-6 and rel(r["amplificationMax"], amp_max) <= 1e-6)
-        ok = diff <= 1 and amp_ok
+        ok = diff <= 1 and (amp_ok or not strict)
         failures += 0 if ok else 1
         print(f"{name:34s} {kind}{'-' + str(steps) if kind == 'pgd' else ''} clip={str(clip):5s} ε={eps:<6g}: "
               f"CLI {cli_correct}/{s}, torch {correct}/{s}; amplification mean {r['amplificationMean']:.8g} vs {amp_mean:.8g}, "
-              f"max {r['amplificationMax']:.8g} vs {amp_max:.8g}  {'ok' if ok else 'MISMATCH'}", flush=True)
+              f"max {r['amplificationMax']:.8g} vs {amp_max:.8g}  {'ok' if ok else 'MISMATCH'}"
+              f"{'' if amp_ok else ' (the amplifications differ)'}", flush=True)
     return failures
 
 
@@ -302,6 +314,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--clip", action="store_true")
     ap.add_argument("--random", action="store_true", help="small random models of every kind, FGSM and PGD")
+    ap.add_argument("--strict", action="store_true", help="require the amplifications to agree to 1e-6 too")
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     epsilons = [float(e) for e in a.epsilon.split(",")]
@@ -318,7 +331,7 @@ def main():
                 json.dump(model, open(mp, "w"))
                 write_csv(dp, y, labels)
                 for kind in ("fgsm", "pgd"):
-                    failures += compare(name, model, y, labels, kind, [0.0, 0.05, 0.2], 5, clip, ["--model", mp, "--data", dp])
+                    failures += compare(name, model, y, labels, kind, [0.0, 0.05, 0.2], 5, clip, ["--model", mp, "--data", dp], True)
         else:
             model = json.load(open(a.model))
             if a.data:
@@ -339,7 +352,7 @@ def main():
                 y = torch.tensor(list(px), dtype=torch.float64).reshape(take, size) / 255.0
                 labels = torch.tensor(list(lb), dtype=torch.long)
                 clip, args = True, ["--model", a.model, "--images", ip, "--labels", lp]
-            failures += compare(os.path.basename(a.model), model, y, labels, a.attack, epsilons, a.steps, clip, args)
+            failures += compare(os.path.basename(a.model), model, y, labels, a.attack, epsilons, a.steps, clip, args, a.strict)
     finally:
         shutil.rmtree(work)
     print(f"torch robustness crosscheck: {'all agree' if failures == 0 else f'{failures} MISMATCHES'}")
