@@ -482,8 +482,8 @@ let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (z': 
 
 /// The reversal strategy's step j (invertible schemes): (Y, Z) go from (Y_{j+1}, Z_{j+1}) back
 /// to (Y_j, Z_j) by the exact inverse and (Ȳ, Z̄) from j+1 back to j, in place; the gradients
-/// of layer j are added to g (none for `noGradient`). The whole-layer kernels share the pre-activations of the inverse
-/// and the adjoint, one pass over the block.
+/// of layer j are added to g (none for `noGradient`). The whole-layer kernels share the
+/// pre-activations of the inverse and the adjoint, one pass over the block.
 let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
     match b.Fusion with
     | FusedLeapfrog | FusedVerlet | ConvVerlet -> fusedAdjoint b true j w y z yBar zBar g
