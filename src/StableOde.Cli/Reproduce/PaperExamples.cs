@@ -7,6 +7,7 @@ namespace StableOde.Cli.Reproduce;
 using Activation = StableOde.Core.Activation;
 using Network = StableOde.Core.Network;
 using Parameters = StableOde.Core.Parameters;
+using Propagator = StableOde.Core.Propagator;
 using State = StableOde.Core.State;
 
 /// <summary>The paper's small examples (§3 Example 1, §4 Example 2) and the conservation of the
@@ -58,7 +59,7 @@ internal static class PaperExamples
         var distances = new List<(string, double[], double[])>();
         foreach (var (name, k) in cases)
         {
-            var net = NetworkModule.resnet(Activation.Tanh, 2, 10, 1.0);
+            var net = NetworkModule.create(Propagator.ResNet, Activation.Tanh, Operator.NewDense(2, 2), 10, 1.0, false);
             var states = Solve.trajectory(net, Identical(net, k), y0);
             panels.Add((name, Paths(states, labels), Field(k)));
             distances.Add((name, PairDistances(states[0].Y), PairDistances(states[^1].Y)));
@@ -78,14 +79,14 @@ internal static class PaperExamples
     /// <summary>Leapfrog of Example 2: K = K−, h = 1, tanh, b = 0, identical layers.</summary>
     public static (Network Net, Parameters P) Example2Leapfrog(int depth)
     {
-        var net = NetworkModule.leapfrog(Activation.Tanh, 2, depth, depth * 1.0);
+        var net = NetworkModule.create(Propagator.Leapfrog, Activation.Tanh, Operator.NewDense(2, 2), depth, depth * 1.0, false);
         return (net, Identical(net, KMinus));
     }
 
     /// <summary>Verlet of Example 2: the 2×3 kernel, h = 0.1, tanh, b = c = 0, identical layers.</summary>
     public static (Network Net, Parameters P) Example2Verlet(int depth)
     {
-        var net = NetworkModule.verlet(Activation.Tanh, 2, 3, depth, depth * 0.1);
+        var net = NetworkModule.create(Propagator.Verlet, Activation.Tanh, Operator.NewDense(2, 3), depth, depth * 0.1, false);
         return (net, Identical(net, KVerlet));
     }
 
@@ -125,7 +126,7 @@ internal static class PaperExamples
         foreach (var h in new[] { 0.1, 0.05 })
         {
             int depth = (int)Math.Round(finalTime / h);
-            var net = NetworkModule.verlet(Activation.Tanh, 2, 3, depth, finalTime);
+            var net = NetworkModule.create(Propagator.Verlet, Activation.Tanh, Operator.NewDense(2, 3), depth, finalTime, false);
             var p = Identical(net, KVerlet);
             var t = Enumerable.Range(0, depth + 1).Select(j => j * h).ToArray();
             foreach (var (name, values, into) in new[] { ($"Verlet, h = {h}", Stability.hamiltonianAlong(net, p, y0), verlet),
