@@ -51,6 +51,9 @@ for l in result.Levels do
     printfn "  %4d layers: best validation accuracy %.2f %%" l.Depth (100.0 * l.BestValidationAccuracy)
 printfn "symmetric Verlet on the swiss roll: %.2f %% at %d layers, %.1f s" (100.0 * result.BestValidationAccuracy) result.Best.Network.Depth result.Seconds
 
+if symmetricVerlet <> Scheme.symmetricVerlet then
+    eprintfn "schemes.fsx: the stage list differs from the core's Scheme.symmetricVerlet"
+    exit 1
 if dotError > 1e-10 || List.min orders < 1.9 then
     eprintfn "schemes.fsx: a derivative check failed"
     exit 1
