@@ -18,6 +18,12 @@ public sealed class ReproduceCommand : Command
     private const int QuickDepth = 128;
     private const int FullDepth = 1024;
 
+    /// <summary>Iterations a level of the quick image experiment (the paper's, with --full, are the core's).</summary>
+    private const int QuickImageIterations = 2;
+
+    /// <summary>Iterations a level of the image experiment with --full: the paper's settings of §6.4 in the core.</summary>
+    private static readonly int FullImageIterations = TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Iterations;
+
     /// <inheritdoc/>
     public override string Name => "reproduce";
 
@@ -33,8 +39,8 @@ public sealed class ReproduceCommand : Command
         "finished part, so an interrupted run (Ctrl-C) keeps what finished and says what was skipped.\n" +
         "With --data DIR (an MNIST-style folder of IDX files) it also runs the image experiment (§6.4: Table 1\n" +
         "and Figure 7) for ResNet, the antisymmetric ResNet and Verlet at the paper's levels 4, 8 and 16: by\n" +
-        "default on 2,000 training and 500 validation images with 2 iterations a level, with --full on 50,000\n" +
-        "and 10,000 (at most 80 % and 20 % of the folder) with 10. --iterations applies to both.";
+        $"default on 2,000 training and 500 validation images with {QuickImageIterations} iterations a level, with --full on 50,000\n" +
+        $"and 10,000 (at most 80 % and 20 % of the folder) with {FullImageIterations}. --iterations applies to both.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
@@ -42,7 +48,7 @@ public sealed class ReproduceCommand : Command
         new("out", "The output folder (created if missing).", "DIR"),
         new("full", $"The paper's depths: multilevel training up to {FullDepth} layers."),
         new("max-depth", $"The deepest level of the training experiments (default {QuickDepth}; {FullDepth} with --full).", "N"),
-        new("iterations", "Block coordinate descent iterations per level (default: the library's, 40 (images: 2, --full 10)).", "K"),
+        new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations per level (default {TrainingOptionsModule.defaults.Iterations}; images {QuickImageIterations}, with --full {FullImageIterations})."), "K"),
         new("data", "A folder with MNIST or Fashion-MNIST IDX files for the image experiments.", "DIR"),
         new("quiet", "No progress on standard error (also when it is redirected)."),
     ];
@@ -379,7 +385,7 @@ public sealed class ReproduceCommand : Command
                                List<(ImageData Data, ImageRun Run)> trained, CancellationToken cancel)
     {
         const int maxDepth = 16;
-        var (trainingCount, validationCount, perLevel) = full ? (50_000, 10_000, iterations ?? 10) : (2_000, 500, iterations ?? 2);
+        var (trainingCount, validationCount, perLevel) = full ? (50_000, 10_000, iterations ?? FullImageIterations) : (2_000, 500, iterations ?? QuickImageIterations);
         var data = PaperImages.Load(folder, trainingCount, validationCount);
         var levels = (int)Math.Log2(maxDepth / 4) + 1;
         var runs = new List<ImageRun>();
