@@ -324,21 +324,9 @@ public sealed class Trainer
         }
 
         var classes = modelClasses ?? training.Classes;
-        CheckLabels(training, classes, nameof(training));
-        CheckLabels(validation, classes, nameof(validation));
+        Core.ClassifierModule.checkLabels(nameof(training), classes, training.Inner.Labels);
+        Core.ClassifierModule.checkLabels(nameof(validation), classes, validation.Inner.Labels);
         return new Core.Split(Prepare(training, width, classes), Prepare(validation, width, classes));
-    }
-
-    private static void CheckLabels(Dataset data, int classes, string name)
-    {
-        var labels = data.Inner.Labels;
-        for (var i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] >= classes)
-            {
-                throw new ArgumentException($"label {labels[i]} of example {i} of {name} is not one of the {classes} classes (0…{classes - 1}).", name);
-            }
-        }
     }
 
     private static Core.Dataset Prepare(Dataset data, int width, int classes)
