@@ -261,7 +261,7 @@ public sealed class ReproduceCommand : Command
         var rows = results.Select(r => (IReadOnlyList<string>)[r.Name, .. r.Errors.Select(Report.Number), r.Order.ToString("0.00", CultureInfo.InvariantCulture)]).ToList();
         report.Add(new Section("Order of accuracy with constant weights",
             "Beyond the paper: the Verlet family as ODE solvers of ẏ = σ(z Kᵀ + b), ż = −σ(y K + c), y(0) = Y_0, z(0) = 0, " +
-            "with the same seeded weights (K ∈ R^{3×2}, ‖K‖₂ = 1, b, c) in every layer, T = 2, tanh, against RK4 in 16,384 " +
+            "with the same seeded weights (K ∈ R^{3×2}, ‖K‖₂ = 1, b, c) in every layer, T = 2, tanh, against RK4 in 4,096 " +
             "steps. The paper's Verlet (Eq. 4.17) is first-order accurate: its first kick is a full step from Z = 0. The " +
             "symmetric Verlet (half kicks of Z around a kick of Y) is second order and verlet4 (Forest–Ruth) fourth. A " +
             "prolongated network (h → h/2) computes nearly the same function only where the scheme is accurate; whether " +
