@@ -219,8 +219,8 @@ public sealed class ReproduceCommand : Command
             new JsonArray(distances.Select(d => (JsonNode)new JsonObject
             {
                 ["kernel"] = d.Name,
-                ["inputDistances"] = new JsonArray(d.InputDistances.Select(x => (JsonNode)x).ToArray()),
-                ["outputDistances"] = new JsonArray(d.OutputDistances.Select(x => (JsonNode)x).ToArray()),
+                ["inputDistances"] = Report.Numbers(d.InputDistances),
+                ["outputDistances"] = Report.Numbers(d.OutputDistances),
             }).ToArray()));
     }
 
@@ -274,8 +274,8 @@ public sealed class ReproduceCommand : Command
             new JsonArray(results.Select(r => (JsonNode)new JsonObject
             {
                 ["scheme"] = r.Name,
-                ["depths"] = new JsonArray(PaperExamples.OrderDepths.Select(d => (JsonNode)d).ToArray()),
-                ["errors"] = new JsonArray(r.Errors.Select(e => (JsonNode)e).ToArray()),
+                ["depths"] = Report.Numbers(PaperExamples.OrderDepths.Select(d => (double)d)),
+                ["errors"] = Report.Numbers(r.Errors),
                 ["order"] = r.Order,
             }).ToArray()));
     }
@@ -502,7 +502,7 @@ public sealed class ReproduceCommand : Command
                 ["layers"] = r.Depth,
                 ["fgsm"] = Results(r.Fgsm),
                 ["pgd"] = Results(r.Pgd),
-                ["sigmaMax"] = new JsonArray(r.Sigma.Select(x => (JsonNode)x).ToArray()),
+                ["sigmaMax"] = Report.Numbers(r.Sigma),
             }).ToArray()));
     }
 
