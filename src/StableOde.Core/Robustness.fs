@@ -201,8 +201,7 @@ module Robustness =
         checkOptions options epsilons
         checkData model data.Features data.Labels
         let classes = Classifier.classes model.Classifier
-        data.Labels |> Array.iteri (fun i l ->
-            if l < 0 || l >= classes then invalidArg "labels" $"label {l} of example {i} is not one of the model's {classes} classes")
+        Classifier.checkLabels "labels" classes data.Labels
         let net, p, y, labels = model.Network, model.Parameters, data.Features, data.Labels
         let s = y.RowCount
         let xi =
