@@ -71,12 +71,14 @@ class Net:
             self.n = m["width"]
         self.param = "antisymmetric" if m["propagator"] == "antisymmetric" else m.get("parametrisation")
         self.gamma = m.get("gamma", 0.0)
-        self.K = [torch.tensor(k) for k in m["K"]]
-        self.b = [torch.tensor(v) for v in m["b"]]
-        self.c = [torch.tensor(v) for v in m["c"]] if "c" in m else None
+        # float64 whatever the JSON's numbers look like (a 0 is written as an integer).
+        real = lambda v: torch.tensor(v, dtype=torch.float64)
+        self.K = [real(k) for k in m["K"]]
+        self.b = [real(v) for v in m["b"]]
+        self.c = [real(v) for v in m["c"]] if "c" in m else None
         cl = m["classifier"]
         self.hypothesis = cl["hypothesis"]
-        self.W, self.mu = torch.tensor(cl["W"]), torch.tensor(cl["mu"])
+        self.W, self.mu = real(cl["W"]), real(cl["mu"])
 
     def base(self, K, x, transposed):
         """x B or x Bᵀ for the base operator B: a dense matrix K (n×m) or a 3×3 cross-correlation
