@@ -59,6 +59,27 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
             let scale = jv.FrobeniusNorm() * w.FrobeniusNorm()
             Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) (inner jv w) (Parameters.dot dTheta gTheta + inner dY0 gY0) "⟨J v, w⟩ against ⟨v, Jᵀ w⟩")
 
+        property "input-only adjoint: ⟨J_Y δY_0, W⟩ = ⟨δY_0, backwardInput W⟩, and it equals the full ∂/∂Y_0 under StoreAll, √N checkpoints and reversal" anyActivation hypothesis (fun c ->
+            let net, p, y0 = c.Network, c.Parameters, c.Y0
+            let _, dY0, w = directions c
+            let jv = Solve.sensitivity net p y0 (Parameters.zeros net) dY0
+            let gY0 = Solve.backwardInput (Solve.record StoreAll net p y0) w
+            let scale = jv.FrobeniusNorm() * w.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) (inner jv w) (inner dY0 gY0) "⟨J_Y δY_0, w⟩ against ⟨δY_0, J_Yᵀ w⟩"
+            for strategy in [ StoreAll; Solve.sqrtCheckpoints net ] @ (if reversible net then [ Reversal ] else []) do
+                let tape = Solve.record strategy net p y0
+                let inputOnly = (Solve.backwardInput tape w).ToColumnMajorArray()
+                expectNormClose Accuracy.roundOff inputOnly ((snd (Solve.backward tape w)).ToColumnMajorArray()) $"backwardInput against backward's ∂/∂Y_0 on one %A{strategy} tape"
+                expectNormClose Accuracy.strategies inputOnly (gY0.ToColumnMajorArray()) $"backwardInput under %A{strategy} against StoreAll")
+
+        property "Taylor test of the loss in Y_0 with the input-only adjoint's slope" smoothActivation hypothesis (fun c ->
+            let model = c.Model
+            let tape = Solve.record StoreAll c.Network c.Parameters c.Y0
+            let gY0 = Solve.backwardInput tape (Classifier.lossGradient c.Classifier tape.YN c.Labels).GradY
+            expectTaylor 4 (fun i ->
+                let dY0 = gaussianMatrix (c.Seed + 10 * i) 1.0 c.Y0.RowCount c.Y0.ColumnCount
+                (fun t -> Model.loss model (c.Y0 + t * dY0) c.Labels), inner gY0 dY0))
+
         property "Taylor test of the softmax loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Softmax) taylorTest
 
         property "Taylor test of the logistic loss gradient w.r.t. θ, W, μ and Y_0" smoothActivation (Gen.constant Logistic) taylorTest

@@ -138,6 +138,19 @@ let tests =
                     Expect.equal (r.AmplificationMean, r.AmplificationMax) (0.0, 0.0) $"%A{attack}: amplification at ε = 0"
                 Expect.isGreaterThanOrEqual report.Results[1].AmplificationMax report.Results[1].AmplificationMean $"%A{attack}: max ≥ mean")
 
+        property "chunks of 1, 2 and 3 examples give the one-chunk report: the same accuracies, amplifications to round-off" 20 true (fun c ->
+            let data = { Features = c.Y; Labels = c.Labels; Classes = Classifier.classes c.Model.Classifier }
+            let epsilons = [| 0.0; 0.1; 0.3 |]
+            for attack in [ Fgsm; Pgd 2; Noise c.Seed ] do
+                let options = { Attack = attack; Clip = true }
+                let whole = Robustness.evaluateInChunks c.Y.RowCount options epsilons c.Model data
+                for chunk in [ 1; 2; 3 ] do
+                    let parts = Robustness.evaluateInChunks chunk options epsilons c.Model data
+                    Expect.equal parts.CleanAccuracy whole.CleanAccuracy $"%A{attack}, chunks of {chunk}: clean accuracy"
+                    for r, w in Array.zip parts.Results whole.Results do
+                        Expect.equal r.Accuracy w.Accuracy $"%A{attack}, chunks of {chunk}: accuracy at ε = {w.Epsilon}"
+                        expectNormClose Accuracy.roundOff [| r.AmplificationMean; r.AmplificationMax |] [| w.AmplificationMean; w.AmplificationMax |] $"%A{attack}, chunks of {chunk}: amplification at ε = {w.Epsilon}")
+
         property "the attacks leave their inputs unchanged and repeat bit-identically" 20 true (fun c ->
             let data = { Features = c.Y; Labels = c.Labels; Classes = Classifier.classes c.Model.Classifier }
             let flat (m: Matrix<float>) = m.ToColumnMajorArray()

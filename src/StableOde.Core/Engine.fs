@@ -225,13 +225,26 @@ let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : fl
         dm
     | _ -> dTheta
 
+/// Whether an adjoint step is asked for the input adjoint alone (`Solve.backwardInput`): its
+/// gradient g has no K. The stage kernels then skip the parameter products; the fused kernels,
+/// which accumulate them on the way, have their accumulators cleared instead of reduced.
+let private inputOnly (g: Weights) = g.K.Length = 0
+
+/// The layer gradient of an input-only adjoint step (see `inputOnly`).
+let noGradient: Weights = { K = Array.empty; b = Array.empty; c = Array.empty }
+
 /// Adds the layer gradient accumulated by a fused adjoint kernel to g: the gradient with
 /// respect to the effective matrix, pulled back to θ (G ↦ ½(G − Gᵀ) for the antisymmetric
-/// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients.
+/// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients; for an empty gTheta
+/// (an input-only step) it only clears the accumulators.
 let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
     let net = b.Ctx.Net
     let n, m = Network.width net, Network.auxWidth net
     match net.Operator with
+    | _ when gTheta.Length = 0 ->
+        System.Array.Clear b.Scratch.GK
+        System.Array.Clear b.Scratch.GN
+        System.Array.Clear b.Scratch.GM
     | Antisymmetric(Dense _, _) ->
         let gm = b.MatrixGradient
         System.Array.Clear gm
@@ -331,8 +344,8 @@ let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk
         axpy alpha u target
 
 /// The transposed stage at the source S it read: S̄ ← S̄ + α K̂ᵀ(σ'(a) ⊙ T̄) with the gradients
-/// of K and β added to g (or to the fused kernels' accumulators) for a kick; S̄ ← S̄ + α T̄
-/// for a drift. T̄ is kept.
+/// of K and β added to g (or to the fused kernels' accumulators; neither when `inputOnly g`) for
+/// a kick; S̄ ← S̄ + α T̄ for a drift. T̄ is kept.
 let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Weights) (g: Weights) (source: float[]) (yBar: float[]) (zBar: float[]) =
     let alpha = alphaOf b j stage
     let sBar, tBar = pick stage.Source yBar zBar, pick stage.Target yBar zBar
@@ -350,13 +363,13 @@ let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Wei
         activate b a u d
         System.Numerics.Tensors.TensorPrimitives.Multiply(System.ReadOnlySpan d, System.ReadOnlySpan tBar, System.Span t)
         match side with
-        | Direct ->
-            Operator.fastApplyTransposeInto true alpha op s w.K t sBar
-            Operator.fastDerivativeTransposeInto true alpha op s w.K source t g.K
-        | Transposed ->
-            Operator.fastApplyInto true alpha op s w.K t sBar
-            Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
-        addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
+        | Direct -> Operator.fastApplyTransposeInto true alpha op s w.K t sBar
+        | Transposed -> Operator.fastApplyInto true alpha op s w.K t sBar
+        if not (inputOnly g) then
+            match side with
+            | Direct -> Operator.fastDerivativeTransposeInto true alpha op s w.K source t g.K
+            | Transposed -> Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
+            addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
 
 /// The matrix the stage kernels multiply by: the fused kernels' effective matrix, else θ.
 let private stageMatrix (b: Block) (w: Weights) = if b.Fusion = FusedStages then matrixOf b w.K else w.K
@@ -461,7 +474,7 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
         reduceInto b w.K g.b g.c g.K
 
 /// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given the layer's input state
-/// (Y_j, Z_j) and Z_{j+1}; the gradients of layer j are added to g.
+/// (Y_j, Z_j) and Z_{j+1}; the gradients of layer j are added to g (none for `noGradient`).
 let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
     match b.Fusion with
     | FusedStages | Stages -> stagesAdjoint b j w y z yBar zBar g
@@ -469,8 +482,8 @@ let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (z': 
 
 /// The reversal strategy's step j (invertible schemes): (Y, Z) go from (Y_{j+1}, Z_{j+1}) back
 /// to (Y_j, Z_j) by the exact inverse and (Ȳ, Z̄) from j+1 back to j, in place; the gradients
-/// of layer j are added to g. The whole-layer kernels share the pre-activations of the inverse
-/// and the adjoint, one pass over the block.
+/// of layer j are added to g (none for `noGradient`). The whole-layer kernels share the
+/// pre-activations of the inverse and the adjoint, one pass over the block.
 let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
     match b.Fusion with
     | FusedLeapfrog | FusedVerlet | ConvVerlet -> fusedAdjoint b true j w y z yBar zBar g

@@ -105,20 +105,26 @@ module Robustness =
         let z = Classifier.scores model.Classifier (Solve.forward model.Network model.Parameters (widened model y))
         Array.init y.RowCount (fun i -> fst (Classifier.lossOfScores model.Classifier.Hypothesis (rows z i 1) (rows c i 1)))
 
+    /// Examples per chunk of an attack: `Objective.blockRows` of the network's width (891 images
+    /// of 6×28×28). Each chunk is attacked and evaluated on its own, so that memory holds one
+    /// chunk's tape and workspaces, however many examples there are.
+    let chunkRows (model: Model) = Objective.blockRows (Network.width model.Network)
+
     /// ∇ℓ_i for every example i at once (s×d): row i is the gradient of example i's own loss with
-    /// respect to its features as given, by one forward and one exact adjoint solve (StoreAll) on
-    /// chunks of at most `Solve.ChunkRows` examples, all cores at once.
+    /// respect to its features as given, by one forward and one input-only adjoint solve
+    /// (`Solve.backwardInput`, StoreAll) on chunks of at most `chunkRows` examples, all cores at once.
     let inputGradient (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
         checkData model y labels
         let c = labelMatrix model labels
         let s, d = y.RowCount, y.ColumnCount
         let out = Array.zeroCreate (s * d)
-        for r0 in 0 .. Solve.ChunkRows .. s - 1 do
-            let len = min Solve.ChunkRows (s - r0)
+        let chunk = chunkRows model
+        for r0 in 0 .. chunk .. s - 1 do
+            let len = min chunk (s - r0)
             let tape = Solve.record StoreAll model.Network model.Parameters (widened model (rows y r0 len))
             let lg = Classifier.lossGradient model.Classifier tape.YN (rows c r0 len)
             // The loss is the mean over the chunk: ∇ℓ_i is len times row i of its gradient.
-            let _, gY0 = Solve.backward tape (lg.GradY * float len)
+            let gY0 = Solve.backwardInput tape (lg.GradY * float len)
             let g = columnMajor (foldCopies d gY0)
             for k in 0 .. d - 1 do
                 Array.blit g (k * len) out (k * s + r0) len
@@ -132,28 +138,37 @@ module Robustness =
     let fgsm (clip: bool) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
         clipped clip (y + epsilon * signs (inputGradient model y labels))
 
-    /// Every PGD iterate of every example, from y itself (iterate 0) to iterate `steps`.
-    let pgdIterates (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float>[] =
+    /// The PGD step from x for the examples y: x ← Π_ε(x + α·sign(∇ℓ_i(x))), α = 2.5ε/steps
+    /// (clipped to [0, 1] when `clip`).
+    let private pgdStep (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) =
         if steps < 1 then invalidArg (nameof steps) $"PGD needs at least 1 step, got {steps}"
         let alpha = 2.5 * epsilon / float steps
         let origin = columnMajor y
-        let step (x: Matrix<float>) =
+        fun (x: Matrix<float>) ->
             let g = columnMajor (inputGradient model x labels)
             let moved = columnMajor x |> Array.mapi (fun i v -> Math.Clamp(v + alpha * float (Math.Sign g[i]), origin[i] - epsilon, origin[i] + epsilon))
             clipped clip (ofStorage x.RowCount x.ColumnCount moved)
+
+    /// Every PGD iterate of every example, from y itself (iterate 0) to iterate `steps`.
+    let pgdIterates (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float>[] =
+        let step = pgdStep clip steps epsilon model y labels
         Array.scan (fun x _ -> step x) y (Array.zeroCreate steps)
 
-    /// The PGD perturbation of every example: the last of `pgdIterates`.
+    /// The PGD perturbation of every example: the last of `pgdIterates`, keeping only the current one.
     let pgd (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
-        Array.last (pgdIterates clip steps epsilon model y labels)
+        let step = pgdStep clip steps epsilon model y labels
+        Seq.fold (fun x _ -> step x) y (seq { 1 .. steps })
 
     /// ξ ~ N(0, I) shaped like the data, from a generator seeded with `seed` (column by column).
     let noiseDirections (seed: int) (rows: int) (cols: int) : Matrix<float> =
         ofStorage rows cols (Parameters.gaussians (Random seed) (rows * cols))
 
+    /// y + ε·ξ (clipped to [0, 1] when `clip`).
+    let private noisy (clip: bool) (xi: Matrix<float>) (epsilon: float) (y: Matrix<float>) = clipped clip (y + epsilon * xi)
+
     /// y + ε·ξ with ξ from `noiseDirections seed` (clipped to [0, 1] when `clip`).
     let noise (clip: bool) (seed: int) (epsilon: float) (y: Matrix<float>) : Matrix<float> =
-        clipped clip (y + epsilon * noiseDirections seed y.RowCount y.ColumnCount)
+        noisy clip (noiseDirections seed y.RowCount y.ColumnCount) epsilon y
 
     /// The perturbed data of an attack with budget ε.
     let perturb (options: RobustnessOptions) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
@@ -170,8 +185,8 @@ module Robustness =
         for e in epsilons do
             if not (Double.IsFinite e) || e < 0.0 then invalidArg "epsilons" $"every ε must be a finite number ≥ 0, got {e}"
 
-    let private accuracyOf (predicted: int[]) (labels: int[]) =
-        float (Array.fold2 (fun acc p l -> if p = l then acc + 1 else acc) 0 predicted labels) / float labels.Length
+    let private correctOf (predicted: int[]) (labels: int[]) =
+        Array.fold2 (fun acc p l -> if p = l then acc + 1 else acc) 0 predicted labels
 
     /// Per-example ratios ‖a_i − b_i‖ / ‖x_i − y_i‖ of output and input differences (0 where x_i = y_i).
     let private ratios (outA: Matrix<float>) (outB: Matrix<float>) (inA: Matrix<float>) (inB: Matrix<float>) =
@@ -180,30 +195,56 @@ module Robustness =
             let denominator = dIn.Row(i).L2Norm()
             if denominator = 0.0 then 0.0 else dOut.Row(i).L2Norm() / denominator)
 
-    /// The accuracy and the observed amplification for every ε of a list, next to the clean
-    /// accuracy. ε = 0 leaves the data unchanged: its accuracy is the clean accuracy exactly and
-    /// its amplification 0 (no example is perturbed). Throws ArgumentException for an empty list,
-    /// a negative or non-finite ε, fewer than one PGD step, or data wider than the network.
-    let evaluate (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+    /// `evaluate` with the examples attacked and evaluated in chunks of `chunk` rows.
+    let internal evaluateInChunks (chunk: int) (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+        if chunk < 1 then invalidArg (nameof chunk) $"a chunk needs at least 1 example, got {chunk}"
         checkOptions options epsilons
         checkData model data.Features data.Labels
         let classes = Classifier.classes model.Classifier
         Classifier.checkLabels "labels" classes data.Labels
-        let net, p, y = model.Network, model.Parameters, data.Features
-        let y0 = widened model y
-        let yN = Solve.forward net p y0
-        let clean = accuracyOf (Classifier.predict model.Classifier yN) data.Labels
-        let result (epsilon: float) =
+        let net, p, y, labels = model.Network, model.Parameters, data.Features, data.Labels
+        let s = y.RowCount
+        let xi =
+            match options.Attack with
+            | Noise seed -> Some(noiseDirections seed s y.ColumnCount)
+            | Fgsm | Pgd _ -> None
+        let mutable cleanCorrect = 0
+        let correct = Array.zeroCreate epsilons.Length
+        let amplification = epsilons |> Array.map (fun _ -> Array.zeroCreate s)
+        for r0 in 0 .. chunk .. s - 1 do
+            let len = min chunk (s - r0)
+            let yc, lc = rows y r0 len, Array.sub labels r0 len
+            let y0 = widened model yc
+            let yN = Solve.forward net p y0
+            cleanCorrect <- cleanCorrect + correctOf (Classifier.predict model.Classifier yN) lc
+            epsilons |> Array.iteri (fun e epsilon ->
+                if epsilon > 0.0 then
+                    let perturbed =
+                        match xi with
+                        | Some xi -> noisy options.Clip (rows xi r0 len) epsilon yc
+                        | None -> perturb options epsilon model yc lc
+                    let y0' = widened model perturbed
+                    let yN' = Solve.forward net p y0'
+                    correct[e] <- correct[e] + correctOf (Classifier.predict model.Classifier yN') lc
+                    Array.blit (ratios yN' yN y0' y0) 0 amplification[e] r0 len)
+        let clean = float cleanCorrect / float s
+        let result (e: int) (epsilon: float) =
             if epsilon = 0.0 then { Epsilon = 0.0; Accuracy = clean; AmplificationMean = 0.0; AmplificationMax = 0.0 }
             else
-                let y0' = widened model (perturb options epsilon model y data.Labels)
-                let yN' = Solve.forward net p y0'
-                let amplification = ratios yN' yN y0' y0
                 { Epsilon = epsilon
-                  Accuracy = accuracyOf (Classifier.predict model.Classifier yN') data.Labels
-                  AmplificationMean = Array.average amplification
-                  AmplificationMax = Array.max amplification }
-        { Attack = options.Attack; CleanAccuracy = clean; Results = Array.map result epsilons }
+                  Accuracy = float correct[e] / float s
+                  AmplificationMean = Array.average amplification[e]
+                  AmplificationMax = Array.max amplification[e] }
+        { Attack = options.Attack; CleanAccuracy = clean; Results = Array.mapi result epsilons }
+
+    /// The accuracy and the observed amplification for every ε of a list, next to the clean
+    /// accuracy. ε = 0 leaves the data unchanged: its accuracy is the clean accuracy exactly and
+    /// its amplification 0 (no example is perturbed). The examples are attacked and evaluated
+    /// chunk by chunk (`chunkRows`), so memory does not grow with their number. Throws
+    /// ArgumentException for an empty list, a negative or non-finite ε, fewer than one PGD step,
+    /// or data wider than the network.
+    let evaluate (options: RobustnessOptions) (epsilons: float[]) (model: Model) (data: Dataset) : RobustnessReport =
+        evaluateInChunks (chunkRows model) options epsilons model data
 
     /// Power iterations on each example's JᵢᵀJᵢ when the network is too wide for exact Jacobians.
     [<Literal>]

@@ -211,9 +211,9 @@ module Solve =
             final[i] <- state)
         { Strategy = strategy; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = kept; Final = final }
 
-    /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
-    /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
-    let backward (tape: Tape) (yBarN: Matrix<float>) : Parameters * Matrix<float> =
+    /// The transposed recursion run backward from Ȳ_N over a recorded forward pass: ∂L/∂θ (only
+    /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0.
+    let private sweep (withTheta: bool) (tape: Tape) (yBarN: Matrix<float>) : Parameters option * Matrix<float> =
         let net = tape.Net
         let s, n = tape.S, Operator.inWidth net.Operator
         if isNull yBarN || yBarN.RowCount <> s || yBarN.ColumnCount <> n then
@@ -223,7 +223,7 @@ module Solve =
         let out = Array.zeroCreate (s * n)
         let p = tape.Parameters
         let blocks = tape.Blocks
-        let total = Parameters.zeros net
+        let total = if withTheta then Some(Parameters.zeros net) else None
         let span =
             match tape.Strategy with
             | Checkpoints interval -> interval
@@ -234,7 +234,7 @@ module Solve =
                 let yBar = Engine.extractZeroPadded b s n src
                 let zBar = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null
                 struct (yBar, zBar))
-        let local = blocks |> Array.map (fun _ -> layerGradients net span)
+        let local = blocks |> Array.map (fun _ -> if withTheta then layerGradients net span else Array.create span Engine.noGradient)
         let current = if tape.Strategy = Reversal then Array.map copyState tape.Final else Array.empty
         for segment in segments - 1 .. -1 .. 0 do
             let first = segment * span
@@ -265,18 +265,32 @@ module Solve =
                     let struct (y, z) = current[i]
                     for j in last - 1 .. -1 .. first do
                         Engine.reverseAdjointStep b j (layer p j) y z yBar zBar gl[j - first])
-            for j in first .. last - 1 do
-                for i in 0 .. blocks.Length - 1 do
-                    let part = local[i][j - first]
-                    let g = layer total j
-                    axpy 1.0 part.K g.K
-                    axpy 1.0 part.b g.b
-                    axpy 1.0 part.c g.c
-                    System.Array.Clear part.K
-                    System.Array.Clear part.b
-                    System.Array.Clear part.c
+            match total with
+            | None -> ()
+            | Some total ->
+                for j in first .. last - 1 do
+                    for i in 0 .. blocks.Length - 1 do
+                        let part = local[i][j - first]
+                        let g = layer total j
+                        axpy 1.0 part.K g.K
+                        axpy 1.0 part.b g.b
+                        axpy 1.0 part.c g.c
+                        System.Array.Clear part.K
+                        System.Array.Clear part.b
+                        System.Array.Clear part.c
         blocks |> Array.iteri (fun i b -> let struct (yBar, _) = adjoints[i] in Engine.insert b s n yBar out)
         total, ofStorage s n out
+
+    /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
+    /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
+    let backward (tape: Tape) (yBarN: Matrix<float>) : Parameters * Matrix<float> =
+        let total, gY0 = sweep true tape yBarN
+        Option.get total, gY0
+
+    /// The input adjoint alone: ∂L/∂Y_0 for Ȳ_N = ∂L/∂Y_N, equal to `backward`'s second result to
+    /// round-off, with no parameter gradient computed (the products with ∂/∂θ are skipped where
+    /// the kernels allow: the stage kernels skip them, the fused kernels discard them).
+    let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = snd (sweep false tape yBarN)
 
     /// Adjoint (transpose product): (∂L/∂θ, ∂L/∂Y_0) for Ȳ_N = ∂L/∂Y_N, under `strategy`.
     let adjoint (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (yBarN: Matrix<float>) =
