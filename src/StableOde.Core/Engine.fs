@@ -115,6 +115,16 @@ let fusion (net: Network) : Fusion =
         | Conv3x3 _ when FusedConv.available && scheme = Scheme.verlet -> ConvVerlet
         | _ -> Stages
 
+/// The whole-width workspace of a block of `rows` rows, allocated on first use.
+let workspace (net: Network) (rows: int) : System.Lazy<Workspace> =
+    let n, m = Network.width net, Network.auxWidth net
+    let buf w = Array.zeroCreate (rows * w)
+    let widthOf v = if v = Variable.Y then n else m
+    System.Lazy<Workspace>(fun () ->
+        { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
+          Yw = buf n; Zw = buf m
+          Sources = (Network.scheme net).Stages |> List.toArray |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
+
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
 /// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
@@ -128,20 +138,15 @@ let blocks (net: Network) (s: int) : Block[] =
         match net.Operator with
         | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
         | _ -> 0
-    let widthOf v = if v = Variable.Y then n else m
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
         let stride = groups * (i + 1) / count * Fused.Lanes - first
-        let buf w = Array.zeroCreate (stride * w)
         { Ctx = { Net = net; S = stride; H = h }
           Start = first
           Rows = min s (first + stride) - first
           Stages = stages
           Fusion = how
-          Ws = System.Lazy<Workspace>(fun () ->
-              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
-                Yw = buf n; Zw = buf m
-                Sources = stages |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
+          Ws = workspace net stride
           Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
           MatrixGradient = Array.zeroCreate matrixSize

@@ -61,22 +61,28 @@ type Jacobian =
         { Net: Network
           S: int
           Parameters: Parameters
+          /// The row blocks; the blocks of one group share their workspaces.
           Blocks: Engine.Block[]
+          /// The blocks' indices in groups of consecutive blocks, at most one group a core: a
+          /// group runs its blocks one after another.
+          Groups: int[][]
           /// Per block, layer and stage: the activation u = σ(a) of a kick; empty for a drift.
           Activations: float[][][][]
           /// Per block: Y_0 and the final state (Y_N, Z_N).
           Start: float[][]
           Final: struct (float[] * float[])[]
-          /// Per block: the working state (Y, Z) and the (δY, δZ) of a Jacobian–vector product or
-          /// the (Ȳ, Z̄) of its transpose.
+          /// Per block (shared within its group): the working state (Y, Z) and the (δY, δZ) of a
+          /// Jacobian–vector product or the (Ȳ, Z̄) of its transpose.
           Work: struct (float[] * float[] * float[] * float[])[]
           /// Per block: the parameter gradients of every layer, summed over blocks in block order.
-          Gradients: Weights[][]
-          /// Y_N.
-          Output: Matrix<float> }
+          Gradients: Weights[][] }
 
     /// The output Y_N at the linearisation point.
-    member l.YN: Matrix<float> = l.Output
+    member j.YN: Matrix<float> =
+        let n = Operator.inWidth j.Net.Operator
+        let y = Array.zeroCreate (j.S * n)
+        j.Blocks |> Array.iteri (fun i b -> let struct (yb, _) = j.Final[i] in Engine.insert b j.S n yb y)
+        ofStorage j.S n y
 
 /// Forward, sensitivity and adjoint solves.
 [<OptimisedFromFirstCall>]
@@ -307,50 +313,68 @@ module Solve =
         total, ofStorage s n out
 
     /// The bytes the Jacobian of s examples keeps (`linearise`): the activation of every kick of
-    /// every layer, Y_0, the final state, and the working states of the products, in doubles.
+    /// every layer, Y_0 and the final state, in doubles.
     let jacobianBytes (net: Network) (s: int) : int64 =
         let op = net.Operator
         let n, m = int64 (Operator.inWidth op), (if Engine.hasZ net then int64 (Network.auxWidth net) else 0L)
         let perLayer =
             (Network.scheme net).Stages
             |> List.sumBy (fun st -> if st.Kind = Kick then int64 (outputWidth op (sideOf st)) else 0L)
-        8L * int64 s * (int64 net.Depth * perLayer + 4L * n + 3L * m)
+        8L * int64 s * (int64 net.Depth * perLayer + 2L * n + m)
+
+    /// Runs f on every block (with its index) group by group, the groups on all cores.
+    let private inGroups (jac: Jacobian) (f: int -> Engine.Block -> unit) =
+        let run g = for i in jac.Groups[g] do f i jac.Blocks[i]
+        if jac.Groups.Length = 1 then run 0
+        else System.Threading.Tasks.Parallel.For(0, jac.Groups.Length, run) |> ignore
 
     /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
-    /// stage: every kick's activation, block by block.
+    /// stage: every kick's activation, block by block. The blocks of a group of consecutive
+    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
+    /// its activations and two states is a few block-sized arrays a core.
     let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian =
-        let blocks = prepare net p y0
+        let own = prepare net p y0
         let s, n, m = y0.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
         let stages = List.toArray (Network.scheme net).Stages
         let op = net.Operator
         let src = columnMajor y0
-        let out = Array.zeroCreate (s * n)
+        let count = min own.Length System.Environment.ProcessorCount
+        let groups = Array.init count (fun g -> [| own.Length * g / count .. own.Length * (g + 1) / count - 1 |])
+        let group = Array.zeroCreate own.Length
+        groups |> Array.iteri (fun g members -> for i in members do group[i] <- g)
+        let buffer rows width = if width = 0 then null else Array.zeroCreate (rows * width)
+        let mz = if Engine.hasZ net then m else 0
+        let shared =
+            Array.init own.Length (fun i -> group[i], own[i].Ctx.S)
+            |> Array.distinct
+            |> Array.map (fun (g, rows) -> (g, rows), (Engine.workspace net rows, struct (buffer rows n, buffer rows mz, buffer rows n, buffer rows mz)))
+            |> dict
+        let blocks = own |> Array.mapi (fun i b -> { b with Ws = fst shared[(group[i], b.Ctx.S)] })
         let activations =
             blocks |> Array.map (fun b ->
                 Array.init net.Depth (fun _ ->
                     stages |> Array.map (fun st -> if st.Kind = Kick then Array.zeroCreate (b.Ctx.S * outputWidth op (sideOf st)) else Array.empty)))
         let start = blocks |> Array.map (fun b -> Engine.extract b s n src)
         let final = Array.zeroCreate blocks.Length
-        Engine.parallelFor blocks (fun i b ->
-            let state = initial net b s src
+        let jac =
+            { Net = net
+              S = s
+              Parameters = p
+              Blocks = blocks
+              Groups = groups
+              Activations = activations
+              Start = start
+              Final = final
+              Work = blocks |> Array.mapi (fun i b -> snd shared[(group[i], b.Ctx.S)])
+              Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth) }
+        inGroups jac (fun i b ->
+            let state = struct (Array.copy start[i], (if mz = 0 then null else Array.zeroCreate (b.Ctx.S * m)))
             let struct (y, z) = state
             let kept = activations[i]
             for j in 0 .. net.Depth - 1 do
                 Engine.lineariseStep b j (layer p j) y z kept[j]
-            Engine.insert b s n y out
             final[i] <- state)
-        let buffer (b: Engine.Block) width = if width = 0 then null else Array.zeroCreate (b.Ctx.S * width)
-        let mz = if Engine.hasZ net then m else 0
-        { Net = net
-          S = s
-          Parameters = p
-          Blocks = blocks
-          Activations = activations
-          Start = start
-          Final = final
-          Work = blocks |> Array.map (fun b -> struct (buffer b n, buffer b mz, buffer b n, buffer b mz))
-          Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth)
-          Output = ofStorage s n out }
+        jac
 
     let private checkOutputShape (name: string) (jac: Jacobian) (x: Matrix<float>) =
         let n = Operator.inWidth jac.Net.Operator
@@ -372,7 +396,7 @@ module Solve =
         let net, p, s = jac.Net, jac.Parameters, jac.S
         let n = Operator.inWidth net.Operator
         let out = storage dYN
-        Engine.parallelFor jac.Blocks (fun i b ->
+        inGroups jac (fun i b ->
             let work = jac.Work[i]
             reset jac.Start[i] null work
             let struct (y, z, dy, dz) = work
@@ -390,7 +414,7 @@ module Solve =
         if not (allFinite src) then invalidArg (nameof yBarN) "Ȳ_N contains NaN or infinity"
         let net, p, s = jac.Net, jac.Parameters, jac.S
         let n = Operator.inWidth net.Operator
-        Engine.parallelFor jac.Blocks (fun i b ->
+        inGroups jac (fun i b ->
             let work = jac.Work[i]
             let struct (yN, zN) = jac.Final[i]
             reset yN zN work
