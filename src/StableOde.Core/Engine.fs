@@ -334,9 +334,10 @@ let private kickTransposed (b: Block) (stage: Stage) (alpha: float) (w: Weights)
         Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
     addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
 
-/// The linearised stage and the stage, in place: δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ) and
-/// T ← T + α σ(a) for a kick; δT ← δT + α δS and T ← T + α S for a drift.
-let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+/// The linearised stage and the stage, in place, a kick's activation u = σ(a) and σ'(a) given by
+/// `values` from the source S it reads: δT ← δT + α σ'(a) ⊙ (δS K̂ + S K̂'[δθ] + 1δβᵀ) and
+/// T ← T + α u for a kick; δT ← δT + α δS and T ← T + α S for a drift.
+let inline private linearisedStage (b: Block) (j: int) (stage: Stage) (w: Weights) (dw: Weights) ([<InlineIfLambda>] values: float[] -> struct (float[] * float[])) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     let alpha = alphaOf b j stage
     let source, target = pick stage.Source y z, pick stage.Target y z
     let dSource, dTarget = pick stage.Source dy dz, pick stage.Target dy dz
@@ -344,17 +345,25 @@ let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk
     | Drift ->
         axpy alpha dSource dTarget
         axpy alpha source target
-    | Kick when b.Fusion = FusedStages ->
+    | Kick ->
+        let struct (u, d) = values source
+        kickLinearised b stage alpha w dw d source dSource dTarget
+        axpy alpha u target
+
+/// The linearised stage and the stage, in place (`linearisedStage`), with the kick's activation
+/// evaluated at its pre-activation, or by the fused per-stage kernel.
+let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    if stage.Kind = Kick && b.Fusion = FusedStages then
         let net = b.Ctx.Net
         let struct (bv, dv, _) = biasVectors b.Scratch stage
         Fused.kickSensitivity net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
-            alpha k (biasOf stage w) bv dk (biasOf stage dw) dv source dSource target dTarget
-    | Kick ->
-        let struct (a, u, d, _) = buffers b.Ws.Value stage
-        pre b (sideOf stage) w.K (biasOf stage w) source a
-        activate b a u d
-        kickLinearised b stage alpha w dw d source dSource dTarget
-        axpy alpha u target
+            (alphaOf b j stage) k (biasOf stage w) bv dk (biasOf stage dw) dv (pick stage.Source y z) (pick stage.Source dy dz) (pick stage.Target y z) (pick stage.Target dy dz)
+    else
+        linearisedStage b j stage w dw (fun source ->
+            let struct (a, u, d, _) = buffers b.Ws.Value stage
+            pre b (sideOf stage) w.K (biasOf stage w) source a
+            activate b a u d
+            struct (u, d)) y z dy dz
 
 /// The transposed stage at the source S it read: S̄ ← S̄ + α K̂ᵀ(σ'(a) ⊙ T̄) with the gradients
 /// of K and β added to g (or to the fused kernels' accumulators) for a kick; S̄ ← S̄ + α T̄
@@ -526,18 +535,8 @@ let private keptDerivative (b: Block) (stage: Stage) (u: float[]) =
 /// operator applied to the states.
 let linearisedStep (b: Block) (j: int) (w: Weights) (dw: Weights) (activations: float[][]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     for i in 0 .. b.Stages.Length - 1 do
-        let stage = b.Stages[i]
-        let alpha = alphaOf b j stage
-        let source, target = pick stage.Source y z, pick stage.Target y z
-        let dSource, dTarget = pick stage.Source dy dz, pick stage.Target dy dz
-        match stage.Kind with
-        | Drift ->
-            axpy alpha dSource dTarget
-            axpy alpha source target
-        | Kick ->
-            let u = activations[i]
-            kickLinearised b stage alpha w dw (keptDerivative b stage u) source dSource dTarget
-            axpy alpha u target
+        let stage, u = b.Stages[i], activations[i]
+        linearisedStage b j stage w dw (fun _ -> struct (u, keptDerivative b stage u)) y z dy dz
 
 /// The transpose of `linearisedStep`, in place: (Y, Z) go from (Y_{j+1}, Z_{j+1}) back to
 /// (Y_j, Z_j) by subtracting the kept increments stage by stage in reverse order (exact for every
