@@ -6,21 +6,14 @@
 //   DOTNET_TieredCompilation=0 DOTNET_gcConcurrent=0 /usr/bin/time -v \
 //     dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]
 // (default 1,000 images of the seeded split, Verlet with 6 channels and T = 6 at 4 layers, 3 products).
-#r "nuget: MathNet.Numerics, 5.0.0"
-#r "nuget: System.Numerics.Tensors, 10.0.0"
-#r "../src/StableOde.Core/bin/Release/net10.0/StableOde.Core.dll"
+#load "ImageBench.fsx"
 
 open System
-open System.Diagnostics
 open StableOde.Core
+open ImageBench
 
-let args = fsi.CommandLineArgs |> Array.skip 1
-if args.Length < 2 then failwith "usage: dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]"
-let argOr i d = if args.Length > i then int args[i] else d
+let set = imageSet "dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]"
 let count, depth, products = argOr 2 1000, argOr 3 4, argOr 4 3
-
-let channels = 6
-let set = Idx.imageSet args[0] args[1]
 let width = channels * set.Height * set.Width
 let images = Dataset.widen width (Dataset.splitCounts 1 count 1 set.Data).Training
 let net = Network.create Verlet Tanh (Conv3x3(channels, set.Height, set.Width)) depth 6.0 false
@@ -31,16 +24,6 @@ let classifierEntries = width * 10 + 10
 let classifier =
     Objective.classifierOfVector model.Classifier.Hypothesis width 10
         (Parameters.gaussians (Random 2) classifierEntries |> Array.map (fun g -> 0.01 * g))
-
-let peakMB () = float (Process.GetCurrentProcess().PeakWorkingSet64) / 1e6
-let timed (name: string) (f: unit -> 'a) : 'a =
-    GC.Collect()
-    let allocated = GC.GetTotalAllocatedBytes true
-    let clock = Stopwatch.StartNew()
-    let r = f ()
-    let seconds = clock.Elapsed.TotalSeconds
-    printfn "%-40s %8.2f s %9.1f MB allocated, peak RSS %6.0f MB" name seconds (float (GC.GetTotalAllocatedBytes true - allocated) / 1e6) (peakMB ())
-    r
 
 printfn "Gauss–Newton step: %d images of %d features, Verlet, %d layers" count width depth
 let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton net model.Parameters classifier images.Features labels)
