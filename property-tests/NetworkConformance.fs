@@ -123,7 +123,7 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
             let dY = Solve.sensitivity net p y0 v (Kernels.zeros y0.RowCount y0.ColumnCount)
             let yBar = Kernels.timesTranspose (Classifier.hessianOfScores cl.Hypothesis z c.Labels (Kernels.times dY cl.W)) cl.W
             let expected = fst (Solve.adjoint StoreAll net p y0 yBar)
-            let product = Objective.gaussNewton net p cl y0 c.Labels
+            let product = Objective.jacobianGaussNewton net p cl y0 c.Labels
             expectNormClose Accuracy.roundOff (flatten (product v) []) (flatten expected []) "G v against J_θᵀ (∇²_Y S) J_θ v by Solve.sensitivity and Solve.adjoint")
 
         property "all adjoint strategies agree with StoreAll" anyActivation hypothesis (fun c ->
