@@ -6,21 +6,13 @@
 // (default 8,000 training and 2,000 validation images of the seeded split, 4 layers, Verlet, the
 // Gauss–Newton curvature on the options' 5,000 of them, PCG stopped after 1 product; an
 // iteration of training makes up to 20).
-#r "nuget: MathNet.Numerics, 5.0.0"
-#r "nuget: System.Numerics.Tensors, 10.0.0"
-#r "../src/StableOde.Core/bin/Release/net10.0/StableOde.Core.dll"
+#load "ImageBench.fsx"
 
-open System
-open System.Diagnostics
 open StableOde.Core
+open ImageBench
 
-let args = fsi.CommandLineArgs |> Array.skip 1
-if args.Length < 2 then failwith "usage: dotnet fsi bench/image-profile.fsx IMAGES LABELS [TRAIN VALIDATION DEPTH SUBSAMPLE PRODUCTS]"
-let argOr i d = if args.Length > i then int args[i] else d
+let set = imageSet "dotnet fsi bench/image-profile.fsx IMAGES LABELS [TRAIN VALIDATION DEPTH SUBSAMPLE PRODUCTS]"
 let trainCount, validationCount, depth = argOr 2 8000, argOr 3 2000, argOr 4 4
-
-let channels = 6
-let set = Idx.imageSet args[0] args[1]
 let width = channels * set.Height * set.Width
 let split = Dataset.splitCounts 1 trainCount validationCount set.Data
 let training, validation = Dataset.widen width split.Training, Dataset.widen width split.Validation
@@ -29,18 +21,6 @@ let options = { imageOptions with Propagation = { imageOptions.Propagation with 
 let net = Network.create Verlet Tanh (Conv3x3(channels, set.Height, set.Width)) depth 6.0 false
 let model = Training.initialModel options net 10
 let labels = Classifier.labelMatrix model.Classifier.Hypothesis 10 training.Labels
-
-let rows = ResizeArray<string * float * float>()
-let timed (name: string) (f: unit -> 'a) : 'a =
-    GC.Collect()
-    let allocated = GC.GetTotalAllocatedBytes true
-    let clock = Stopwatch.StartNew()
-    let r = f ()
-    let seconds = clock.Elapsed.TotalSeconds
-    let bytes = float (GC.GetTotalAllocatedBytes true - allocated)
-    rows.Add((name, seconds, bytes))
-    printfn "%-44s %8.2f s %9.0f MB allocated, peak RSS %6.0f MB" name seconds (bytes / 1e6) (float (Process.GetCurrentProcess().PeakWorkingSet64) / 1e6)
-    r
 
 let yN = timed "forward, training set" (fun () -> Solve.forward net model.Parameters training.Features)
 let problem = Objective.classification options.Classification.Regulariser model.Classifier.Hypothesis yN labels
@@ -68,4 +48,4 @@ let trial = timed "one line-search evaluation" (fun () -> propagation.Evaluate (
 let updated = { model with Parameters = Objective.parametersOfVector net (Array.map2 (fun x d -> x + d) x0 pcg.Solution); Classifier = classifier }
 let _ = timed "accuracy, training set" (fun () -> Training.accuracy updated training)
 let _ = timed "accuracy, validation set" (fun () -> Training.accuracy updated validation)
-printfn "objective after the step %.4f; peak RSS %.0f MB" trial (float (Process.GetCurrentProcess().PeakWorkingSet64) / 1e6)
+printfn "objective after the step %.4f; peak RSS %.0f MB" trial (peakMB ())

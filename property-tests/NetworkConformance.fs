@@ -1,6 +1,7 @@
 /// The conformance suite of the solves (SPEC §2), written once and run for every built-in scheme
 /// and for randomly generated stage lists (SPEC §1b) on every operator: the dot-product test of sensitivity against adjoint, the Taylor test of the
-/// whole loss gradient, agreement with the plain reference solves and of the adjoint strategies
+/// whole loss gradient, the same two tests of the recorded Jacobian's products (`Solve.linearise`) and its
+/// Gauss–Newton product against the solves', agreement with the plain reference solves and of the adjoint strategies
 /// with each other, inputs never mutated and repeated calls bit-identical.
 module StableOde.PropertyTests.NetworkConformance
 
@@ -45,6 +46,34 @@ let private taylorTest (c: NetworkCase) =
             Model.loss moved (c.Y0 + t * dY0) c.Labels
         f, Parameters.dot g.GradTheta dTheta + inner g.GradW dW + g.GradMu.DotProduct dMu + inner g.GradY0 dY0
     expectTaylor 4 along
+
+/// J δθ and Jᵀ Ȳ_N of `Solve.linearise`, through the caller-owned outputs of `jvpInto` and
+/// `vjpInto`, on one recorded Jacobian.
+let private jacobianProducts (jac: Jacobian) (dTheta: Parameters) (w: MathNet.Numerics.LinearAlgebra.Matrix<float>) (net: Network) =
+    let jv = Kernels.zeros w.RowCount w.ColumnCount
+    Solve.jvpInto jac dTheta jv
+    let g = Parameters.zeros net
+    Solve.vjpInto jac w g
+    jv, g
+
+/// Whether θ reaches Y_N: a kick updates Y, or a drift moves into Y a Z that a kick updates. (A
+/// random stage list may update Z alone, leaving Y_N = Y_0.)
+let private thetaReachesOutput (scheme: Scheme) =
+    let updates kind target = scheme.Stages |> List.exists (fun s -> s.Kind = kind && s.Target = target)
+    updates Kick Variable.Y || (updates Drift Variable.Y && updates Kick Variable.Z)
+
+/// The Taylor test of the Jacobian's transposed product: the loss f(t) = L(Y_N(θ + t δθ)) has
+/// slope ⟨δθ, Jᵀ ∇_{Y_N} L⟩; where θ cannot reach Y_N, Jᵀ is exactly zero.
+let private jacobianTaylorTest (c: NetworkCase) =
+    let jac = Solve.linearise c.Network c.Parameters c.Y0
+    let g = Parameters.zeros c.Network
+    Solve.vjpInto jac (Classifier.lossGradient c.Classifier jac.YN c.Labels).GradY g
+    if thetaReachesOutput (Network.scheme c.Network) then
+        let along (i: int) =
+            let dTheta = Parameters.random (c.Seed + 10 * i + 5) 1.0 c.Network
+            (fun t -> Model.loss { c.Model with Parameters = Parameters.addScaled c.Parameters t dTheta } c.Y0 c.Labels), Parameters.dot dTheta g
+        expectTaylor 4 along
+    else Expect.equal (Parameters.dot g g) 0.0 "Jᵀ ∇L where Y_N does not depend on θ"
 
 /// The conformance tests of a propagator on an operator, over the cases the generator draws for
 /// an activation generator (the Taylor tests draw smooth activations only).
@@ -94,6 +123,30 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
             let rTheta, rY0 = Plain.adjoint net p y0 w
             close "adjoint" (flatten gTheta [ gY0 ]) (flatten rTheta [ rY0 ]))
 
+        property "Jacobian products: ⟨J δθ, W⟩ = ⟨δθ, Jᵀ W⟩, and both agree with the plain backend" anyActivation hypothesis (fun c ->
+            let net, p, y0 = c.Network, c.Parameters, c.Y0
+            let dTheta, _, w = directions c
+            let jac = Solve.linearise net p y0
+            let jv, g = jacobianProducts jac dTheta w net
+            let scale = jv.FrobeniusNorm() * w.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) (inner jv w) (Parameters.dot dTheta g) "⟨J δθ, W⟩ against ⟨δθ, Jᵀ W⟩"
+            let close name (actual: float[]) (expected: float[]) = expectNormClose Accuracy.roundOff actual expected $"{name} against Plain"
+            close "Y_N of the linearisation" (jac.YN.ToColumnMajorArray()) ((Plain.forward net p y0).ToColumnMajorArray())
+            close "J δθ" (jv.ToColumnMajorArray()) ((Plain.sensitivity net p y0 dTheta (Kernels.zeros y0.RowCount y0.ColumnCount)).ToColumnMajorArray())
+            close "Jᵀ W" (flatten g []) (flatten (fst (Plain.adjoint net p y0 w)) []))
+
+        property "Taylor test of the loss gradient through the Jacobian's transposed product" smoothActivation hypothesis jacobianTaylorTest
+
+        property "the Gauss–Newton product from the Jacobian equals the sensitivity and adjoint solves' product" anyActivation hypothesis (fun c ->
+            let net, p, y0, cl = c.Network, c.Parameters, c.Y0, c.Classifier
+            let v = Parameters.random (c.Seed + 3) 1.0 net
+            let z = Classifier.scores cl (Solve.forward net p y0)
+            let dY = Solve.sensitivity net p y0 v (Kernels.zeros y0.RowCount y0.ColumnCount)
+            let yBar = Kernels.timesTranspose (Classifier.hessianOfScores cl.Hypothesis z c.Labels (Kernels.times dY cl.W)) cl.W
+            let expected = fst (Solve.adjoint StoreAll net p y0 yBar)
+            let product = Objective.jacobianGaussNewton net p cl y0 c.Labels
+            expectNormClose Accuracy.roundOff (flatten (product v) []) (flatten expected []) "G v against J_θᵀ (∇²_Y S) J_θ v by Solve.sensitivity and Solve.adjoint")
+
         property "all adjoint strategies agree with StoreAll" anyActivation hypothesis (fun c ->
             let _, _, w = directions c
             let gTheta, gY0 = Solve.adjoint StoreAll c.Network c.Parameters c.Y0 w
@@ -127,7 +180,12 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
                 yield "Model.gradient", fun () ->
                     let g = Model.gradient StoreAll c.Model y0 c.Labels
                     Array.concat [ [| g.Loss |]; flatten g.GradTheta [ g.YN; g.GradW; g.GradY0 ]; g.GradMu.ToArray() ]
-                if reversible net then yield "Solve.reconstruct", fun () -> state (Solve.reconstruct net p final) ])
+                if reversible net then yield "Solve.reconstruct", fun () -> state (Solve.reconstruct net p final)
+                let jac = Solve.linearise net p y0
+                yield "Solve.linearise", fun () -> (Solve.linearise net p y0).YN.ToColumnMajorArray()
+                yield "Solve.jvpInto and Solve.vjpInto on one Jacobian", fun () ->
+                    let jv, g = jacobianProducts jac dTheta w net
+                    flatten g [ jv ] ])
 
         property "invertible schemes: reconstruct recovers (Y_0, Z_0 = 0) from the final state, as the plain inverse does" anyActivation hypothesis (fun c ->
             if reversible c.Network then

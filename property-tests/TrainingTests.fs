@@ -617,15 +617,15 @@ let private imageTests =
             let p = Parameters.random 27 0.5 net
             let c = Objective.classifierOfVector Softmax 2 3 (randomArray 28 9)
             let v = Parameters.random 29 1.0 net
-            let gn = Objective.gaussNewton Reversal net p c y0 labels
             let z = Classifier.scores c (Solve.forward net p y0)
             let dY = Solve.sensitivity net p y0 v (Matrix<float>.Build.Dense(s, 2))
             let whole = fst (Solve.adjoint StoreAll net p y0 ((Classifier.hessianOfScores Softmax z labels (dY * c.W)) * c.W.Transpose()))
-            let blocked = gn v
-            let difference = Parameters.addScaled blocked -1.0 whole
-            Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole whole)) "product"
-            let again = Parameters.addScaled (gn v) -1.0 blocked
-            Expect.equal (Parameters.dot again again) 0.0 "the recorded blocks serve every product alike"
+            for name, gn in [ "solves", Objective.gaussNewton Reversal net p c y0 labels; "Jacobian", Objective.jacobianGaussNewton net p c y0 labels ] do
+                let blocked = gn v
+                let difference = Parameters.addScaled blocked -1.0 whole
+                Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole whole)) $"product by the {name}"
+                let again = Parameters.addScaled (gn v) -1.0 blocked
+                Expect.equal (Parameters.dot again again) 0.0 $"the recorded blocks serve every product by the {name} alike"
         testCase "classification with the Laplacian on the weight images (Eq. 5.25): Taylor, symmetric, convex" <| fun () ->
             let net = Network.create ResNet Tanh (Conv3x3(2, 4, 5)) 2 1.0 false
             let y = Solve.forward net (Parameters.random 31 0.3 net) (batch 32 13 40)

@@ -90,3 +90,16 @@ module Activation =
         | Identity ->
             Array.blit a 0 u 0 count
             if not (isNull d) then Span(d, 0, count).Fill 1.0
+
+    /// d ← σ'(a) from the activation u = σ(a) alone, over the first `count` entries: 1 − u² for
+    /// tanh, 1 where u > 0 for relu (σ'(0) = 0, as `derivative`), 1 for the identity.
+    let derivativeOfValueInto (act: Activation) (count: int) (u: float[]) (d: float[]) =
+        match act with
+        | Tanh ->
+            let dst = Span(d, 0, count)
+            TensorPrimitives.Negate(ReadOnlySpan(u, 0, count), dst)
+            TensorPrimitives.MultiplyAdd(Span<float>.op_Implicit dst, ReadOnlySpan(u, 0, count), 1.0, dst)
+        | Relu ->
+            for i in 0 .. count - 1 do
+                d[i] <- if u[i] > 0.0 then 1.0 else 0.0
+        | Identity -> Span(d, 0, count).Fill 1.0

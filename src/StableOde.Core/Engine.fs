@@ -115,6 +115,16 @@ let fusion (net: Network) : Fusion =
         | Conv3x3 _ when FusedConv.available && scheme = Scheme.verlet -> ConvVerlet
         | _ -> Stages
 
+/// The whole-width workspace of a block of `rows` rows, allocated on first use.
+let workspace (net: Network) (rows: int) : System.Lazy<Workspace> =
+    let n, m = Network.width net, Network.auxWidth net
+    let buf w = Array.zeroCreate (rows * w)
+    let widthOf v = if v = Variable.Y then n else m
+    System.Lazy<Workspace>(fun () ->
+        { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
+          Yw = buf n; Zw = buf m
+          Sources = (Network.scheme net).Stages |> List.toArray |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
+
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
 /// padded), each with its own context and workspaces.
 let blocks (net: Network) (s: int) : Block[] =
@@ -128,20 +138,15 @@ let blocks (net: Network) (s: int) : Block[] =
         match net.Operator with
         | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
         | _ -> 0
-    let widthOf v = if v = Variable.Y then n else m
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
         let stride = groups * (i + 1) / count * Fused.Lanes - first
-        let buf w = Array.zeroCreate (stride * w)
         { Ctx = { Net = net; S = stride; H = h }
           Start = first
           Rows = min s (first + stride) - first
           Stages = stages
           Fusion = how
-          Ws = System.Lazy<Workspace>(fun () ->
-              { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
-                Yw = buf n; Zw = buf m
-                Sources = stages |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
+          Ws = workspace net stride
           Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
           MatrixGradient = Array.zeroCreate matrixSize
@@ -311,9 +316,42 @@ let private applyStage (b: Block) (j: int) (sign: float) (stage: Stage) (k: floa
     | Kick -> kick b stage (sign * alphaOf b j stage) k w source target
     | Drift -> axpy (sign * alphaOf b j stage) source target
 
-/// The linearised stage and the stage, in place: δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ) and
-/// T ← T + α σ(a) for a kick; δT ← δT + α δS and T ← T + α S for a drift.
-let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+/// The linearised kick at σ'(a) = d and the source S it read, over whole columns:
+/// δT ← δT + α d ⊙ (δS K̂ + S K̂'[δθ] + 1δβᵀ).
+let private kickLinearised (b: Block) (stage: Stage) (alpha: float) (w: Weights) (dw: Weights) (d: float[]) (source: float[]) (dSource: float[]) (dTarget: float[]) =
+    let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
+    let struct (_, _, _, t) = buffers b.Ws.Value stage
+    match side with
+    | Direct ->
+        Operator.fastApplyInto false 1.0 op s w.K dSource t
+        Operator.fastDerivativeInto true 1.0 op s w.K source dw.K t
+    | Transposed ->
+        Operator.fastApplyTransposeInto false 1.0 op s w.K dSource t
+        Operator.fastTransposeDerivativeInto true 1.0 op s w.K source dw.K t
+    addBias s (outputWidth op side) (biasOf stage dw) t
+    multiplyInPlace d t
+    axpy alpha t dTarget
+
+/// The transposed kick at σ'(a) = d and the source S it read, over whole columns: with
+/// t = d ⊙ T̄, S̄ ← S̄ + α t K̂ᵀ, and the gradients α ∂⟨S K̂, t⟩/∂θ and α 1ᵀt added to g (not
+/// when `inputOnly g`).
+let private kickTransposed (b: Block) (stage: Stage) (alpha: float) (w: Weights) (g: Weights) (d: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
+    let struct (_, _, _, t) = buffers b.Ws.Value stage
+    System.Numerics.Tensors.TensorPrimitives.Multiply(System.ReadOnlySpan d, System.ReadOnlySpan tBar, System.Span t)
+    match side with
+    | Direct -> Operator.fastApplyTransposeInto true alpha op s w.K t sBar
+    | Transposed -> Operator.fastApplyInto true alpha op s w.K t sBar
+    if not (inputOnly g) then
+        match side with
+        | Direct -> Operator.fastDerivativeTransposeInto true alpha op s w.K source t g.K
+        | Transposed -> Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
+        addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
+
+/// The linearised stage and the stage, in place, a kick's activation u = σ(a) and σ'(a) given by
+/// `values` from the source S it reads: δT ← δT + α σ'(a) ⊙ (δS K̂ + S K̂'[δθ] + 1δβᵀ) and
+/// T ← T + α u for a kick; δT ← δT + α δS and T ← T + α S for a drift.
+let inline private linearisedStage (b: Block) (j: int) (stage: Stage) (w: Weights) (dw: Weights) ([<InlineIfLambda>] values: float[] -> struct (float[] * float[])) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     let alpha = alphaOf b j stage
     let source, target = pick stage.Source y z, pick stage.Target y z
     let dSource, dTarget = pick stage.Source dy dz, pick stage.Target dy dz
@@ -321,27 +359,25 @@ let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk
     | Drift ->
         axpy alpha dSource dTarget
         axpy alpha source target
-    | Kick when b.Fusion = FusedStages ->
+    | Kick ->
+        let struct (u, d) = values source
+        kickLinearised b stage alpha w dw d source dSource dTarget
+        axpy alpha u target
+
+/// The linearised stage and the stage, in place (`linearisedStage`), with the kick's activation
+/// evaluated at its pre-activation, or by the fused per-stage kernel.
+let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    if stage.Kind = Kick && b.Fusion = FusedStages then
         let net = b.Ctx.Net
         let struct (bv, dv, _) = biasVectors b.Scratch stage
         Fused.kickSensitivity net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
-            alpha k (biasOf stage w) bv dk (biasOf stage dw) dv source dSource target dTarget
-    | Kick ->
-        let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
-        let struct (a, u, d, t) = buffers b.Ws.Value stage
-        pre b side w.K (biasOf stage w) source a
-        activate b a u d
-        match side with
-        | Direct ->
-            Operator.fastApplyInto false 1.0 op s w.K dSource t
-            Operator.fastDerivativeInto true 1.0 op s w.K source dw.K t
-        | Transposed ->
-            Operator.fastApplyTransposeInto false 1.0 op s w.K dSource t
-            Operator.fastTransposeDerivativeInto true 1.0 op s w.K source dw.K t
-        addBias s (outputWidth op side) (biasOf stage dw) t
-        multiplyInPlace d t
-        axpy alpha t dTarget
-        axpy alpha u target
+            (alphaOf b j stage) k (biasOf stage w) bv dk (biasOf stage dw) dv (pick stage.Source y z) (pick stage.Source dy dz) (pick stage.Target y z) (pick stage.Target dy dz)
+    else
+        linearisedStage b j stage w dw (fun source ->
+            let struct (a, u, d, _) = buffers b.Ws.Value stage
+            pre b (sideOf stage) w.K (biasOf stage w) source a
+            activate b a u d
+            struct (u, d)) y z dy dz
 
 /// The transposed stage at the source S it read: S̄ ← S̄ + α K̂ᵀ(σ'(a) ⊙ T̄) with the gradients
 /// of K and β added to g (or to the fused kernels' accumulators; neither when `inputOnly g`) for
@@ -357,19 +393,10 @@ let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Wei
         Fused.kickAdjoint net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
             alpha k (biasOf stage w) bv gv source tBar sBar
     | Kick ->
-        let op, s, side = b.Ctx.Net.Operator, b.Ctx.S, sideOf stage
-        let struct (a, u, d, t) = buffers b.Ws.Value stage
-        pre b side w.K (biasOf stage w) source a
+        let struct (a, u, d, _) = buffers b.Ws.Value stage
+        pre b (sideOf stage) w.K (biasOf stage w) source a
         activate b a u d
-        System.Numerics.Tensors.TensorPrimitives.Multiply(System.ReadOnlySpan d, System.ReadOnlySpan tBar, System.Span t)
-        match side with
-        | Direct -> Operator.fastApplyTransposeInto true alpha op s w.K t sBar
-        | Transposed -> Operator.fastApplyInto true alpha op s w.K t sBar
-        if not (inputOnly g) then
-            match side with
-            | Direct -> Operator.fastDerivativeTransposeInto true alpha op s w.K source t g.K
-            | Transposed -> Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
-            addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
+        kickTransposed b stage alpha w g d source tBar sBar
 
 /// The matrix the stage kernels multiply by: the fused kernels' effective matrix, else θ.
 let private stageMatrix (b: Block) (w: Weights) = if b.Fusion = FusedStages then matrixOf b w.K else w.K
@@ -490,3 +517,56 @@ let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]
     | _ ->
         reverse b j w y z
         stagesAdjoint b j w y z yBar zBar g
+
+// ---- the linearised layer: recorded once, applied by every Jacobian product -------------
+
+/// Layer j, stage by stage on whole-column operator products, keeping for every kick i its
+/// activation u = σ(a) (copied into `activations[i]`, of the block's rows);
+/// (Y_j, Z_j) ← (Y_{j+1}, Z_{j+1}) in place.
+let lineariseStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (activations: float[][]) =
+    for i in 0 .. b.Stages.Length - 1 do
+        let stage = b.Stages[i]
+        let alpha = alphaOf b j stage
+        let source, target = pick stage.Source y z, pick stage.Target y z
+        match stage.Kind with
+        | Drift -> axpy alpha source target
+        | Kick ->
+            let struct (a, _, _, _) = buffers b.Ws.Value stage
+            let u = activations[i]
+            pre b (sideOf stage) w.K (biasOf stage w) source a
+            activate b a u null
+            axpy alpha u target
+
+/// σ'(a) of a kick from its kept activation u, into the whole-column buffer d of its width.
+let private keptDerivative (b: Block) (stage: Stage) (u: float[]) =
+    let struct (_, _, d, _) = buffers b.Ws.Value stage
+    Activation.derivativeOfValueInto b.Ctx.Net.Activation u.Length u d
+    d
+
+/// The linearised layer j from the activations `lineariseStep` kept, in place: (δY, δZ) advance
+/// for the direction dw of layer j's parameters, and (Y, Z), which start as (Y_j, Z_j), advance
+/// to (Y_{j+1}, Z_{j+1}) by adding the kept increments: no activation is evaluated and no
+/// operator applied to the states.
+let linearisedStep (b: Block) (j: int) (w: Weights) (dw: Weights) (activations: float[][]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    for i in 0 .. b.Stages.Length - 1 do
+        let stage, u = b.Stages[i], activations[i]
+        linearisedStage b j stage w dw (fun _ -> struct (u, keptDerivative b stage u)) y z dy dz
+
+/// The transpose of `linearisedStep`, in place: (Y, Z) go from (Y_{j+1}, Z_{j+1}) back to
+/// (Y_j, Z_j) by subtracting the kept increments stage by stage in reverse order (exact for every
+/// scheme, since the increments are kept, to round-off that does not grow), and (Ȳ, Z̄) from j+1
+/// back to j, each stage transposed at the source it read; the gradients of layer j are added to g.
+let linearisedAdjointStep (b: Block) (j: int) (w: Weights) (activations: float[][]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    for i in b.Stages.Length - 1 .. -1 .. 0 do
+        let stage = b.Stages[i]
+        let alpha = alphaOf b j stage
+        let source, target = pick stage.Source y z, pick stage.Target y z
+        let sBar, tBar = pick stage.Source yBar zBar, pick stage.Target yBar zBar
+        match stage.Kind with
+        | Drift ->
+            axpy -alpha source target
+            axpy alpha tBar sBar
+        | Kick ->
+            let u = activations[i]
+            axpy -alpha u target
+            kickTransposed b stage alpha w g (keptDerivative b stage u) source tBar sBar

@@ -3,7 +3,7 @@
 /// split into the two convex-or-smooth subproblems of block coordinate descent: the
 /// classification problem in (W, μ) with Y_N fixed, and the propagation problem in θ with the
 /// classifier fixed, whose curvature is Gauss–Newton's v ↦ J_θᵀ(∇²_Y S)J_θ v + α_θ∇²R v,
-/// applied matrix-free by a sensitivity solve (δY_0 = 0) and an adjoint solve.
+/// applied matrix-free by the products of the network's Jacobian or by sensitivity and adjoint solves.
 namespace StableOde.Core
 
 open MathNet.Numerics.LinearAlgebra
@@ -120,28 +120,57 @@ module Objective =
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
 
-    /// The Gauss–Newton curvature of the data term at θ on a batch: v ↦ J_θᵀ (∇²_Y S) J_θ v with
-    /// J_θ = ∂Y_N/∂θ by a sensitivity solve (δY_0 = 0) and its transpose by an adjoint solve on
-    /// the recorded forward pass, and ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ. Symmetric positive semidefinite.
-    /// The forward pass of every block of `blockRows n` examples is recorded once, here, and its
-    /// tape and scores serve every product.
-    let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
-        let zeroY0 =
-            parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
+    /// The Gauss–Newton curvature of the data term at θ on a batch, v ↦ J_θᵀ (∇²_Y S) J_θ v with
+    /// ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ, by the products of the Jacobian J_θ = ∂Y_N/∂θ: every block
+    /// of `blockRows n` examples is linearised once, here (`Solve.linearise`), with its scores,
+    /// and every product applies the linearised layers from it (`Solve.jvpInto`, `Solve.vjpInto`)
+    /// through one buffer of a block's δY_N allocated here, so the products must not run
+    /// concurrently. Symmetric positive semidefinite.
+    let jacobianGaussNewton (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        let n, classes = y0.ColumnCount, c.W.ColumnCount
         let blocks =
-            parts
+            chunks (blockRows n) y0.RowCount
             |> Array.map (fun (struct (r0, len, weight)) ->
-                let y0b = rowsOf y0 r0 len
-                let tape = Solve.record strategy net p y0b
-                y0b, rowsOf labels r0 len, tape, Classifier.scores c tape.YN, weight)
+                let jacobian = Solve.linearise net p (rowsOf y0 r0 len)
+                jacobian, rowsOf labels r0 len, Classifier.scores c jacobian.YN, weight)
+        let buffers =
+            blocks |> Array.map (fun (_, l, _, _) -> l.RowCount) |> Array.distinct |> Array.map (fun len -> len, zeros len n) |> dict
+        let g = Parameters.zeros net
         fun v ->
             blocks
-            |> Array.map (fun (y0b, labelsb, tape, z, weight) ->
-                let dY = Solve.sensitivity net p y0b v zeroY0[y0b.RowCount]
+            |> Array.fold (fun total (jacobian, labelsb, z, weight) ->
+                let dY = buffers[labelsb.RowCount]
+                Solve.jvpInto jacobian v dY
                 let hz = Classifier.hessianOfScores c.Hypothesis z labelsb (times dY c.W)
-                Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
-            |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
+                mulTransposeAdd false 1.0 dY.RowCount n classes (columnMajor hz) (columnMajor c.W) (storage dY)
+                Solve.vjpInto jacobian dY g
+                Parameters.addScaled total weight g) (Parameters.zeros net)
+
+    /// The Gauss–Newton curvature of the data term at θ on a batch (as `jacobianGaussNewton`). On
+    /// the whole-column operator products the Jacobian is the faster: a product evaluates no
+    /// activation and rebuilds no state. On a dense operator, whose solves run the fused kernels
+    /// of `Fused` (`Engine.isFused`), the products of one pass each are faster (for the narrow
+    /// networks of the two-dimensional data sets): a sensitivity solve (δY_0 = 0) and an adjoint
+    /// solve on the forward pass of every block, recorded once, here, under `strategy`.
+    let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        if not (Engine.isFused net) then jacobianGaussNewton net p c y0 labels
+        else
+            let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
+            let zeroY0 =
+                parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
+            let blocks =
+                parts
+                |> Array.map (fun (struct (r0, len, weight)) ->
+                    let y0b = rowsOf y0 r0 len
+                    let tape = Solve.record strategy net p y0b
+                    y0b, rowsOf labels r0 len, tape, Classifier.scores c tape.YN, weight)
+            fun v ->
+                blocks
+                |> Array.map (fun (y0b, labelsb, tape, z, weight) ->
+                    let dY = Solve.sensitivity net p y0b v zeroY0[y0b.RowCount]
+                    let hz = Classifier.hessianOfScores c.Hypothesis z labelsb (times dY c.W)
+                    Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
+                |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
 
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
     /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the Y_N(θ) it computed, which the caller may reuse

@@ -50,6 +50,40 @@ type Tape =
         t.Blocks |> Array.iteri (fun i b -> let struct (yb, _) = t.Final[i] in Engine.insert b t.S n yb y)
         ofStorage t.S n y
 
+/// The Jacobian J = ∂Y_N/∂θ of a network at (θ, Y_0) as its linearisation, recorded once by
+/// `Solve.linearise`: for every row block, layer and kick, the activation u = σ(a) (from which
+/// σ'(a) follows, and the state the next stage reads by adding it), so that the Jacobian products
+/// `Solve.jvpInto` and `Solve.vjpInto` apply the linearised layers without evaluating an
+/// activation or applying an operator to a state. Its workspaces are allocated once and serve
+/// every product, so it is not safe for concurrent use.
+type Jacobian =
+    internal
+        { Net: Network
+          S: int
+          Parameters: Parameters
+          /// The row blocks; the blocks of one group share their workspaces.
+          Blocks: Engine.Block[]
+          /// The blocks' indices in groups of consecutive blocks, at most one group a core: a
+          /// group runs its blocks one after another.
+          Groups: int[][]
+          /// Per block, layer and stage: the activation u = σ(a) of a kick; empty for a drift.
+          Activations: float[][][][]
+          /// Per block: Y_0 and the final state (Y_N, Z_N).
+          Start: float[][]
+          Final: struct (float[] * float[])[]
+          /// Per block (shared within its group): the working state (Y, Z) and the (δY, δZ) of a
+          /// Jacobian–vector product or the (Ȳ, Z̄) of its transpose.
+          Work: struct (float[] * float[] * float[] * float[])[]
+          /// Per block: the parameter gradients of every layer, summed over blocks in block order.
+          Gradients: Weights[][] }
+
+    /// The output Y_N at the linearisation point.
+    member j.YN: Matrix<float> =
+        let n = Operator.inWidth j.Net.Operator
+        let y = Array.zeroCreate (j.S * n)
+        j.Blocks |> Array.iteri (fun i b -> let struct (yb, _) = j.Final[i] in Engine.insert b j.S n yb y)
+        ofStorage j.S n y
+
 /// Forward, sensitivity and adjoint solves.
 [<OptimisedFromFirstCall>]
 module Solve =
@@ -291,6 +325,133 @@ module Solve =
     /// round-off, with no parameter gradient computed (the products with ∂/∂θ are skipped where
     /// the kernels allow: the stage kernels skip them, the fused kernels discard them).
     let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = snd (sweep false tape yBarN)
+
+    /// The bytes the Jacobian of s examples keeps (`linearise`): the activation of every kick of
+    /// every layer, Y_0 and the final state, in doubles.
+    let jacobianBytes (net: Network) (s: int) : int64 =
+        let op = net.Operator
+        let n, m = int64 (Operator.inWidth op), (if Engine.hasZ net then int64 (Network.auxWidth net) else 0L)
+        let perLayer =
+            (Network.scheme net).Stages
+            |> List.sumBy (fun st -> if st.Kind = Kick then int64 (outputWidth op (sideOf st)) else 0L)
+        8L * int64 s * (int64 net.Depth * perLayer + 2L * n + m)
+
+    /// Runs f on every block (with its index) group by group, the groups on all cores.
+    let private inGroups (jac: Jacobian) (f: int -> Engine.Block -> unit) =
+        let run g = for i in jac.Groups[g] do f i jac.Blocks[i]
+        if jac.Groups.Length = 1 then run 0
+        else System.Threading.Tasks.Parallel.For(0, jac.Groups.Length, run) |> ignore
+
+    /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
+    /// stage: every kick's activation, block by block. The blocks of a group of consecutive
+    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
+    /// its activations and two states is a few block-sized arrays a core.
+    let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian =
+        let own = prepare net p y0
+        let s, n, m = y0.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
+        let stages = List.toArray (Network.scheme net).Stages
+        let op = net.Operator
+        let src = columnMajor y0
+        let count = min own.Length System.Environment.ProcessorCount
+        let groups = Array.init count (fun g -> [| own.Length * g / count .. own.Length * (g + 1) / count - 1 |])
+        let group = Array.zeroCreate own.Length
+        groups |> Array.iteri (fun g members -> for i in members do group[i] <- g)
+        let buffer rows width = if width = 0 then null else Array.zeroCreate (rows * width)
+        let mz = if Engine.hasZ net then m else 0
+        let shared =
+            Array.init own.Length (fun i -> group[i], own[i].Ctx.S)
+            |> Array.distinct
+            |> Array.map (fun (g, rows) -> (g, rows), (Engine.workspace net rows, struct (buffer rows n, buffer rows mz, buffer rows n, buffer rows mz)))
+            |> dict
+        let blocks = own |> Array.mapi (fun i b -> { b with Ws = fst shared[(group[i], b.Ctx.S)] })
+        let activations =
+            blocks |> Array.map (fun b ->
+                Array.init net.Depth (fun _ ->
+                    stages |> Array.map (fun st -> if st.Kind = Kick then Array.zeroCreate (b.Ctx.S * outputWidth op (sideOf st)) else Array.empty)))
+        let start = blocks |> Array.map (fun b -> Engine.extract b s n src)
+        let final = Array.zeroCreate blocks.Length
+        let jac =
+            { Net = net
+              S = s
+              Parameters = p
+              Blocks = blocks
+              Groups = groups
+              Activations = activations
+              Start = start
+              Final = final
+              Work = blocks |> Array.mapi (fun i b -> snd shared[(group[i], b.Ctx.S)])
+              Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth) }
+        inGroups jac (fun i b ->
+            let state = struct (Array.copy start[i], (if mz = 0 then null else Array.zeroCreate (b.Ctx.S * m)))
+            let struct (y, z) = state
+            let kept = activations[i]
+            for j in 0 .. net.Depth - 1 do
+                Engine.lineariseStep b j (layer p j) y z kept[j]
+            final[i] <- state)
+        jac
+
+    let private checkOutputShape (name: string) (jac: Jacobian) (x: Matrix<float>) =
+        let n = Operator.inWidth jac.Net.Operator
+        if isNull x || x.RowCount <> jac.S || x.ColumnCount <> n then invalidArg name $"{name} must be {jac.S}×{n}"
+
+    /// Sets a working state and its companion (δ or adjoint) to a copy of (y, z) and zero.
+    let private reset (y: float[]) (z: float[]) (struct (wy: float[], wz: float[], dy: float[], dz: float[])) =
+        System.Array.Copy(y, wy, y.Length)
+        System.Array.Clear dy
+        if not (isNull wz) then
+            if isNull z then System.Array.Clear wz else System.Array.Copy(z, wz, z.Length)
+            System.Array.Clear dz
+
+    /// The Jacobian–vector product δY_N = J δθ (δY_0 = 0), written into the caller's s×n matrix
+    /// `dYN`, by the linearised layers alone.
+    let jvpInto (jac: Jacobian) (dTheta: Parameters) (dYN: Matrix<float>) =
+        Parameters.validate jac.Net dTheta
+        checkOutputShape (nameof dYN) jac dYN
+        let net, p, s = jac.Net, jac.Parameters, jac.S
+        let n = Operator.inWidth net.Operator
+        let out = storage dYN
+        inGroups jac (fun i b ->
+            let work = jac.Work[i]
+            reset jac.Start[i] null work
+            let struct (y, z, dy, dz) = work
+            let kept = jac.Activations[i]
+            for j in 0 .. net.Depth - 1 do
+                Engine.linearisedStep b j (layer p j) (layer dTheta j) kept[j] y z dy dz
+            Engine.insert b s n dy out)
+
+    /// The transposed product gθ = Jᵀ Ȳ_N, written into the caller's parameters `gTheta` (every
+    /// entry overwritten), by the transposed linearised layers alone.
+    let vjpInto (jac: Jacobian) (yBarN: Matrix<float>) (gTheta: Parameters) =
+        checkOutputShape (nameof yBarN) jac yBarN
+        Parameters.validate jac.Net gTheta
+        let src = columnMajor yBarN
+        if not (allFinite src) then invalidArg (nameof yBarN) "Ȳ_N contains NaN or infinity"
+        let net, p, s = jac.Net, jac.Parameters, jac.S
+        let n = Operator.inWidth net.Operator
+        inGroups jac (fun i b ->
+            let work = jac.Work[i]
+            let struct (yN, zN) = jac.Final[i]
+            reset yN zN work
+            let struct (y, z, yBar, zBar) = work
+            for c in 0 .. n - 1 do
+                System.Array.Copy(src, c * s + b.Start, yBar, c * b.Ctx.S, b.Rows)
+            let g = jac.Gradients[i]
+            let kept = jac.Activations[i]
+            for j in net.Depth - 1 .. -1 .. 0 do
+                System.Array.Clear g[j].K
+                System.Array.Clear g[j].b
+                System.Array.Clear g[j].c
+                Engine.linearisedAdjointStep b j (layer p j) kept[j] y z yBar zBar g[j])
+        for j in 0 .. net.Depth - 1 do
+            let total = layer gTheta j
+            System.Array.Clear total.K
+            System.Array.Clear total.b
+            System.Array.Clear total.c
+            for i in 0 .. jac.Blocks.Length - 1 do
+                let part = jac.Gradients[i][j]
+                axpy 1.0 part.K total.K
+                axpy 1.0 part.b total.b
+                axpy 1.0 part.c total.c
 
     /// Adjoint (transpose product): (∂L/∂θ, ∂L/∂Y_0) for Ȳ_N = ∂L/∂Y_N, under `strategy`.
     let adjoint (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (yBarN: Matrix<float>) =

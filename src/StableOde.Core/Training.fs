@@ -378,10 +378,11 @@ module Training =
     /// An estimate, from the sizes alone, of the bytes block coordinate descent at the network's
     /// depth holds at its peak with `trainingCount` training and `validationCount` validation
     /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
-    /// batch, the curvature subsample twice (its copy and its blocks) with the states its tapes keep
-    /// (one for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints), and the
-    /// transient states of one block of `Objective.blockRows n` examples (its tape and eight
-    /// states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
+    /// batch, the curvature subsample twice (its copy and its blocks) with its Jacobian
+    /// (`Solve.jacobianBytes`: an activation a kick and layer, which grows with the depth), and
+    /// the transient states of one block of `Objective.blockRows n` examples of the gradient (its
+    /// tape: one state for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for
+    /// Checkpoints; and eight states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
     /// Z's (the larger of n and m).
     let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
         if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
@@ -398,7 +399,7 @@ module Training =
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
         let outputs = 8L * n * batch
-        let curvature = 16L * n * subsample + state * kept * subsample
+        let curvature = 16L * n * subsample + Solve.jacobianBytes net (int subsample)
         let block = state * min (int64 (Objective.blockRows (Network.width net))) batch * (kept + 8L)
         features + outputs + curvature + block
 
