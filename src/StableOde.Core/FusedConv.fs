@@ -358,20 +358,6 @@ let inline private chunks (w: ^W) (rows: int) ([<InlineIfLambda>] chunk: int -> 
     for r0 in 0 .. size .. rows - 1 do
         chunk r0 (r0 + size <= rows)
 
-/// Runs a kernel on the width in use with σ and σ' of `act`: `on8` with Vector512's, `on4`
-/// with Vector256's.
-let inline private withSigma (act: Activation) ([<InlineIfLambda>] on8) ([<InlineIfLambda>] on4) =
-    if useVector512 then
-        match act with
-        | Tanh -> on8 (tanhWithDerivative V8)
-        | Relu -> on8 (Fused.reluWithDerivative V8)
-        | Identity -> on8 (Fused.identityWithDerivative V8)
-    else
-        match act with
-        | Tanh -> on4 (tanhWithDerivative V4)
-        | Relu -> on4 (Fused.reluWithDerivative V4)
-        | Identity -> on4 (Fused.identityWithDerivative V4)
-
 // ---- forward Euler (ResNet): Y ← Y + h σ(Y K + 1bᵀ) -------------------------------------
 
 let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) =
@@ -390,7 +376,7 @@ let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> st
 
 /// Y ← Y + h σ(Y K + 1bᵀ) for the convolution whose weights `prepare` packed.
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) =
-    withSigma act (fun s -> resnetStepWith V8 s sc rows h b y) (fun s -> resnetStepWith V4 s sc rows h b y)
+    Fused.withSigmaDerivative act (fun s -> resnetStepWith V8 s sc rows h b y) (fun s -> resnetStepWith V4 s sc rows h b y)
 
 let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -416,7 +402,7 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ: Ȳ ← Ȳ + w Kᵀ,
 /// and ∂⟨Y_j K, w⟩/∂θ, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
-    withSigma act (fun s -> resnetAdjointWith V8 s sc rows h b y yBar) (fun s -> resnetAdjointWith V4 s sc rows h b y yBar)
+    Fused.withSigmaDerivative act (fun s -> resnetAdjointWith V8 s sc rows h b y yBar) (fun s -> resnetAdjointWith V4 s sc rows h b y yBar)
 
 // ---- Verlet, K square: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) -------------------
 
@@ -446,7 +432,7 @@ let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> st
 
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}), for the convolution `prepare` packed.
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    withSigma act (fun s -> verletStepWith V8 s sc rows h b c y z) (fun s -> verletStepWith V4 s sc rows h b c y z)
+    Fused.withSigmaDerivative act (fun s -> verletStepWith V8 s sc rows h b c y z) (fun s -> verletStepWith V4 s sc rows h b c y z)
 
 let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -503,7 +489,7 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
 /// time (z holds Z_{j+½}; without `reversing` y holds Y_j, with it (y, z) hold (Y_{j+1},
 /// Z_{j+½}) and become (Y_j, Z_{j−½})).
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    withSigma act
+    Fused.withSigmaDerivative act
         (fun s -> verletAdjointWith V8 s sc reversing rows h b c y z yBar zBar)
         (fun s -> verletAdjointWith V4 s sc reversing rows h b c y z yBar zBar)
 
@@ -532,7 +518,7 @@ let inline private kickWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (
 /// packed: `fromY` says whether S is Y (K̂ = K) or Z (K̂ = Kᵀ). Source and target may be the
 /// same array.
 let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) =
-    withSigma act (fun s -> kickWith V8 s sc fromY rows alpha bias source target) (fun s -> kickWith V4 s sc fromY rows alpha bias source target)
+    Fused.withSigmaDerivative act (fun s -> kickWith V8 s sc fromY rows alpha bias source target) (fun s -> kickWith V4 s sc fromY rows alpha bias source target)
 
 let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -559,7 +545,7 @@ let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] activate: ^V 
 /// and the direction `prepareDirection` packed: with a = S K̂ + 1βᵀ,
 /// δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ), then T ← T + α σ(a).
 let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    withSigma act
+    Fused.withSigmaDerivative act
         (fun s -> kickSensitivityWith V8 s sc fromY rows alpha bias dBias source dSource target dTarget)
         (fun s -> kickSensitivityWith V4 s sc fromY rows alpha bias dBias source dSource target dTarget)
 
@@ -591,6 +577,6 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> s
 /// the accumulator of the bias's side: `GB` for b, `GC` for c) accumulated in the scratch.
 /// S̄ may be T̄'s array.
 let kickAdjoint (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
-    withSigma act
+    Fused.withSigmaDerivative act
         (fun s -> kickAdjointWith V8 s sc fromY rows alpha bias gBias source tBar sBar)
         (fun s -> kickAdjointWith V4 s sc fromY rows alpha bias gBias source tBar sBar)
