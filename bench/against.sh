@@ -3,10 +3,11 @@
 # one run: for every case the old build, then this one (bench/StableOde.Bench `run`, one fresh
 # process each), and prints a table of the medians with new / old. The old commit is exported
 # with `git archive` into a temporary folder and built there; nothing in this tree changes.
-# usage: bench/against.sh REV [S1] [S2] [S3]   (default cases: S1 S2 S3)
-#   SAMPLES3=s   overrides S3's batch size (5000), for an old build whose convolution is slow
+# usage: bench/against.sh REV [S1] [S2] [S3]   (default cases: S1 S2 S3; SAMPLES3=s sets S3's
+# batch size, for an old build whose convolution is slow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/cases.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 [ $# -ge 1 ] || { echo "usage: bench/against.sh REV [S1] [S2] [S3]" >&2; exit 1; }
 rev=$1; shift
@@ -21,12 +22,7 @@ dotnet build bench/StableOde.Bench.fsproj -c Release -warnaserror >/dev/null
 echo "old: $(git rev-parse --short "$rev"), new: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo ' + uncommitted changes')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in "${cases[@]}"; do
-  case $c in
-    S1) args="--width 2 --samples 1000 --layers 1024 --final-time 20"; repeat=15 ;;
-    S2) args="--width 8 --samples 4000 --layers 1024 --final-time 5"; repeat=7 ;;
-    S3) args="--samples ${SAMPLES3:-5000} --layers 16 --final-time 6 --conv 6,28,28"; repeat=3 ;;
-    *) echo "unknown case $c (S1, S2 or S3)" >&2; exit 1 ;;
-  esac
+  case_args "$c" || exit 1
   for p in resnet verlet; do
     for m in forward gradient; do
       a=$(dotnet "$old/bench/bin/Release/net10.0/StableOde.Bench.dll" run --propagator $p $args --mode $m --repeat $repeat)
