@@ -191,6 +191,17 @@ let tests =
     testList "speed never changes a result" [
         testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (convCaseOf >> checkAll)
 
+        testCase "the fused kernels inline σ: Fused and FusedConv make no closures" (fun () ->
+            // A σ passed through a lambda that is not inlined becomes a closure called per vector:
+            // the kernels then ran up to twice as slow with the same results.
+            let closures =
+                typeof<Fused.Scratch>.Assembly.GetTypes()
+                |> Array.filter (fun t ->
+                    (t.FullName.StartsWith "StableOde.Core.Fused+" || t.FullName.StartsWith "StableOde.Core.FusedConv+")
+                    && t.Name.Contains "@" && not (t.Name.StartsWith "perThread@"))
+                |> Array.map (fun t -> t.FullName)
+            Expect.isEmpty closures "closure types in the kernel modules")
+
         testCase "the convolution runs the fused kernels wherever the dense ones run" (fun () ->
             for scheme, expected in [ ResNet, Engine.ConvResNet; Verlet, Engine.ConvVerlet; Leapfrog, Engine.ConvStages; Verlet4, Engine.ConvStages ] do
                 for op in [ Conv3x3(2, 3, 3); Antisymmetric(Conv3x3(2, 3, 3), 0.1) ] do

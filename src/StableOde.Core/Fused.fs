@@ -35,8 +35,8 @@ let Lanes = 8
 let private TileRows = 32
 
 /// The witnesses of the two widths.
-let internal V8 = Vec512()
-let internal V4 = Vec256()
+let private V8 = Vec512()
+let private V4 = Vec256()
 
 /// Whether the fused kernels run on this machine (512-bit or 256-bit vectors).
 let available = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated
@@ -79,39 +79,12 @@ let inline reluWithDerivative (w: ^W) (x: ^V) : struct (^V * ^V) =
     struct (Simd.select w positive x zero, Simd.select w positive (Simd.splat w 1.0) zero)
 
 /// relu on the lanes of x.
-let inline internal relu (w: ^W) (x: ^V) : ^V =
+let inline private relu (w: ^W) (x: ^V) : ^V =
     let zero: ^V = Simd.splat w 0.0
     Simd.select w (Simd.greater w x zero) x zero
 
 /// The identity and its derivative 1 on the lanes of x.
 let inline identityWithDerivative (w: ^W) (x: ^V) : struct (^V * ^V) = struct (x, Simd.splat w 1.0)
-
-/// Runs a kernel on the width in use with σ of `act`: `on8` with Vector512's, `on4` with
-/// Vector256's (the one place the width and the activation are chosen).
-let inline internal withSigma (act: Activation) ([<InlineIfLambda>] on8) ([<InlineIfLambda>] on4) =
-    if useVector512 then
-        match act with
-        | Tanh -> on8 (tanh V8)
-        | Relu -> on8 (relu V8)
-        | Identity -> on8 id
-    else
-        match act with
-        | Tanh -> on4 (tanh V4)
-        | Relu -> on4 (relu V4)
-        | Identity -> on4 id
-
-/// Runs a kernel on the width in use with σ and σ' of `act` together, as `withSigma`.
-let inline internal withSigmaDerivative (act: Activation) ([<InlineIfLambda>] on8) ([<InlineIfLambda>] on4) =
-    if useVector512 then
-        match act with
-        | Tanh -> on8 (tanhWithDerivative V8)
-        | Relu -> on8 (reluWithDerivative V8)
-        | Identity -> on8 (identityWithDerivative V8)
-    else
-        match act with
-        | Tanh -> on4 (tanhWithDerivative V4)
-        | Relu -> on4 (reluWithDerivative V4)
-        | Identity -> on4 (identityWithDerivative V4)
 
 /// dst ← the bias of each feature of a side of width `width`, one vector each (a bias of length
 /// |b| is tied over groups of width / |b| consecutive features).
@@ -197,7 +170,16 @@ let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
 
 /// Y ← Y + h σ(Y K + 1bᵀ).
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) =
-    withSigma act (fun s -> resnetStepWith V8 s sc rows n h k b y) (fun s -> resnetStepWith V4 s sc rows n h k b y)
+    if useVector512 then
+        match act with
+        | Tanh -> resnetStepWith V8 (tanh V8) sc rows n h k b y
+        | Relu -> resnetStepWith V8 (relu V8) sc rows n h k b y
+        | Identity -> resnetStepWith V8 id sc rows n h k b y
+    else
+        match act with
+        | Tanh -> resnetStepWith V4 (tanh V4) sc rows n h k b y
+        | Relu -> resnetStepWith V4 (relu V4) sc rows n h k b y
+        | Identity -> resnetStepWith V4 id sc rows n h k b y
 
 let inline private resnetSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
     splatBias w b n sc.BN
@@ -217,7 +199,16 @@ let inline private resnetSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -
 /// The linearisation of `resnetStep` in direction (δK, δb) run alongside it: with a = Y K + 1bᵀ,
 /// δY ← δY + h σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), then Y ← Y + h σ(a).
 let resnetSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (dy: float[]) =
-    withSigmaDerivative act (fun s -> resnetSensitivityWith V8 s sc rows n h k b dk db y dy) (fun s -> resnetSensitivityWith V4 s sc rows n h k b dk db y dy)
+    if useVector512 then
+        match act with
+        | Tanh -> resnetSensitivityWith V8 (tanhWithDerivative V8) sc rows n h k b dk db y dy
+        | Relu -> resnetSensitivityWith V8 (reluWithDerivative V8) sc rows n h k b dk db y dy
+        | Identity -> resnetSensitivityWith V8 (identityWithDerivative V8) sc rows n h k b dk db y dy
+    else
+        match act with
+        | Tanh -> resnetSensitivityWith V4 (tanhWithDerivative V4) sc rows n h k b dk db y dy
+        | Relu -> resnetSensitivityWith V4 (reluWithDerivative V4) sc rows n h k b dk db y dy
+        | Identity -> resnetSensitivityWith V4 (identityWithDerivative V4) sc rows n h k b dk db y dy
 
 let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
     splatBias w b n sc.BN
@@ -233,7 +224,16 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ:
 /// Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (k: float[]) (b: float[]) (y: float[]) (yBar: float[]) =
-    withSigmaDerivative act (fun s -> resnetAdjointWith V8 s sc rows n h k b y yBar) (fun s -> resnetAdjointWith V4 s sc rows n h k b y yBar)
+    if useVector512 then
+        match act with
+        | Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc rows n h k b y yBar
+        | Relu -> resnetAdjointWith V8 (reluWithDerivative V8) sc rows n h k b y yBar
+        | Identity -> resnetAdjointWith V8 (identityWithDerivative V8) sc rows n h k b y yBar
+    else
+        match act with
+        | Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc rows n h k b y yBar
+        | Relu -> resnetAdjointWith V4 (reluWithDerivative V4) sc rows n h k b y yBar
+        | Identity -> resnetAdjointWith V4 (identityWithDerivative V4) sc rows n h k b y yBar
 
 // ---- leapfrog, K n×n, with ω = ½ on the first step ---------------------------------------
 
@@ -251,7 +251,16 @@ let inline private leapfrogStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V)
 
 /// Z ← Z + ωh σ(Y K + 1bᵀ);  Y ← Y + h Z.
 let leapfrogStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
-    withSigma act (fun s -> leapfrogStepWith V8 s sc rows n h omega k b y z) (fun s -> leapfrogStepWith V4 s sc rows n h omega k b y z)
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogStepWith V8 (tanh V8) sc rows n h omega k b y z
+        | Relu -> leapfrogStepWith V8 (relu V8) sc rows n h omega k b y z
+        | Identity -> leapfrogStepWith V8 id sc rows n h omega k b y z
+    else
+        match act with
+        | Tanh -> leapfrogStepWith V4 (tanh V4) sc rows n h omega k b y z
+        | Relu -> leapfrogStepWith V4 (relu V4) sc rows n h omega k b y z
+        | Identity -> leapfrogStepWith V4 id sc rows n h omega k b y z
 
 let inline private leapfrogSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     splatBias w b n sc.BN
@@ -276,7 +285,16 @@ let inline private leapfrogSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V
 /// The linearisation of `leapfrogStep` in direction (δK, δb) run alongside it: with
 /// a = Y K + 1bᵀ, δZ ← δZ + ωh σ'(a) ⊙ (δY K + Y δK + 1δbᵀ), δY ← δY + h δZ, then the step.
 let leapfrogSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (dk: float[]) (db: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    withSigmaDerivative act (fun s -> leapfrogSensitivityWith V8 s sc rows n h omega k b dk db y z dy dz) (fun s -> leapfrogSensitivityWith V4 s sc rows n h omega k b dk db y z dy dz)
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogSensitivityWith V8 (tanhWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+        | Relu -> leapfrogSensitivityWith V8 (reluWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+        | Identity -> leapfrogSensitivityWith V8 (identityWithDerivative V8) sc rows n h omega k b dk db y z dy dz
+    else
+        match act with
+        | Tanh -> leapfrogSensitivityWith V4 (tanhWithDerivative V4) sc rows n h omega k b dk db y z dy dz
+        | Relu -> leapfrogSensitivityWith V4 (reluWithDerivative V4) sc rows n h omega k b dk db y z dy dz
+        | Identity -> leapfrogSensitivityWith V4 (identityWithDerivative V4) sc rows n h omega k b dk db y z dy dz
 
 let inline private leapfrogReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
     splatBias w b n sc.BN
@@ -294,7 +312,16 @@ let inline private leapfrogReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
 
 /// The exact inverse of `leapfrogStep`: Y ← Y − h Z;  Z ← Z − ωh σ(Y K + 1bᵀ).
 let leapfrogReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) =
-    withSigma act (fun s -> leapfrogReverseWith V8 s sc rows n h omega k b y z) (fun s -> leapfrogReverseWith V4 s sc rows n h omega k b y z)
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogReverseWith V8 (tanh V8) sc rows n h omega k b y z
+        | Relu -> leapfrogReverseWith V8 (relu V8) sc rows n h omega k b y z
+        | Identity -> leapfrogReverseWith V8 id sc rows n h omega k b y z
+    else
+        match act with
+        | Tanh -> leapfrogReverseWith V4 (tanh V4) sc rows n h omega k b y z
+        | Relu -> leapfrogReverseWith V4 (relu V4) sc rows n h omega k b y z
+        | Identity -> leapfrogReverseWith V4 id sc rows n h omega k b y z
 
 let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     splatBias w b n sc.BN
@@ -322,7 +349,16 @@ let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
 /// Z̄ ← Z̄ + h Ȳ, w = ωh σ'(a) ⊙ Z̄ with a = Y_j K + 1bᵀ, Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w
 /// accumulated in the scratch.
 let leapfrogAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (h: float) (omega: float) (k: float[]) (b: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    withSigmaDerivative act (fun s -> leapfrogAdjointWith V8 s sc reversing rows n h omega k b y z yBar zBar) (fun s -> leapfrogAdjointWith V4 s sc reversing rows n h omega k b y z yBar zBar)
+    if useVector512 then
+        match act with
+        | Tanh -> leapfrogAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+        | Relu -> leapfrogAdjointWith V8 (reluWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+        | Identity -> leapfrogAdjointWith V8 (identityWithDerivative V8) sc reversing rows n h omega k b y z yBar zBar
+    else
+        match act with
+        | Tanh -> leapfrogAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
+        | Relu -> leapfrogAdjointWith V4 (reluWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
+        | Identity -> leapfrogAdjointWith V4 (identityWithDerivative V4) sc reversing rows n h omega k b y z yBar zBar
 
 // ---- Verlet, K n×m: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) ------------------------
 
@@ -344,7 +380,16 @@ let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
 
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    withSigma act (fun s -> verletStepWith V8 s sc rows n m h k b c y z) (fun s -> verletStepWith V4 s sc rows n m h k b c y z)
+    if useVector512 then
+        match act with
+        | Tanh -> verletStepWith V8 (tanh V8) sc rows n m h k b c y z
+        | Relu -> verletStepWith V8 (relu V8) sc rows n m h k b c y z
+        | Identity -> verletStepWith V8 id sc rows n m h k b c y z
+    else
+        match act with
+        | Tanh -> verletStepWith V4 (tanh V4) sc rows n m h k b c y z
+        | Relu -> verletStepWith V4 (relu V4) sc rows n m h k b c y z
+        | Identity -> verletStepWith V4 id sc rows n m h k b c y z
 
 let inline private verletSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     splatBias w b n sc.BN
@@ -374,7 +419,16 @@ let inline private verletSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -
 /// e = Y_j K + 1cᵀ, δZ ← δZ − h σ'(e) ⊙ (δY K + Y_j δK + 1δcᵀ) and Z ← Z − h σ(e); then with
 /// a = Z_{j+½} Kᵀ + 1bᵀ, δY ← δY + h σ'(a) ⊙ (δZ Kᵀ + Z_{j+½} δKᵀ + 1δbᵀ) and Y ← Y + h σ(a).
 let verletSensitivity (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (dk: float[]) (db: float[]) (dc: float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
-    withSigmaDerivative act (fun s -> verletSensitivityWith V8 s sc rows n m h k b c dk db dc y z dy dz) (fun s -> verletSensitivityWith V4 s sc rows n m h k b c dk db dc y z dy dz)
+    if useVector512 then
+        match act with
+        | Tanh -> verletSensitivityWith V8 (tanhWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+        | Relu -> verletSensitivityWith V8 (reluWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+        | Identity -> verletSensitivityWith V8 (identityWithDerivative V8) sc rows n m h k b c dk db dc y z dy dz
+    else
+        match act with
+        | Tanh -> verletSensitivityWith V4 (tanhWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
+        | Relu -> verletSensitivityWith V4 (reluWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
+        | Identity -> verletSensitivityWith V4 (identityWithDerivative V4) sc rows n m h k b c dk db dc y z dy dz
 
 let inline private verletReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
     splatBias w b n sc.BN
@@ -394,7 +448,16 @@ let inline private verletReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V
 
 /// The exact inverse of `verletStep`: Y ← Y − h σ(Z Kᵀ + 1bᵀ);  Z ← Z + h σ(Y K + 1cᵀ).
 let verletReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    withSigma act (fun s -> verletReverseWith V8 s sc rows n m h k b c y z) (fun s -> verletReverseWith V4 s sc rows n m h k b c y z)
+    if useVector512 then
+        match act with
+        | Tanh -> verletReverseWith V8 (tanh V8) sc rows n m h k b c y z
+        | Relu -> verletReverseWith V8 (relu V8) sc rows n m h k b c y z
+        | Identity -> verletReverseWith V8 id sc rows n m h k b c y z
+    else
+        match act with
+        | Tanh -> verletReverseWith V4 (tanh V4) sc rows n m h k b c y z
+        | Relu -> verletReverseWith V4 (relu V4) sc rows n m h k b c y z
+        | Identity -> verletReverseWith V4 id sc rows n m h k b c y z
 
 let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     splatBias w b n sc.BN
@@ -428,7 +491,16 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
 /// v = −h σ'(e) ⊙ Z̄, Ȳ ← Ȳ + v Kᵀ; wᵀ Z_{j+½} + Y_jᵀ v, colsum w (b) and colsum v (c)
 /// accumulated in the scratch. A tile's first halves (a, w, Z̄) run before its second halves.
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    withSigmaDerivative act (fun s -> verletAdjointWith V8 s sc reversing rows n m h k b c y z yBar zBar) (fun s -> verletAdjointWith V4 s sc reversing rows n m h k b c y z yBar zBar)
+    if useVector512 then
+        match act with
+        | Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+        | Relu -> verletAdjointWith V8 (reluWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+        | Identity -> verletAdjointWith V8 (identityWithDerivative V8) sc reversing rows n m h k b c y z yBar zBar
+    else
+        match act with
+        | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+        | Relu -> verletAdjointWith V4 (reluWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
+        | Identity -> verletAdjointWith V4 (identityWithDerivative V4) sc reversing rows n m h k b c y z yBar zBar
 
 // ---- one kick of any scheme: T ← T + α σ(S K̂ + 1βᵀ), K̂ = K (S = Y) or Kᵀ (S = Z) ---------
 
@@ -452,7 +524,16 @@ let inline private kickWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Sc
 /// Y (K̂ = K, T of width m) or Z (K̂ = Kᵀ, T of width n); `biasV` is the scratch vector of the
 /// bias's side (`BN` for b, `BM` for c). Source and target may be the same array.
 let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (source: float[]) (target: float[]) =
-    withSigma act (fun s -> kickWith V8 s sc fromY rows n m alpha k bias biasV source target) (fun s -> kickWith V4 s sc fromY rows n m alpha k bias biasV source target)
+    if useVector512 then
+        match act with
+        | Tanh -> kickWith V8 (tanh V8) sc fromY rows n m alpha k bias biasV source target
+        | Relu -> kickWith V8 (relu V8) sc fromY rows n m alpha k bias biasV source target
+        | Identity -> kickWith V8 id sc fromY rows n m alpha k bias biasV source target
+    else
+        match act with
+        | Tanh -> kickWith V4 (tanh V4) sc fromY rows n m alpha k bias biasV source target
+        | Relu -> kickWith V4 (relu V4) sc fromY rows n m alpha k bias biasV source target
+        | Identity -> kickWith V4 id sc fromY rows n m alpha k bias biasV source target
 
 let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (dk: float[]) (dBias: float[]) (dBiasV: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
     let width = if fromY then m else n
@@ -473,7 +554,16 @@ let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
 /// The linearisation of `kick` in direction (δK, δβ) run alongside it: with a = S K̂ + 1βᵀ,
 /// δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ), then T ← T + α σ(a).
 let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (dk: float[]) (dBias: float[]) (dBiasV: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    withSigmaDerivative act (fun s -> kickSensitivityWith V8 s sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget) (fun s -> kickSensitivityWith V4 s sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget)
+    if useVector512 then
+        match act with
+        | Tanh -> kickSensitivityWith V8 (tanhWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Relu -> kickSensitivityWith V8 (reluWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Identity -> kickSensitivityWith V8 (identityWithDerivative V8) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+    else
+        match act with
+        | Tanh -> kickSensitivityWith V4 (tanhWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Relu -> kickSensitivityWith V4 (reluWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
+        | Identity -> kickSensitivityWith V4 (identityWithDerivative V4) sc fromY rows n m alpha k bias biasV dk dBias dBiasV source dSource target dTarget
 
 let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (gBiasV: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     let width = if fromY then m else n
@@ -494,4 +584,13 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> stru
 /// S̄ ← S̄ + w K̂ᵀ, and the gradient of K and colsum w (into `gBiasV`, the accumulator of the
 /// bias's side: `GN` for b, `GM` for c) accumulated in the scratch. S̄ may be T̄'s array.
 let kickAdjoint (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (gBiasV: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
-    withSigmaDerivative act (fun s -> kickAdjointWith V8 s sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar) (fun s -> kickAdjointWith V4 s sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar)
+    if useVector512 then
+        match act with
+        | Tanh -> kickAdjointWith V8 (tanhWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Relu -> kickAdjointWith V8 (reluWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Identity -> kickAdjointWith V8 (identityWithDerivative V8) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+    else
+        match act with
+        | Tanh -> kickAdjointWith V4 (tanhWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Relu -> kickAdjointWith V4 (reluWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar
+        | Identity -> kickAdjointWith V4 (identityWithDerivative V4) sc fromY rows n m alpha k bias biasV gBiasV source tBar sBar

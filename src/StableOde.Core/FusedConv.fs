@@ -376,7 +376,16 @@ let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> st
 
 /// Y ← Y + h σ(Y K + 1bᵀ) for the convolution whose weights `prepare` packed.
 let resnetStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) =
-    Fused.withSigmaDerivative act (fun s -> resnetStepWith V8 s sc rows h b y) (fun s -> resnetStepWith V4 s sc rows h b y)
+    if useVector512 then
+        match act with
+        | Tanh -> resnetStepWith V8 (tanhWithDerivative V8) sc rows h b y
+        | Relu -> resnetStepWith V8 (Fused.reluWithDerivative V8) sc rows h b y
+        | Identity -> resnetStepWith V8 (Fused.identityWithDerivative V8) sc rows h b y
+    else
+        match act with
+        | Tanh -> resnetStepWith V4 (tanhWithDerivative V4) sc rows h b y
+        | Relu -> resnetStepWith V4 (Fused.reluWithDerivative V4) sc rows h b y
+        | Identity -> resnetStepWith V4 (Fused.identityWithDerivative V4) sc rows h b y
 
 let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -402,7 +411,16 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ: Ȳ ← Ȳ + w Kᵀ,
 /// and ∂⟨Y_j K, w⟩/∂θ, colsum w accumulated in the scratch.
 let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
-    Fused.withSigmaDerivative act (fun s -> resnetAdjointWith V8 s sc rows h b y yBar) (fun s -> resnetAdjointWith V4 s sc rows h b y yBar)
+    if useVector512 then
+        match act with
+        | Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc rows h b y yBar
+        | Relu -> resnetAdjointWith V8 (Fused.reluWithDerivative V8) sc rows h b y yBar
+        | Identity -> resnetAdjointWith V8 (Fused.identityWithDerivative V8) sc rows h b y yBar
+    else
+        match act with
+        | Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc rows h b y yBar
+        | Relu -> resnetAdjointWith V4 (Fused.reluWithDerivative V4) sc rows h b y yBar
+        | Identity -> resnetAdjointWith V4 (Fused.identityWithDerivative V4) sc rows h b y yBar
 
 // ---- Verlet, K square: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) -------------------
 
@@ -432,7 +450,16 @@ let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> st
 
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}), for the convolution `prepare` packed.
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    Fused.withSigmaDerivative act (fun s -> verletStepWith V8 s sc rows h b c y z) (fun s -> verletStepWith V4 s sc rows h b c y z)
+    if useVector512 then
+        match act with
+        | Tanh -> verletStepWith V8 (tanhWithDerivative V8) sc rows h b c y z
+        | Relu -> verletStepWith V8 (Fused.reluWithDerivative V8) sc rows h b c y z
+        | Identity -> verletStepWith V8 (Fused.identityWithDerivative V8) sc rows h b c y z
+    else
+        match act with
+        | Tanh -> verletStepWith V4 (tanhWithDerivative V4) sc rows h b c y z
+        | Relu -> verletStepWith V4 (Fused.reluWithDerivative V4) sc rows h b c y z
+        | Identity -> verletStepWith V4 (Fused.identityWithDerivative V4) sc rows h b c y z
 
 let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -489,9 +516,16 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
 /// time (z holds Z_{j+½}; without `reversing` y holds Y_j, with it (y, z) hold (Y_{j+1},
 /// Z_{j+½}) and become (Y_j, Z_{j−½})).
 let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    Fused.withSigmaDerivative act
-        (fun s -> verletAdjointWith V8 s sc reversing rows h b c y z yBar zBar)
-        (fun s -> verletAdjointWith V4 s sc reversing rows h b c y z yBar zBar)
+    if useVector512 then
+        match act with
+        | Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc reversing rows h b c y z yBar zBar
+        | Relu -> verletAdjointWith V8 (Fused.reluWithDerivative V8) sc reversing rows h b c y z yBar zBar
+        | Identity -> verletAdjointWith V8 (Fused.identityWithDerivative V8) sc reversing rows h b c y z yBar zBar
+    else
+        match act with
+        | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows h b c y z yBar zBar
+        | Relu -> verletAdjointWith V4 (Fused.reluWithDerivative V4) sc reversing rows h b c y z yBar zBar
+        | Identity -> verletAdjointWith V4 (Fused.identityWithDerivative V4) sc reversing rows h b c y z yBar zBar
 
 // ---- one kick of any scheme: T ← T + α σ(S K̂ + 1βᵀ), K̂ = K (S = Y) or Kᵀ (S = Z) ---------
 
@@ -518,7 +552,16 @@ let inline private kickWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (
 /// packed: `fromY` says whether S is Y (K̂ = K) or Z (K̂ = Kᵀ). Source and target may be the
 /// same array.
 let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) =
-    Fused.withSigmaDerivative act (fun s -> kickWith V8 s sc fromY rows alpha bias source target) (fun s -> kickWith V4 s sc fromY rows alpha bias source target)
+    if useVector512 then
+        match act with
+        | Tanh -> kickWith V8 (tanhWithDerivative V8) sc fromY rows alpha bias source target
+        | Relu -> kickWith V8 (Fused.reluWithDerivative V8) sc fromY rows alpha bias source target
+        | Identity -> kickWith V8 (Fused.identityWithDerivative V8) sc fromY rows alpha bias source target
+    else
+        match act with
+        | Tanh -> kickWith V4 (tanhWithDerivative V4) sc fromY rows alpha bias source target
+        | Relu -> kickWith V4 (Fused.reluWithDerivative V4) sc fromY rows alpha bias source target
+        | Identity -> kickWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias source target
 
 let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -545,9 +588,16 @@ let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] activate: ^V 
 /// and the direction `prepareDirection` packed: with a = S K̂ + 1βᵀ,
 /// δT ← δT + α σ'(a) ⊙ (δS K̂ + S δK̂ + 1δβᵀ), then T ← T + α σ(a).
 let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    Fused.withSigmaDerivative act
-        (fun s -> kickSensitivityWith V8 s sc fromY rows alpha bias dBias source dSource target dTarget)
-        (fun s -> kickSensitivityWith V4 s sc fromY rows alpha bias dBias source dSource target dTarget)
+    if useVector512 then
+        match act with
+        | Tanh -> kickSensitivityWith V8 (tanhWithDerivative V8) sc fromY rows alpha bias dBias source dSource target dTarget
+        | Relu -> kickSensitivityWith V8 (Fused.reluWithDerivative V8) sc fromY rows alpha bias dBias source dSource target dTarget
+        | Identity -> kickSensitivityWith V8 (Fused.identityWithDerivative V8) sc fromY rows alpha bias dBias source dSource target dTarget
+    else
+        match act with
+        | Tanh -> kickSensitivityWith V4 (tanhWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
+        | Relu -> kickSensitivityWith V4 (Fused.reluWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
+        | Identity -> kickSensitivityWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
 
 let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     let n = sc.C * sc.H * sc.W
@@ -577,6 +627,13 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> s
 /// the accumulator of the bias's side: `GB` for b, `GC` for c) accumulated in the scratch.
 /// S̄ may be T̄'s array.
 let kickAdjoint (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
-    Fused.withSigmaDerivative act
-        (fun s -> kickAdjointWith V8 s sc fromY rows alpha bias gBias source tBar sBar)
-        (fun s -> kickAdjointWith V4 s sc fromY rows alpha bias gBias source tBar sBar)
+    if useVector512 then
+        match act with
+        | Tanh -> kickAdjointWith V8 (tanhWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
+        | Relu -> kickAdjointWith V8 (Fused.reluWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
+        | Identity -> kickAdjointWith V8 (Fused.identityWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
+    else
+        match act with
+        | Tanh -> kickAdjointWith V4 (tanhWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
+        | Relu -> kickAdjointWith V4 (Fused.reluWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
+        | Identity -> kickAdjointWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
