@@ -49,7 +49,7 @@ let newton =
       GradientTolerance = 1e-12
       Pcg = { MaxIterations = options.Classification.PcgIterations; RelativeTolerance = options.Classification.PcgTolerance }
       LineSearch = options.LineSearch }
-let fit = timed "classifier: 5 Newton × ≤10 PCG" (fun () -> Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.classifierToVector model.Classifier))
+let fit = timed "classifier: 5 Newton × ≤10 PCG" (fun () -> (Optimisers.newtonPcg newton System.Threading.CancellationToken.None (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector model.Classifier)).Result)
 let classifier = Objective.classifierOfVector model.Classifier.Hypothesis width 10 fit.Solution
 let sub = Array.sub (Dataset.permutation 7 trainCount) 0 (min options.Propagation.HessianSubsample trainCount)
 let dataH = Dataset.select sub training

@@ -243,6 +243,27 @@ module TrainingOptions =
     let withSchedule (iterations: int) (maxDepth: int) (o: TrainingOptions) =
         { o with Iterations = iterations; MaxDepth = maxDepth }
 
+    /// The same options with batches of `batchSize` training examples.
+    let withBatchSize (batchSize: int) (o: TrainingOptions) = { o with BatchSize = batchSize }
+
+    /// The same options with the Gauss–Newton curvature on `count` examples of the batch.
+    let withHessianSubsample (count: int) (o: TrainingOptions) =
+        { o with Propagation = { o.Propagation with HessianSubsample = count } }
+
+    /// The same options with initial θ of standard deviation `scale`.
+    let withInitialScale (scale: float) (o: TrainingOptions) = { o with InitialScale = scale }
+
+    /// The same options with the classifier's hypothesis fixed.
+    let withHypothesis (hypothesis: Hypothesis) (o: TrainingOptions) = { o with Hypothesis = Some hypothesis }
+
+    /// The same options with the seed of every random choice.
+    let withSeed (seed: int) (o: TrainingOptions) = { o with Seed = seed }
+
+    /// The same options with the classifier fitted anew after every prolongation (`defaults`'
+    /// refit, unless the options have their own) or kept.
+    let withRefit (refit: bool) (o: TrainingOptions) =
+        { o with Refit = if refit then Option.orElse defaults.Refit o.Refit else None }
+
     /// The concentric ellipses (§6.1): α_θ = 1e-3.
     let ellipses = defaults
 
@@ -409,15 +430,15 @@ module Training =
 
     /// Newton–PCG on the classification problem (W, μ) for the features yN (Y_N of the examples
     /// whose label matrix is `labels`) from the classifier c, with the classification step's
-    /// regulariser, PCG tolerance and line search.
-    let private fitClassifier (options: TrainingOptions) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+    /// regulariser, PCG tolerance and line search; `cancel` stops it between iterations.
+    let private fitClassifier (options: TrainingOptions) (cancel: CancellationToken) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
         let problem = Objective.classification options.Classification.Regulariser c.Hypothesis yN labels
         let newton =
             { MaxIterations = newtonIterations
               GradientTolerance = 1e-12
               Pcg = { MaxIterations = pcgIterations; RelativeTolerance = options.Classification.PcgTolerance }
               LineSearch = options.LineSearch }
-        let r = Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.classifierToVector c)
+        let r = (Optimisers.newtonPcg newton cancel (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector c)).Result
         r, Objective.classifierOfVector c.Hypothesis c.W.RowCount c.W.ColumnCount r.Solution
 
     /// The classifier fitted anew to a (prolongated) network: Newton–PCG from W = 0, μ = 0 on the
@@ -427,7 +448,7 @@ module Training =
         let yN = Solve.forward model.Network model.Parameters training.Features
         let labels = Classifier.labelMatrix c.Hypothesis training.Classes training.Labels
         let start = Classifier.zero c.Hypothesis c.W.RowCount c.W.ColumnCount
-        match fitClassifier options refit.NewtonIterations refit.PcgIterations yN labels start with
+        match fitClassifier options CancellationToken.None refit.NewtonIterations refit.PcgIterations yN labels start with
         | { Status = Diverged }, _ -> c
         | _, fitted -> fitted
 
@@ -449,42 +470,32 @@ module Training =
         let labelsOf (d: Dataset) = Classifier.labelMatrix hyp classes d.Labels
         let rng = Random(options.Seed + 7919 * net.Depth)
         let classification (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
-            fitClassifier options options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
-        let damping = ref options.Propagation.Damping
-        // θ and Y_N(θ) of the propagation step's last line-search trial on the batch — the
-        // accepted step's, when the search accepted one — reused for the training accuracy and,
-        // when every batch is the whole training set, by the next classification step.
-        let lastTrial = ref None
-        let propagation (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser damping.Value net c y0 labels y0H labelsH
-            let evaluate (x: float[]) =
-                lastTrial.Value <- None
-                let value, yN = Objective.propagationTrial options.Propagation.Regulariser net c y0 labels x
-                lastTrial.Value <- yN |> Option.map (fun y -> y0, Array.copy x, y)
-                value
-            let newton =
-                { MaxIterations = 1
-                  GradientTolerance = 1e-12
-                  Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
-                  LineSearch = options.LineSearch }
-            let linearised = ref None
-            let linearise (x: float[]) =
-                let lin = problem.Linearise x
-                linearised.Value <- Some lin
-                lin
-            let x0 = Objective.parametersToVector p
-            lastTrial.Value <- None
-            let r = Optimisers.newtonPcg newton evaluate linearise x0
-            match options.Propagation.AdaptiveDamping, linearised.Value, r.History with
-            | true, Some lin, [ last ] ->
-                damping.Value <- adaptDamping options.Propagation.Damping damping.Value (gainRatio lin x0 r.Solution last.Objective)
-            | _ -> ()
-            r, Objective.parametersOfVector net r.Solution
-        // Y_N of a data set at θ: the last line-search trial's when it was on the same features at
-        // the same θ (the forward pass is deterministic), else a forward pass.
-        let forwardAt (theta: Parameters) (d: Dataset) =
-            match lastTrial.Value with
-            | Some(y0, x, yN) when obj.ReferenceEquals(y0, d.Features) && x = Objective.parametersToVector theta -> yN
+            fitClassifier options control.Cancellation options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
+        let newton =
+            { MaxIterations = 1
+              GradientTolerance = 1e-12
+              Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
+              LineSearch = options.LineSearch }
+        // One Gauss–Newton–PCG step on θ with damping λ. Returns the optimiser's result, the new θ,
+        // the damping for the next step (adapted by the step's gain ratio) and Y_N of the batch at
+        // the new θ when the step was accepted with finite features — reused for the training
+        // accuracy and, when every batch is the whole training set, by the next classification step.
+        let propagation (damping: float) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser damping net c y0 labels y0H labelsH
+            let trial (x: float[]) = Objective.propagationTrial options.Propagation.Regulariser net c y0 labels x
+            let r = Optimisers.newtonPcg newton control.Cancellation trial problem.Linearise (Objective.parametersToVector p)
+            let theta = Objective.parametersOfVector net r.Result.Solution
+            let nextDamping =
+                match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
+                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation last.From r.Result.Solution step.Objective)
+                | _ -> damping
+            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun yN -> y0, theta, yN)
+            r.Result, theta, nextDamping, features
+        // Y_N of a data set at θ: the propagation step's when it was on the same features at the
+        // same θ (the forward pass is deterministic), else a forward pass.
+        let forwardAt (computed: (Matrix<float> * Parameters * Matrix<float>) option) (theta: Parameters) (d: Dataset) =
+            match computed with
+            | Some(y0, at, yN) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> yN
             | _ -> Solve.forward net theta d.Features
         let initialValidation = accuracy start split.Validation
         let mutable current = start
@@ -495,6 +506,8 @@ module Training =
         let mutable history = []
         let mutable status = MaxIterations
         let mutable k = 0
+        let mutable damping = options.Propagation.Damping
+        let mutable computed = None
         while status = MaxIterations && k < options.Iterations do
             if control.Cancellation.IsCancellationRequested then status <- Cancelled
             else
@@ -502,18 +515,20 @@ module Training =
                 let batch = sample rng options.BatchSize (Dataset.count training)
                 let dataT = if batch.Length = Dataset.count training then training else Dataset.select batch training
                 let labelsT = labelsOf dataT
-                let yN = forwardAt current.Parameters dataT
+                let yN = forwardAt computed current.Parameters dataT
                 let cr, classifier = classification yN labelsT current.Classifier
                 match cr.Status with
-                | Diverged | LineSearchFailed -> status <- cr.Status
+                | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
                     let sub = sample rng options.Propagation.HessianSubsample dataT.Labels.Length
                     let dataH = if sub.Length = dataT.Labels.Length then dataT else Dataset.select sub dataT
-                    let usedDamping = damping.Value
-                    let pr, theta = propagation current.Parameters classifier dataT.Features labelsT dataH.Features (labelsOf dataH)
+                    let usedDamping = damping
+                    let pr, theta, nextDamping, features = propagation damping current.Parameters classifier dataT.Features labelsT dataH.Features (labelsOf dataH)
+                    damping <- nextDamping
+                    computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
                     match pr.Status with
-                    | Diverged | LineSearchFailed ->
+                    | Diverged | LineSearchFailed | Cancelled ->
                         current <- { current with Classifier = classifier }
                         status <- pr.Status
                     | _ ->
@@ -522,7 +537,7 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = accuracyOf classifier (forwardAt theta training) training
+                        let trainingAccuracy = accuracyOf classifier (forwardAt computed theta training) training
                         let validationAccuracy = accuracy model split.Validation
                         let record =
                             { Iteration = k
