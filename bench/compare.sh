@@ -6,9 +6,10 @@
 # first, `StableOde.Bench peak`) and µs per layer. The peer's BLAS is installed when missing,
 # checked and put on its best kernel for this processor once, before the runs
 # (bench/peers/peer_blas.py, which prints what it tried and what it chose).
-# usage: bench/compare.sh [S1] [S2] [S3]   (default: S1 S2)
+# usage: bench/compare.sh [S1] [S2] [S3]   (default: S1 S2; SAMPLES3=s sets S3's batch size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/cases.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 python=${PYTHON:-/usr/bin/python3}
 cases=("$@")
@@ -28,12 +29,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 rows=$(mktemp "${TMPDIR:-/tmp}/stableode-compare.XXXXXX")
 trap 'rm -f "$rows"' EXIT
 for c in "${cases[@]}"; do
-  case $c in
-    S1) args="--width 2 --samples 1000 --layers 1024 --final-time 20"; repeat=15 ;;
-    S2) args="--width 8 --samples 4000 --layers 1024 --final-time 5"; repeat=7 ;;
-    S3) args="--samples 5000 --layers 16 --final-time 6 --conv 6,28,28"; repeat=3 ;;
-    *) echo "unknown case $c (S1, S2 or S3)" >&2; exit 1 ;;
-  esac
+  case_args "$c" || exit 1
   layers=$(echo "$args" | sed -E 's/.*--layers ([0-9]+).*/\1/')
   for p in resnet verlet; do
     for m in forward gradient; do

@@ -104,14 +104,14 @@ let strategy (o: Options) =
 /// that stores every pre-activation would do; recomputation by checkpoints or reversal,
 /// activations, biases, updates and the classifier are not counted. A product costs 2·s·n·m
 /// for a dense n×m K, and 2·s·c²·(3H − 2)(3W − 2) for the convolution (only the taps inside the
-/// image; the antisymmetric operator counts its two base products).
+/// image; the antisymmetric operator is one product too: the fused kernels multiply by its
+/// effective weights ½(K − Kᵀ − γI)).
 let flops (o: Options) : float =
     let net = network o
     let perProduct =
         match o.Conv with
         | Some(c, h, w) -> 2.0 * float o.Samples * float (c * c) * float (3 * h - 2) * float (3 * w - 2)
         | None -> 2.0 * float o.Samples * float (Operator.inWidth net.Operator) * float (Operator.outWidth net.Operator)
-    let perProduct = if o.Propagator = AntisymmetricResNet then 2.0 * perProduct else perProduct
     let products = (Scheme.ofPropagator o.Propagator).Stages |> List.filter (fun s -> s.Kind = Kick) |> List.length |> float
     let passes = if o.Mode = Gradient then 3.0 else 1.0
     float o.Layers * products * passes * perProduct

@@ -5,13 +5,15 @@
 ///
 /// A layer is its stages: forward in order, linearised in order, transposed in reverse order,
 /// undone in reverse order. Each stage runs a primitive — a kick (its forward, linearisation and
-/// transpose) or a drift — on one of two kernels: dense operators (and their antisymmetric and
-/// negative-semidefinite parametrisations) on the fused per-stage kernels of `Fused` on
-/// machines with 512-bit or 256-bit vectors; every other case on whole-column operator products
-/// (convolutions by the direct kernels of `Operator.fast…`). Fusion across stages is this
-/// backend's business: it recognises the stage lists of ResNet, leapfrog and Verlet and runs
-/// their whole-layer kernels (`Fused`, and `FusedConv` for ResNet and Verlet on a 3×3
-/// convolution). Results agree with the plain backend to round-off (tests hold them to 1e-12).
+/// transpose) or a drift — on the fused per-stage kernels on machines with 512-bit or 256-bit
+/// vectors: `Fused` for dense operators (and their antisymmetric and negative-semidefinite
+/// parametrisations), `FusedConv` for 3×3 convolutions (and their antisymmetric
+/// parametrisation); every other case on whole-column operator products (`Operator.fast…`).
+/// A parametrised operator runs the kernels of the plain one on its effective weights, and the
+/// gradient is pulled back to θ. Fusion across stages is this backend's business: it recognises
+/// the stage lists of ResNet, leapfrog and Verlet and runs their whole-layer kernels (`Fused`,
+/// and `FusedConv` for ResNet and Verlet on a convolution). Results agree with the plain backend
+/// to round-off (tests hold them to 1e-12).
 [<OptimisedFromFirstCall>]
 module StableOde.Core.Engine
 
@@ -28,12 +30,14 @@ type Fusion =
     | FusedLeapfrog
     /// `Fused.verlet…`: `Scheme.verlet` on a dense operator (tiles of 32 rows).
     | FusedVerlet
-    /// `FusedConv.resnet…`: `Scheme.resnet` on a plain 3×3 convolution.
+    /// `FusedConv.resnet…`: `Scheme.resnet` on a 3×3 convolution (plain or antisymmetric).
     | ConvResNet
-    /// `FusedConv.verlet…`: `Scheme.verlet` on a plain 3×3 convolution.
+    /// `FusedConv.verlet…`: `Scheme.verlet` on a 3×3 convolution (plain or antisymmetric).
     | ConvVerlet
     /// Stage by stage on the fused per-stage kernels `Fused.kick…` (dense operators).
     | FusedStages
+    /// Stage by stage on the fused per-stage kernels `FusedConv.kick…` (3×3 convolutions).
+    | ConvStages
     /// Stage by stage on whole-column operator products.
     | Stages
 
@@ -100,6 +104,14 @@ let isFused (net: Network) =
         | Dense _ | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> true
         | _ -> false)
 
+/// Whether a network's operator runs the fused convolution kernels: a 3×3 convolution, plain or
+/// antisymmetric, on a machine with 512-bit or 256-bit vectors.
+let isFusedConv (net: Network) =
+    FusedConv.available
+    && (match net.Operator with
+        | Conv3x3 _ | Antisymmetric(Conv3x3 _, _) -> true
+        | _ -> false)
+
 /// How a network's layers run: a whole-layer kernel when its stage list is one the backend
 /// fuses, else stage by stage.
 let fusion (net: Network) : Fusion =
@@ -109,11 +121,17 @@ let fusion (net: Network) : Fusion =
         elif scheme = Scheme.leapfrog then FusedLeapfrog
         elif scheme = Scheme.verlet then FusedVerlet
         else FusedStages
-    else
-        match net.Operator with
-        | Conv3x3 _ when FusedConv.available && scheme = Scheme.resnet -> ConvResNet
-        | Conv3x3 _ when FusedConv.available && scheme = Scheme.verlet -> ConvVerlet
-        | _ -> Stages
+    elif isFusedConv net then
+        if scheme = Scheme.resnet then ConvResNet
+        elif scheme = Scheme.verlet then ConvVerlet
+        else ConvStages
+    else Stages
+
+/// Whether a block runs the fused convolution kernels (whole layers or stages).
+let private onConv (b: Block) =
+    match b.Fusion with
+    | ConvResNet | ConvVerlet | ConvStages -> true
+    | _ -> false
 
 /// The whole-width workspace of a block of `rows` rows, allocated on first use.
 let workspace (net: Network) (rows: int) : System.Lazy<Workspace> =
@@ -137,6 +155,7 @@ let blocks (net: Network) (s: int) : Block[] =
     let matrixSize =
         match net.Operator with
         | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
+        | Antisymmetric(Conv3x3(c, _, _), _) -> 9 * c * c
         | _ -> 0
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
@@ -186,17 +205,38 @@ let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
     if blocks.Length = 1 then f 0 blocks[0]
     else Parallel.For(0, blocks.Length, onePerCore, fun i -> f i blocks[i]) |> ignore
 
-// ---- the effective dense matrix of the fused kernels -------------------------------------
+// ---- the effective weights of the fused kernels ------------------------------------------
 
-/// The dense matrix the fused kernels multiply by for θ: K itself, ½(K − Kᵀ − γI) for the
-/// antisymmetric parametrisation, −B Bᵀ for the negative-semidefinite one (B = θ).
+/// The calling thread's scratch of the fused convolution kernels for a network's sizes.
+let private convScratch (net: Network) =
+    match net.Operator with
+    | Conv3x3(c, h, w) | Antisymmetric(Conv3x3(c, h, w), _) -> FusedConv.scratchFor c h w net.BiasWidth net.AuxBiasWidth
+    | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
+
+/// For entry e of a square base operator's weights: the entry the transpose puts there, and
+/// whether e lies on the identity. A dense n×n K: (o·n + i) ↦ (i·n + o), the identity i = o; a
+/// 3×3 convolution of c channels: (9i + tap)·c + o ↦ (9o + 8 − tap)·c + i, the identity i = o
+/// at the centre tap 4.
+let private transposedEntry (op: Operator) (e: int) =
+    match op with
+    | Conv3x3(c, _, _) ->
+        let o, i, tap = e % c, e / c / 9, e / c % 9
+        struct ((9 * o + 8 - tap) * c + i, i = o && tap = 4)
+    | _ ->
+        let n = Operator.inWidth op
+        let o, i = e / n, e % n
+        struct (i * n + o, i = o)
+
+/// The weights the fused kernels multiply by for θ: K itself, ½(K − Kᵀ − γI) for the
+/// antisymmetric parametrisation (dense or convolution), −B Bᵀ for the negative-semidefinite
+/// one (dense, B = θ).
 let private matrixOf (b: Block) (theta: float[]) : float[] =
     match b.Ctx.Net.Operator with
-    | Antisymmetric(Dense(n, _), gamma) ->
+    | Antisymmetric(op, gamma) ->
         let mat = b.Matrix
-        for o in 0 .. n - 1 do
-            for i in 0 .. n - 1 do
-                mat[o * n + i] <- 0.5 * (theta[o * n + i] - theta[i * n + o]) - (if i = o then 0.5 * gamma else 0.0)
+        for e in 0 .. mat.Length - 1 do
+            let struct (t, diagonal) = transposedEntry op e
+            mat[e] <- 0.5 * (theta[e] - theta[t]) - (if diagonal then 0.5 * gamma else 0.0)
         mat
     | NegativeSemidefinite(Dense(n, r)) ->
         let mat = b.Matrix
@@ -213,11 +253,11 @@ let private matrixOf (b: Block) (theta: float[]) : float[] =
 /// antisymmetric parametrisation, −(δB Bᵀ + B δBᵀ) for −B Bᵀ.
 let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : float[] =
     match b.Ctx.Net.Operator with
-    | Antisymmetric(Dense(n, _), _) ->
+    | Antisymmetric(op, _) ->
         let dm = b.MatrixDirection
-        for o in 0 .. n - 1 do
-            for i in 0 .. n - 1 do
-                dm[o * n + i] <- 0.5 * (dTheta[o * n + i] - dTheta[i * n + o])
+        for e in 0 .. dm.Length - 1 do
+            let struct (t, _) = transposedEntry op e
+            dm[e] <- 0.5 * (dTheta[e] - dTheta[t])
         dm
     | NegativeSemidefinite(Dense(n, r)) ->
         let dm = b.MatrixDirection
@@ -238,36 +278,40 @@ let private inputOnly (g: Weights) = g.K.Length = 0
 /// The layer gradient of an input-only adjoint step (see `inputOnly`).
 let noGradient: Weights = { K = Array.empty; b = Array.empty; c = Array.empty }
 
-/// Adds the layer gradient accumulated by a fused adjoint kernel to g: the gradient with
-/// respect to the effective matrix, pulled back to θ (G ↦ ½(G − Gᵀ) for the antisymmetric
-/// parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients; for an empty gTheta
-/// (an input-only step) it only clears the accumulators.
+/// Adds the layer gradient accumulated by a fused adjoint kernel (dense or convolution) to g:
+/// the gradient with respect to the effective weights, pulled back to θ (G ↦ ½(G − Gᵀ) for the
+/// antisymmetric parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients (gbN of
+/// b, gbM of c); for an empty gTheta (an input-only step) it only clears the accumulators.
 let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
     let net = b.Ctx.Net
     let n, m = Network.width net, Network.auxWidth net
+    let reduceTo (g: float[]) =
+        if onConv b then FusedConv.reduce (convScratch net) g gbN gbM else Fused.reduce b.Scratch n m g gbN gbM
     match net.Operator with
     | _ when gTheta.Length = 0 ->
-        System.Array.Clear b.Scratch.GK
-        System.Array.Clear b.Scratch.GN
-        System.Array.Clear b.Scratch.GM
-    | Antisymmetric(Dense _, _) ->
+        if onConv b then FusedConv.clearGradients (convScratch net)
+        else
+            System.Array.Clear b.Scratch.GK
+            System.Array.Clear b.Scratch.GN
+            System.Array.Clear b.Scratch.GM
+    | Antisymmetric(op, _) ->
         let gm = b.MatrixGradient
         System.Array.Clear gm
-        Fused.reduce b.Scratch n m gm gbN gbM
-        for o in 0 .. n - 1 do
-            for i in 0 .. n - 1 do
-                gTheta[o * n + i] <- gTheta[o * n + i] + 0.5 * (gm[o * n + i] - gm[i * n + o])
+        reduceTo gm
+        for e in 0 .. gm.Length - 1 do
+            let struct (t, _) = transposedEntry op e
+            gTheta[e] <- gTheta[e] + 0.5 * (gm[e] - gm[t])
     | NegativeSemidefinite(Dense(_, r)) ->
         let gm = b.MatrixGradient
         System.Array.Clear gm
-        Fused.reduce b.Scratch n m gm gbN gbM
+        reduceTo gm
         for l in 0 .. r - 1 do
             for i in 0 .. n - 1 do
                 let mutable acc = 0.0
                 for o in 0 .. n - 1 do
                     acc <- acc + (gm[o * n + i] + gm[i * n + o]) * theta[l * n + o]
                 gTheta[l * n + i] <- gTheta[l * n + i] - acc
-    | _ -> Fused.reduce b.Scratch n m gTheta gbN gbM
+    | _ -> reduceTo gTheta
 
 // ---- the primitives: a kick and a drift, their linearisation, transpose and inverse -------
 
@@ -299,10 +343,14 @@ let private activate (b: Block) (a: float[]) (u: float[]) (d: float[]) =
 /// T ← T + α σ(S K̂ + 1βᵀ) for a kick stage (k: the matrix of the fused kernels, or θ).
 let private kick (b: Block) (stage: Stage) (alpha: float) (k: float[]) (w: Weights) (source: float[]) (target: float[]) =
     let bias = biasOf stage w
+    let net = b.Ctx.Net
     if b.Fusion = FusedStages then
-        let net = b.Ctx.Net
         let struct (bv, _, _) = biasVectors b.Scratch stage
         Fused.kick net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net) alpha k bias bv source target
+    elif onConv b then
+        let sc = convScratch net
+        FusedConv.prepare sc k
+        FusedConv.kick net.Activation sc (stage.Source = Variable.Y) b.Ctx.S alpha bias source target
     else
         let struct (a, u, _, _) = buffers b.Ws.Value stage
         pre b (sideOf stage) w.K bias source a
@@ -365,13 +413,20 @@ let inline private linearisedStage (b: Block) (j: int) (stage: Stage) (w: Weight
         axpy alpha u target
 
 /// The linearised stage and the stage, in place (`linearisedStage`), with the kick's activation
-/// evaluated at its pre-activation, or by the fused per-stage kernel.
+/// evaluated at its pre-activation, or by the fused per-stage kernel (dense or convolution).
 let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk: float[]) (w: Weights) (dw: Weights) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     if stage.Kind = Kick && b.Fusion = FusedStages then
         let net = b.Ctx.Net
         let struct (bv, dv, _) = biasVectors b.Scratch stage
         Fused.kickSensitivity net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
             (alphaOf b j stage) k (biasOf stage w) bv dk (biasOf stage dw) dv (pick stage.Source y z) (pick stage.Source dy dz) (pick stage.Target y z) (pick stage.Target dy dz)
+    elif stage.Kind = Kick && onConv b then
+        let net = b.Ctx.Net
+        let sc = convScratch net
+        FusedConv.prepare sc k
+        FusedConv.prepareDirection sc dk
+        FusedConv.kickSensitivity net.Activation sc (stage.Source = Variable.Y) b.Ctx.S (alphaOf b j stage) (biasOf stage w) (biasOf stage dw)
+            (pick stage.Source y z) (pick stage.Source dy dz) (pick stage.Target y z) (pick stage.Target dy dz)
     else
         linearisedStage b j stage w dw (fun source ->
             let struct (a, u, d, _) = buffers b.Ws.Value stage
@@ -392,14 +447,20 @@ let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Wei
         let struct (bv, _, gv) = biasVectors b.Scratch stage
         Fused.kickAdjoint net.Activation b.Scratch (stage.Source = Variable.Y) b.Ctx.S (Network.width net) (Network.auxWidth net)
             alpha k (biasOf stage w) bv gv source tBar sBar
+    | Kick when onConv b ->
+        let net = b.Ctx.Net
+        let sc = convScratch net
+        FusedConv.prepare sc k
+        let gBias = if stage.Bias = Some BiasName.C then sc.GC else sc.GB
+        FusedConv.kickAdjoint net.Activation sc (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage w) gBias source tBar sBar
     | Kick ->
         let struct (a, u, d, _) = buffers b.Ws.Value stage
         pre b (sideOf stage) w.K (biasOf stage w) source a
         activate b a u d
         kickTransposed b stage alpha w g d source tBar sBar
 
-/// The matrix the stage kernels multiply by: the fused kernels' effective matrix, else θ.
-let private stageMatrix (b: Block) (w: Weights) = if b.Fusion = FusedStages then matrixOf b w.K else w.K
+/// The weights the stage kernels multiply by: the fused kernels' effective weights, else θ.
+let private stageMatrix (b: Block) (w: Weights) = if b.Fusion = Stages then w.K else matrixOf b w.K
 
 /// The adjoint of layer j stage by stage from its input state (y, z): the stages are run again
 /// on working copies to recover the source each kick read, then transposed in reverse order.
@@ -417,17 +478,11 @@ let private stagesAdjoint (b: Block) (j: int) (w: Weights) (y: float[]) (z: floa
         if i < b.Stages.Length - 1 then applyStage b j 1.0 stage k w ws.Yw zw
     for i in b.Stages.Length - 1 .. -1 .. 0 do
         stageAdjoint b j b.Stages[i] k w g ws.Sources[i] yBar zBar
-    if b.Fusion = FusedStages then reduceInto b w.K g.b g.c g.K
+    if b.Fusion <> Stages then reduceInto b w.K g.b g.c g.K
 
 // ---- the layer: whole-layer kernels or stages --------------------------------------------
 
 let private omega (j: int) = if j = 0 then 0.5 else 1.0
-
-/// The calling thread's scratch of the fused convolution kernels for a network's sizes.
-let private convScratch (net: Network) =
-    match net.Operator with
-    | Conv3x3(c, h, w) -> FusedConv.scratchFor c h w net.BiasWidth net.AuxBiasWidth
-    | _ -> invalidOp "the fused convolution kernels need a 3×3 convolution"
 
 /// What the whole-layer kernels take from a block: the network, σ, the rows, h, n and m.
 let private sizes (b: Block) =
@@ -440,13 +495,13 @@ let step (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     match b.Fusion with
     | ConvResNet | ConvVerlet ->
         let sc = convScratch net
-        FusedConv.prepare sc w.K
+        FusedConv.prepare sc (matrixOf b w.K)
         if b.Fusion = ConvVerlet then FusedConv.verletStep act sc rows h w.b w.c y z
         else FusedConv.resnetStep act sc rows h w.b y
     | FusedResNet -> Fused.resnetStep act b.Scratch rows n h (matrixOf b w.K) w.b y
     | FusedLeapfrog -> Fused.leapfrogStep act b.Scratch rows n h (omega j) (matrixOf b w.K) w.b y z
     | FusedVerlet -> Fused.verletStep act b.Scratch rows n m h (matrixOf b w.K) w.b w.c y z
-    | FusedStages | Stages ->
+    | FusedStages | ConvStages | Stages ->
         let k = stageMatrix b w
         for stage in b.Stages do
             applyStage b j 1.0 stage k w y z
@@ -463,7 +518,7 @@ let sensitivityStep (b: Block) (j: int) (w: Weights) (dw: Weights) (y: float[]) 
         | FusedLeapfrog -> Fused.leapfrogSensitivity act b.Scratch rows n h (omega j) k w.b dk dw.b y z dy dz
         | _ -> Fused.verletSensitivity act b.Scratch rows n m h k w.b w.c dk dw.b dw.c y z dy dz
     | _ ->
-        let k, dk = (if b.Fusion = FusedStages then matrixOf b w.K, matrixDirectionOf b w.K dw.K else w.K, dw.K)
+        let k, dk = (if b.Fusion = Stages then w.K, dw.K else matrixOf b w.K, matrixDirectionOf b w.K dw.K)
         for stage in b.Stages do
             stageSensitivity b j stage k dk w dw y z dy dz
 
@@ -475,7 +530,7 @@ let reverse (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) =
     | FusedLeapfrog -> Fused.leapfrogReverse act b.Scratch rows n h (omega j) (matrixOf b w.K) w.b y z
     | FusedVerlet -> Fused.verletReverse act b.Scratch rows n m h (matrixOf b w.K) w.b w.c y z
     | _ ->
-        let k = (if b.Fusion = FusedStages then matrixOf b w.K else w.K)
+        let k = stageMatrix b w
         for i in b.Stages.Length - 1 .. -1 .. 0 do
             applyStage b j -1.0 b.Stages[i] k w y z
 
@@ -486,10 +541,10 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
     match b.Fusion with
     | ConvResNet | ConvVerlet ->
         let sc = convScratch net
-        FusedConv.prepare sc w.K
+        FusedConv.prepare sc (matrixOf b w.K)
         if b.Fusion = ConvVerlet then FusedConv.verletAdjoint act sc reversing rows h w.b w.c y z' yBar zBar
         else FusedConv.resnetAdjoint act sc rows h w.b y yBar
-        FusedConv.reduce sc g.K g.b g.c
+        reduceInto b w.K g.b g.c g.K
     | FusedResNet ->
         Fused.resnetAdjoint act b.Scratch rows n h (matrixOf b w.K) w.b y yBar
         reduceInto b w.K g.b Array.empty g.K
@@ -504,7 +559,7 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
 /// (Y_j, Z_j) and Z_{j+1}; the gradients of layer j are added to g (none for `noGradient`).
 let adjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (z': float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
     match b.Fusion with
-    | FusedStages | Stages -> stagesAdjoint b j w y z yBar zBar g
+    | FusedStages | ConvStages | Stages -> stagesAdjoint b j w y z yBar zBar g
     | _ -> fusedAdjoint b false j w y z' yBar zBar g
 
 /// The reversal strategy's step j (invertible schemes): (Y, Z) go from (Y_{j+1}, Z_{j+1}) back

@@ -106,6 +106,34 @@ let inline private transposed (w: ^W) (z: float[]) (rows: int) (r: int) (n: int)
         acc <- Simd.fma w (Simd.load w z (o * rows + r)) (Simd.splat w (elem k (o * n + i))) acc
     acc
 
+/// The transpose of a kick that read Y, for the rows at r: with V (width m) one vector per
+/// feature in `v`, S̄ ← S̄ + V Kᵀ and GK ← GK + S ⊗ V lane-wise (S of width n).
+let inline private transposeDirect (w: ^W) (sc: Scratch) (v: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (source: float[]) (sBar: float[]) =
+    for i in 0 .. n - 1 do
+        let at = i * rows + r
+        let yi: ^V = Simd.load w source at
+        let mutable acc: ^V = Simd.load w sBar at
+        for o in 0 .. m - 1 do
+            let wv: ^V = Simd.load w v (o * Lanes)
+            acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
+            let e = (o * n + i) * Lanes
+            Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
+        Simd.store w acc sBar at
+
+/// The transpose of a kick that read Z, for the rows at r: with V (width n) one vector per
+/// feature in `v`, S̄ ← S̄ + V K and GK ← GK + V ⊗ S lane-wise (S of width m).
+let inline private transposeTransposed (w: ^W) (sc: Scratch) (v: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (source: float[]) (sBar: float[]) =
+    for o in 0 .. m - 1 do
+        let at = o * rows + r
+        let zo: ^V = Simd.load w source at
+        let mutable acc: ^V = Simd.load w sBar at
+        for i in 0 .. n - 1 do
+            let wv: ^V = Simd.load w v (i * Lanes)
+            acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
+            let e = (o * n + i) * Lanes
+            Simd.store w (Simd.fma w wv zo (Simd.load w sc.GK e)) sc.GK e
+        Simd.store w acc sBar at
+
 let inline private reduceWith (w: ^W) (sc: Scratch) (n: int) (m: int) (gK: float[]) (gbN: float[]) (gbM: float[]) =
     let inline lanes (a: float[]) (f: int) : float = Simd.sum w (Simd.load w a (f * Lanes) : ^V)
     for e in 0 .. n * m - 1 do
@@ -191,15 +219,7 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
             let wv = hv * d * Simd.load w yBar (o * rows + r)
             Simd.store w wv sc.T (o * Lanes)
             Simd.store w (Simd.load w sc.GN (o * Lanes) + wv) sc.GN (o * Lanes)
-        for i in 0 .. n - 1 do
-            let yi = Simd.load w y (i * rows + r)
-            let mutable acc = Simd.load w yBar (i * rows + r)
-            for o in 0 .. n - 1 do
-                let wv = Simd.load w sc.T (o * Lanes)
-                acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-                let e = (o * n + i) * Lanes
-                Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
-            Simd.store w acc yBar (i * rows + r)
+        transposeDirect w sc sc.T rows r n n k y yBar
 
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ:
 /// Ȳ ← Ȳ + w Kᵀ, and Y_jᵀ w, colsum w accumulated in the scratch.
@@ -322,15 +342,7 @@ let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
             for o in 0 .. n - 1 do
                 let at = o * rows + r
                 Simd.store w (Simd.fma w -wh (Simd.load w sc.V (o * Lanes)) (Simd.load w z at)) z at
-        for i in 0 .. n - 1 do
-            let yi = Simd.load w y (i * rows + r)
-            let mutable acc = Simd.load w yBar (i * rows + r)
-            for o in 0 .. n - 1 do
-                let wv = Simd.load w sc.T (o * Lanes)
-                acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-                let e = (o * n + i) * Lanes
-                Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
-            Simd.store w acc yBar (i * rows + r)
+        transposeDirect w sc sc.T rows r n n k y yBar
 
 /// The adjoint of leapfrog step j, optionally fused with its inverse. Without `reversing`, y
 /// holds Y_j; with it, (y, z) hold (Y_{j+1}, Z_{j+½}) and become (Y_j, Z_{j−½}). Then
@@ -462,16 +474,7 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
                 let wv = hv * d * Simd.load w yBar at
                 Simd.store w wv sc.T (i * Lanes)
                 Simd.store w (Simd.load w sc.GN (i * Lanes) + wv) sc.GN (i * Lanes)
-            for o in 0 .. m - 1 do
-                let at = o * rows + r
-                let zo = Simd.load w z at
-                let mutable acc = Simd.load w zBar at
-                for i in 0 .. n - 1 do
-                    let wv = Simd.load w sc.T (i * Lanes)
-                    acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-                    let e = (o * n + i) * Lanes
-                    Simd.store w (Simd.fma w wv zo (Simd.load w sc.GK e)) sc.GK e
-                Simd.store w acc zBar at
+            transposeTransposed w sc sc.T rows r n m k z zBar
         for r in tile .. lanes .. last do
             for o in 0 .. m - 1 do
                 let at = o * rows + r
@@ -480,16 +483,7 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
                 let v = -hv * d * Simd.load w zBar at
                 Simd.store w v sc.V (o * Lanes)
                 Simd.store w (Simd.load w sc.GM (o * Lanes) + v) sc.GM (o * Lanes)
-            for i in 0 .. n - 1 do
-                let at = i * rows + r
-                let yi = Simd.load w y at
-                let mutable acc = Simd.load w yBar at
-                for o in 0 .. m - 1 do
-                    let v = Simd.load w sc.V (o * Lanes)
-                    acc <- Simd.fma w v (Simd.splat w (elem k (o * n + i))) acc
-                    let e = (o * n + i) * Lanes
-                    Simd.store w (Simd.fma w yi v (Simd.load w sc.GK e)) sc.GK e
-                Simd.store w acc yBar at
+            transposeDirect w sc sc.V rows r n m k y yBar
 
 /// The adjoint of Verlet step j, optionally fused with its inverse. z holds Z_{j+½}; without
 /// `reversing`, y holds Y_j; with it, (y, z) hold (Y_{j+1}, Z_{j+½}) and become (Y_j, Z_{j−½}).
@@ -582,27 +576,9 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> stru
             Simd.store w wv sc.T (o * Lanes)
             Simd.store w (Simd.load w gBiasV (o * Lanes) + wv) gBiasV (o * Lanes)
         if fromY then
-            for i in 0 .. n - 1 do
-                let at = i * rows + r
-                let yi = Simd.load w source at
-                let mutable acc = Simd.load w sBar at
-                for o in 0 .. m - 1 do
-                    let wv = Simd.load w sc.T (o * Lanes)
-                    acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-                    let e = (o * n + i) * Lanes
-                    Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
-                Simd.store w acc sBar at
+            transposeDirect w sc sc.T rows r n m k source sBar
         else
-            for o in 0 .. m - 1 do
-                let at = o * rows + r
-                let zo = Simd.load w source at
-                let mutable acc = Simd.load w sBar at
-                for i in 0 .. n - 1 do
-                    let wv = Simd.load w sc.T (i * Lanes)
-                    acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-                    let e = (o * n + i) * Lanes
-                    Simd.store w (Simd.fma w wv zo (Simd.load w sc.GK e)) sc.GK e
-                Simd.store w acc sBar at
+            transposeTransposed w sc sc.T rows r n m k source sBar
 
 /// The transpose of `kick` at the source S it read: with w = α σ'(S K̂ + 1βᵀ) ⊙ T̄,
 /// S̄ ← S̄ + w K̂ᵀ, and the gradient of K and colsum w (into `gBiasV`, the accumulator of the
