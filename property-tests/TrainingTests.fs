@@ -245,7 +245,7 @@ let private objectiveTests =
                 let labels = labelsFor h 2 s classes
                 let m = Classifier.labelWidth h classes
                 let reg = { Regulariser = Tikhonov; Alpha = 0.05; Shift = 0.1 }
-                let problem = Objective.classification reg h y labels
+                let problem = Objective.classification Ranks.single (Ranks.whole y.RowCount) reg h y labels
                 let x, v, u = randomArray 3 (n * m + m), randomArray 4 (n * m + m), randomArray 5 (n * m + m)
                 let lin = problem.Linearise x
                 let along (d: float[]) t = Array.map2 (fun a b -> a + t * b) x d
@@ -268,7 +268,7 @@ let private objectiveTests =
                     let m = Classifier.labelWidth h classes
                     let p = Parameters.random 3 0.5 net
                     let c = Objective.classifierOfVector h n m (randomArray 4 (n * m + m))
-                    let gn = Objective.gaussNewton StoreAll net p c y0 labels
+                    let gn = Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) StoreAll net p c y0 labels
                     let v, u = Parameters.random 5 1.0 net, Parameters.random 6 1.0 net
                     let gv = gn v
                     expectRelative 1e-10 "⟨Gv, u⟩ = ⟨v, Gu⟩" (Parameters.dot gv u) (Parameters.dot v (gn u))
@@ -284,7 +284,7 @@ let private objectiveTests =
                 let labels = labelsFor Softmax 8 s 3
                 let c = Objective.classifierOfVector Softmax n 3 (randomArray 9 (3 * n + 3))
                 let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
-                let problem = Objective.propagation StoreAll reg 1e-3 net c y0 labels (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
+                let problem = Objective.propagation Ranks.single StoreAll reg 1e-3 net c (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
                 let x = theta 10 net
                 let v, u = theta 11 net, theta 12 net
                 let lin = problem.Linearise x
@@ -304,7 +304,7 @@ let private objectiveTests =
             let cr = { Regulariser = Tikhonov; Alpha = 0.3; Shift = 1.0 }
             let count = Parameters.count net
             let value, g = Objective.valueAndGradient StoreAll tr cr model y0 labels
-            expectRelative 1e-13 "value" value (Objective.value tr cr model y0 labels)
+            expectRelative 1e-13 "value" value (Objective.value Ranks.single (Ranks.whole y0.RowCount) tr cr model y0 labels)
             let v = randomArray 17 g.Length
             let moved t =
                 { model with
@@ -312,7 +312,7 @@ let private objectiveTests =
                     Classifier =
                         let d = Objective.classifierOfVector Logistic 2 1 v[count ..]
                         { model.Classifier with W = model.Classifier.W + t * d.W; mu = model.Classifier.mu + t * d.mu } }
-            expectTaylor "objective" (fun t -> Objective.value tr cr (moved t) y0 labels) (dotArrays g v)
+            expectTaylor "objective" (fun t -> Objective.value Ranks.single (Ranks.whole y0.RowCount) tr cr (moved t) y0 labels) (dotArrays g v)
     ]
 
 // ---- prolongation ---------------------------------------------------------------------------
@@ -462,7 +462,7 @@ let private trainingTests =
         testCase "cancellation returns the best so far with status Cancelled" <| fun () ->
             use cts = new CancellationTokenSource()
             let mutable reports = 0
-            let control = { Progress = Some(fun _ -> reports <- reports + 1; if reports = 2 then cts.Cancel()); Cancellation = cts.Token }
+            let control = { Training.noControl with Progress = Some(fun _ -> reports <- reports + 1; if reports = 2 then cts.Cancel()); Cancellation = cts.Token }
             let split = smallSplit 3
             let r = Training.train quick control (Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2) split
             Expect.equal r.Status Cancelled "status"
@@ -497,7 +497,7 @@ let private trainingTests =
             let yN = Solve.forward net theta split.Training.Features
             let labels = Classifier.labelMatrix Logistic 2 split.Training.Labels
             let objective (c: Classifier) =
-                (Objective.classification quick.Classification.Regulariser Logistic yN labels).Evaluate (Objective.classifierToVector c)
+                (Objective.classification Ranks.single (Ranks.whole yN.RowCount) quick.Classification.Regulariser Logistic yN labels).Evaluate (Objective.classifierToVector c)
             let values =
                 [ 0; 1; 3; 10 ]
                 |> List.map (fun k -> objective (Training.refitClassifier quick { NewtonIterations = k; PcgIterations = 10 } model split.Training))
@@ -584,7 +584,7 @@ let private imageTests =
             let labels = labelsFor Softmax 22 s 3
             let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }
             let whole = Model.gradient StoreAll model y0 labels
-            let value, gradient = Objective.dataGradient StoreAll net model.Parameters model.Classifier y0 labels
+            let value, gradient = Objective.dataGradient Ranks.single (Ranks.whole y0.RowCount) StoreAll net model.Parameters model.Classifier y0 labels
             expectRelative 1e-12 "loss" value whole.Loss
             let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
@@ -596,7 +596,7 @@ let private imageTests =
             let p = Parameters.random 27 0.5 net
             let c = Objective.classifierOfVector Softmax 2 3 (randomArray 28 9)
             let v = Parameters.random 29 1.0 net
-            let gn = Objective.gaussNewton Reversal net p c y0 labels
+            let gn = Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) Reversal net p c y0 labels
             let z = Classifier.scores c (Solve.forward net p y0)
             let dY = Solve.sensitivity net p y0 v (Matrix<float>.Build.Dense(s, 2))
             let whole = fst (Solve.adjoint StoreAll net p y0 ((Classifier.hessianOfScores Softmax z labels (dY * c.W)) * c.W.Transpose()))
@@ -610,7 +610,7 @@ let private imageTests =
             let y = Solve.forward net (Parameters.random 31 0.3 net) (batch 32 13 40)
             let labels = labelsFor Softmax 33 13 3
             let reg = { Regulariser = ImageLaplacian(2, 4, 5); Alpha = 0.01; Shift = 0.01 }
-            let problem = Objective.classification reg Softmax y labels
+            let problem = Objective.classification Ranks.single (Ranks.whole y.RowCount) reg Softmax y labels
             let x, v, u = randomArray 34 123, randomArray 35 123, randomArray 36 123
             let lin = problem.Linearise x
             expectTaylor "loss" (fun t -> problem.Evaluate (Array.map2 (fun a b -> a + t * b) x v)) (dotArrays lin.Gradient v)
