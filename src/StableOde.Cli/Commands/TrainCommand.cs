@@ -38,7 +38,11 @@ public sealed class TrainCommand : Command
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
-        "diverged, cancelled).";
+        "diverged, cancelled).\n" +
+        "mpirun -np R stableode train … (Open MPI) trains data-parallel: every rank reads the data and trains\n" +
+        "on its shard, rank 0 alone prints and writes --model-out, and the parameters are one process's,\n" +
+        "whatever R (at most one rank per 128 training examples, 64 ranks in all); a failure on any rank ends\n" +
+        "every rank with one line (mpirun --quiet leaves out Open MPI's own notice). See docs/distributed.md.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
