@@ -649,6 +649,64 @@ let private imageTests =
                 Expect.equal (List.last l.History).TrainingAccuracy (Training.accuracy l.Final split.Training) $"the training accuracy from the accepted step's Y_N at {l.Depth} layers"
     ]
 
+/// R ranks in one process, one thread each: every Gather waits for all R vectors and returns them
+/// in rank order, as MPI_Allgather does.
+let private simulatedRanks (size: int) : Ranks[] =
+    let barrier = new Barrier(size)
+    let slots: float[][] = Array.zeroCreate size
+    let gather (rank: int) (x: float[]) =
+        slots[rank] <- Array.copy x
+        barrier.SignalAndWait()
+        let all = Array.concat slots
+        barrier.SignalAndWait()
+        all
+    Array.init size (fun r -> { Rank = r; Size = size; Gather = gather r })
+
+/// Every rank's result of `work rank shardOfSplit`, the ranks on threads of their own.
+let private onRanks (size: int) (split: Split) (work: Ranks -> Split -> 'a) : 'a[] =
+    simulatedRanks size
+    |> Array.map (fun ranks ->
+        let shard = { Training = Ranks.shard ranks.Rank size split.Training; Validation = Ranks.validationShard ranks.Rank size split.Validation }
+        Tasks.Task.Factory.StartNew((fun () -> work ranks shard), Tasks.TaskCreationOptions.LongRunning))
+    |> Array.map (fun t -> t.Result)
+
+let private bits (p: Parameters) = Objective.parametersToVector p |> Array.map BitConverter.DoubleToInt64Bits
+
+let private rankTests =
+    testList "data-parallel ranks (SPEC §11)" [
+        testCase "shards are runs of whole parts that cover the examples in order" <| fun () ->
+            for total in [ 1; 127; 128; 513; 8000; 50000; 100000 ] do
+                let parts = Ranks.partCount total
+                Expect.isTrue (parts >= 1 && parts <= Ranks.MaxParts) $"{total}: parts within 1…{Ranks.MaxParts}"
+                for size in 1 .. min parts 5 do
+                    let ranges = Array.init size (fun r -> Ranks.shardRange size r total)
+                    Expect.equal (fst ranges[0]) 0 "the first shard starts at 0"
+                    Expect.equal (ranges |> Array.sumBy snd) total "the shards cover every example"
+                    for r in 1 .. size - 1 do
+                        let s, _ = ranges[r]
+                        Expect.equal s (fst ranges[r - 1] + snd ranges[r - 1]) "contiguous, in rank order"
+                        Expect.notEqual (Ranks.partOf total (s - 1)) (Ranks.partOf total s) "a shard boundary is a part boundary"
+
+        testCase "a shard of fewer parts than ranks is refused, naming the parts" <| fun () ->
+            let d = (smallSplit 1).Training
+            Expect.throwsC (fun () -> Ranks.shard 0 3 d |> ignore) (fun e -> Expect.stringContains e.Message "too few for 3 ranks" "the message")
+
+        testCase "R simulated ranks train the bits of one process, with random batches and subsamples" <| fun () ->
+            let d = Datasets.ellipses 3
+            let split = { Training = Dataset.select [| 0 .. 599 |] d.Training; Validation = Dataset.select [| 0 .. 99 |] d.Validation }
+            let options = { quick with Iterations = 3; BatchSize = 450; Propagation = { quick.Propagation with HessianSubsample = 200 } }
+            let start = Training.initialModel options (Network.verlet Tanh 2 2 4 20.0) 2
+            let train (ranks: Ranks) (shard: Split) =
+                Training.multilevelFrom { options with MaxDepth = 8 } { Training.noControl with Ranks = ranks } start shard
+            let one = train Ranks.single split
+            for size in 2 .. 4 do
+                let all = onRanks size split train
+                for r in all do
+                    Expect.equal (bits r.Best.Parameters) (bits one.Best.Parameters) $"θ on {size} ranks"
+                    Expect.equal (Objective.classifierToVector r.Best.Classifier) (Objective.classifierToVector one.Best.Classifier) $"the classifier on {size} ranks"
+                    Expect.equal (r.Levels |> List.map (fun l -> l.History |> List.map (fun i -> i.Objective, i.ValidationAccuracy))) (one.Levels |> List.map (fun l -> l.History |> List.map (fun i -> i.Objective, i.ValidationAccuracy))) "every iteration's objective and accuracy"
+    ]
+
 /// Every training test.
 let tests =
     testList "training" [
@@ -659,4 +717,5 @@ let tests =
         prolongationTests
         datasetTests
         trainingTests
+        rankTests
         imageTests ]
