@@ -190,6 +190,23 @@ public sealed class DistributedTrainingTests : IDisposable
     }
 
     [Fact]
+    public void TheFacadeRefusesRanksThatDoNotExist()
+    {
+        var data = Fixtures.Data(2, 300, 2, seed: 1);
+        Assert.Contains("too few for 3 ranks", Assert.Throws<ArgumentException>(() => data.Shard(0, 3)).Message, StringComparison.Ordinal);
+        Assert.Contains("the rank must be in 0…1, got 2", Assert.Throws<ArgumentException>(() => data.ValidationShard(2, 2)).Message, StringComparison.Ordinal);
+        Assert.Equal(150, data.ValidationShard(1, 2).Count);
+        Assert.Equal(data.Count, data.Shard(0, 1).Count);
+        Assert.Equal(150, data.Shard(1, 2).Count);
+        var trainer = new Trainer();
+        Assert.Throws<ArgumentNullException>(() => trainer.OnRanks(0, 2, null!));
+        Assert.Contains("the number of ranks must be at least 1", Assert.Throws<ArgumentException>(() => trainer.OnRanks(0, 0, v => v)).Message, StringComparison.Ordinal);
+        var onRanks = trainer.OnRanks(1, 2, v => v);
+        Assert.Equal((1, 2), (onRanks.Rank, onRanks.RankCount));
+        Assert.Equal((0, 1), (trainer.Rank, trainer.RankCount));
+    }
+
+    [Fact]
     public void OnlyTrainRunsOnSeveralRanks()
     {
         var (code, output, error) = RunRanks((2, ["stability", "--model", "model.json"]));
