@@ -8,7 +8,7 @@
 open StableOde.Core
 
 let split = Datasets.swissRoll 1                          // seeded, SPEC §7
-let net = Network.verlet Tanh 2 2 4 20.0                  // width n, aux width m, N, T
+let net = Network.verlet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }
 let options = { TrainingOptions.swissRoll with MaxDepth = 16 }      // 4, 8, 16 layers
 let fit = Training.multilevel options Training.noControl net split
 printfn "best validation accuracy %.3f at %d layers" fit.BestValidationAccuracy fit.Best.Network.Depth

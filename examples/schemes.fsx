@@ -18,7 +18,7 @@ let symmetricVerlet =
           Scheme.kick Variable.Z Variable.Y BiasName.C -0.5 ] // Z ← Z − ½h σ(Y K + c)
 
 let gaussian seed rows cols = Matrix<float>.Build.Dense(rows, cols, Parameters.gaussians (System.Random seed) (rows * cols))
-let net = Network.create (Custom symmetricVerlet) Tanh (Dense(3, 2)) 16 2.0 false
+let net = Network.custom symmetricVerlet { Network.defaults with width = 3; auxWidth = Some 2; depth = 16; finalTime = 2.0 }
 let p = Parameters.random 1 0.5 net
 let y0 = gaussian 2 20 3
 
@@ -46,11 +46,14 @@ let swissRoll = experiment "swissroll"
 let split, defaults, finalTime = swissRoll.Data 1, swissRoll.Options, swissRoll.FinalTime
 let maxDepth, iterations = if fast then 16, 5 else 64, 10
 let options = { defaults with MaxDepth = maxDepth; Iterations = iterations }
-let result = Training.multilevel options Training.noControl (Network.create (Custom symmetricVerlet) Tanh (Dense(2, 2)) 4 finalTime false) split
+let result = Training.multilevel options Training.noControl (Network.custom symmetricVerlet { Network.defaults with width = 2; depth = 4; finalTime = finalTime }) split
 for l in result.Levels do
     printfn "  %4d layers: best validation accuracy %.2f %%" l.Depth (100.0 * l.BestValidationAccuracy)
 printfn "symmetric Verlet on the swiss roll: %.2f %% at %d layers, %.1f s" (100.0 * result.BestValidationAccuracy) result.Best.Network.Depth result.Seconds
 
+if symmetricVerlet <> Scheme.symmetricVerlet then
+    eprintfn "schemes.fsx: the stage list differs from the core's Scheme.symmetricVerlet"
+    exit 1
 if dotError > 1e-10 || List.min orders < 1.9 then
     eprintfn "schemes.fsx: a derivative check failed"
     exit 1

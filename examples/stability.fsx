@@ -28,5 +28,5 @@ let analyse (name: string) (width: int) (net: Network) =
 
 // A Verlet step is symplectic: where it is stable its amplification matrix has spectral radius
 // exactly 1; a layer with h‖K‖ too large has a real pair μ, 1/μ and amplifies.
-analyse "Verlet (n = 2)" 2 (Network.verlet Tanh 2 2 4 20.0) |> ignore
-analyse "ResNet (n = 4)" 4 (Network.resnet Tanh 4 4 20.0) |> ignore
+analyse "Verlet (n = 2)" 2 (Network.verlet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) |> ignore
+analyse "ResNet (n = 4)" 4 (Network.resnet { Network.defaults with width = 4; depth = 4; finalTime = 20.0 }) |> ignore

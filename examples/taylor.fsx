@@ -32,10 +32,10 @@ let check (net: Network) =
     orders
 
 let results =
-    [ Network.resnet Tanh 4 16 2.0
-      Network.antisymmetric Tanh 4 0.1 16 2.0
-      Network.leapfrog Tanh 4 16 2.0
-      Network.verlet Tanh 4 3 16 2.0 ]
+    [ Network.resnet { Network.defaults with width = 4; depth = 16; finalTime = 2.0 }
+      Network.antisymmetric { Network.defaults with width = 4; gamma = 0.1; depth = 16; finalTime = 2.0 }
+      Network.leapfrog { Network.defaults with width = 4; depth = 16; finalTime = 2.0 }
+      Network.verlet { Network.defaults with width = 4; auxWidth = Some 3; depth = 16; finalTime = 2.0 } ]
     |> List.map check
 
 if results |> List.exists (fun orders -> List.last orders < 1.9) then

@@ -109,7 +109,7 @@ let verletCases =
 
 /// The Verlet network of `steps` steps of size h with the case's weights in every layer.
 let verletNetwork (c: VerletCase) (h: float) (steps: int) =
-    Network.verlet c.Activation c.K.RowCount c.K.ColumnCount steps (h * float steps), constantParameters steps c.K c.b (Some c.c)
+    Network.verlet { Network.defaults with activation = c.Activation; width = c.K.RowCount; auxWidth = Some c.K.ColumnCount; depth = steps; finalTime = h * float steps }, constantParameters steps c.K c.b (Some c.c)
 
 /// H along the Verlet trajectory of `steps` steps of size h, at the states (Y_j, Z_{j−½}).
 let verletHamiltonian (c: VerletCase) (h: float) (steps: int) =

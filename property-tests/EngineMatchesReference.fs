@@ -188,7 +188,7 @@ let tests =
                 expectStrategyClose strategy $"{c} %A{strategy}: ∂L/∂Y_0" (storage y0Bar) (storage y0Ref))
 
         testCase "a batch larger than one chunk of forward gives each example what it gives alone" <| fun () ->
-            let net = Network.verlet Tanh 3 2 4 1.5
+            let net = Network.verlet { Network.defaults with width = 3; auxWidth = Some 2; depth = 4; finalTime = 1.5 }
             let p = Parameters.random 5 0.5 net
             let s = Solve.ChunkRows + 37
             let y0 = ofStorage s 3 (Parameters.gaussians (Random 6) (3 * s))

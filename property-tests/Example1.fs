@@ -67,7 +67,7 @@ let cases (activations: Activation list) =
 
 /// The features after N layers of the ResNet with K in every layer, b = 0 and T = 1.
 let propagate (k: Matrix<float>) (c: Case) =
-    let net = Network.resnet c.Activation 2 c.Depth 1.0
+    let net = Network.resnet { Network.defaults with activation = c.Activation; width = 2; depth = c.Depth; finalTime = 1.0 }
     Solve.forward net (constantParameters c.Depth k (Vector<float>.Build.Dense 2) None) c.Points
 
 /// The ratios ‖y_a(T) − y_b(T)‖ / ‖y_a(0) − y_b(0)‖ for the three pairs.

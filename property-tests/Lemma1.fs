@@ -65,7 +65,7 @@ let cases (fractions: float list) =
 /// Every state Y_j of the linear ResNet with K in every layer, b = 0.
 let trajectory (c: Case) (steps: int) =
     let n = c.K.RowCount
-    let net = Network.resnet Identity n steps (c.H * float steps)
+    let net = Network.resnet { Network.defaults with activation = Identity; width = n; depth = steps; finalTime = c.H * float steps }
     Solve.trajectory net (constantParameters steps c.K (Vector<float>.Build.Dense n) None) c.Y0 |> Array.map (fun s -> s.Y)
 
 let private property title (cases: Gen<Case>) (check: Case -> unit) =

@@ -144,4 +144,26 @@ let tests =
         suite "ResNet · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch ResNet dense)
         suite "leapfrog · Dense, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Leapfrog dense)
         suite "Verlet · Dense n×m, 256…1,100 examples in parallel row blocks" 12 (networkCaseWith largeBatch Verlet rectangular)
+        testCase "the dense constructors build from settings what Network.create builds, and refuse settings that do not fit, naming the field" (fun () ->
+            let s = { Network.defaults with width = 3; depth = 5; finalTime = 2.0; activation = Relu }
+            let rect = { s with auxWidth = Some 2 }
+            Expect.equal (Network.resnet s) (Network.create ResNet Relu (Dense(3, 3)) 5 2.0 false) "ResNet"
+            Expect.equal (Network.antisymmetric { s with gamma = 0.1 }) (Network.create AntisymmetricResNet Relu (Antisymmetric(Dense(3, 3), 0.1)) 5 2.0 false) "antisymmetric ResNet"
+            Expect.equal (Network.leapfrog { s with tiedBias = true }) (Network.create Leapfrog Relu (Dense(3, 3)) 5 2.0 true) "leapfrog, tied bias"
+            Expect.equal (Network.verlet rect) (Network.create Verlet Relu (Dense(3, 2)) 5 2.0 false) "Verlet, m = 2"
+            Expect.equal (Network.verlet s) (Network.create Verlet Relu (Dense(3, 3)) 5 2.0 false) "Verlet, m = n"
+            Expect.equal (Network.verlet4 rect) (Network.create Verlet4 Relu (Dense(3, 2)) 5 2.0 false) "verlet4"
+            Expect.equal (Network.custom Scheme.verlet rect) (Network.create (Custom Scheme.verlet) Relu (Dense(3, 2)) 5 2.0 false) "custom"
+            let refused (field: string) (text: string) (make: unit -> Network) =
+                let e = Expect.throwsC (make >> ignore) id
+                match e with
+                | :? System.ArgumentException as a ->
+                    Expect.equal a.ParamName field $"the field named by: {a.Message}"
+                    Expect.stringContains a.Message text "the message"
+                | other -> failtest $"expected an ArgumentException, got {other.GetType().Name}"
+            refused "auxWidth" "ResNet is square" (fun () -> Network.resnet rect)
+            refused "auxWidth" "leapfrog is square" (fun () -> Network.leapfrog rect)
+            refused "gamma" "only the antisymmetric ResNet has γ" (fun () -> Network.verlet { rect with gamma = 0.5 })
+            refused "depth" "at least 1" (fun () -> Network.verlet { rect with depth = 0 })
+            refused "finalTime" "finite and positive" (fun () -> Network.resnet { s with finalTime = nan }))
     ]

@@ -57,7 +57,7 @@ let tests =
             // 100 examples make one block, which runs on the calling thread: its allocations are
             // the thread's. The least of three runs leaves out the compiler's own.
             let beyondGradient depth =
-                let net = Network.verlet Tanh 4 3 depth 5.0
+                let net = Network.verlet { Network.defaults with width = 4; auxWidth = Some 3; depth = depth; finalTime = 5.0 }
                 let p = Parameters.random 1 0.5 net
                 let y0 = gaussianMatrix 2 1.0 100 4
                 let yBar = gaussianMatrix 3 1.0 100 4

@@ -1,7 +1,8 @@
 /// Schemes as stage lists (SPEC §1b): the stage list of leapfrog is the paper's two-step formula
 /// (Eq. 4.16); bad stage lists are refused with the stage and field named; and the order of
-/// accuracy of the Verlet family, measured with constant weights against an independent RK4
-/// solution of ẏ = σ(z Kᵀ + b), ż = −σ(y K + c): the paper's Verlet first order, the symmetric
+/// accuracy of the Verlet family, measured with constant weights against an RK4 solution of
+/// ẏ = σ(z Kᵀ + b), ż = −σ(y K + c) (`Stability.hamiltonianFlowRk4`, independent of the stage
+/// lists; checked here against a closed form): the paper's Verlet first order, the symmetric
 /// variant second, verlet4 fourth, with verlet4's Hamiltonian band shrinking as h⁴.
 module StableOde.PropertyTests.Schemes
 
@@ -13,13 +14,6 @@ open MathNet.Numerics.LinearAlgebra
 open StableOde.Core
 open StableOde.PropertyTests.Checks
 open StableOde.PropertyTests.Generators
-
-/// The symmetric Verlet scheme (SPEC §1b): half kick of Z, full kick of Y, half kick of Z.
-let symmetricVerlet =
-    Scheme.ofStages
-        [ Scheme.kick Variable.Z Variable.Y BiasName.C -0.5
-          Scheme.kick Variable.Y Variable.Z BiasName.B 1.0
-          Scheme.kick Variable.Z Variable.Y BiasName.C -0.5 ]
 
 /// σ applied entry by entry to a matrix plus a bias row added to every row.
 let private layerMap (act: Activation) (x: Matrix<float>) (bias: Vector<float>) =
@@ -52,28 +46,10 @@ let private constantNetwork (scheme: Scheme) (c: OdeCase) (finalTime: float) (st
     let net = Network.create (Custom scheme) Tanh (Dense(3, 2)) steps finalTime false
     net, { K = Array.create steps c.K; b = Array.create steps c.B; c = Array.create steps c.C }
 
-/// y(T) by classical RK4 on ẏ = σ(z Kᵀ + b), ż = −σ(y K + c), y(0) = Y_0, z(0) = 0.
-let private rk4 (c: OdeCase) (finalTime: float) (steps: int) =
-    let f (y: Matrix<float>, z: Matrix<float>) = layerMap Tanh (z * c.K.Transpose()) c.B, -(layerMap Tanh (y * c.K) c.C)
-    let h = finalTime / float steps
-    let mutable y, z = c.Y0, Matrix<float>.Build.Dense(c.Y0.RowCount, 2)
-    for _ in 1 .. steps do
-        let k1y, k1z = f (y, z)
-        let k2y, k2z = f (y + 0.5 * h * k1y, z + 0.5 * h * k1z)
-        let k3y, k3z = f (y + 0.5 * h * k2y, z + 0.5 * h * k2z)
-        let k4y, k4z = f (y + h * k3y, z + h * k3z)
-        y <- y + h / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y)
-        z <- z + h / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z)
-    y
-
-/// The observed orders log₂(e(N)/e(2N)) of Y_N against the fine solution, N = 8, 16, 32, 64, T = 2.
+/// The observed orders log₂(e(N)/e(2N)) of Y_N against an RK4 solution in 8,192 steps, N = 8, 16, 32, 64, T = 2.
 let private observedOrders (scheme: Scheme) (c: OdeCase) =
-    let exact = rk4 c 2.0 8192
-    let error steps =
-        let net, p = constantNetwork scheme c 2.0 steps
-        (Solve.forward net p c.Y0 - exact).FrobeniusNorm()
-    let errors = [ 8; 16; 32; 64 ] |> List.map error
-    errors |> List.pairwise |> List.map (fun (e, e2) -> Math.Log2(e / e2))
+    let net, p = constantNetwork scheme c 2.0 8
+    Stability.constantWeightErrors net p c.Y0 [ 8; 16; 32; 64 ] 8192 |> List.pairwise |> List.map (fun (e, e2) -> Math.Log2(e / e2))
 
 /// The band max H − min H of the Hamiltonian along a constant-weight trajectory of N layers, T = 2.
 let private hamiltonianBand (scheme: Scheme) (c: OdeCase) (steps: int) =
@@ -104,7 +80,7 @@ let tests =
 
         testCase "the built-in propagators' stage lists, invertibility and biases" (fun () ->
             Expect.isFalse (Scheme.isInvertible Scheme.resnet) "ResNet's Y ← Y kick"
-            for s in [ Scheme.leapfrog; Scheme.verlet; Scheme.verlet4; symmetricVerlet ] do
+            for s in [ Scheme.leapfrog; Scheme.verlet; Scheme.verlet4; Scheme.symmetricVerlet ] do
                 Expect.isTrue (Scheme.isInvertible s) $"{ModelFile.schemeToJson s}"
             Expect.equal (Scheme.verlet4.Stages |> List.sumBy (fun s -> if s.Target = Variable.Y then s.A else 0.0)) 1.0 "verlet4's Y kicks sum to 1"
             Expect.floatClose Accuracy.roundOff (Scheme.verlet4.Stages |> List.sumBy (fun s -> if s.Target = Variable.Z then s.A else 0.0)) -1.0 "verlet4's Z kicks sum to −1"
@@ -127,7 +103,7 @@ let tests =
             expectRefused "strategy" "stage 1 reads its own target" (fun () -> Solve.record Reversal net p y0 |> ignore))
 
         testCase "a custom scheme in model JSON: written, read back, and its bad stages named" (fun () ->
-            let net = Network.create (Custom symmetricVerlet) Tanh (Dense(3, 2)) 4 2.0 false
+            let net = Network.create (Custom Scheme.symmetricVerlet) Tanh (Dense(3, 2)) 4 2.0 false
             let model = { Network = net; Parameters = Parameters.random 3 0.5 net; Classifier = { Hypothesis = Softmax; W = gaussianMatrix 4 1.0 3 2; mu = gaussianVector 5 1.0 2 } }
             let back = ModelFile.ofJson "m.json" (ModelFile.toJson model)
             Expect.equal back.Network net "the network"
@@ -142,12 +118,20 @@ let tests =
             bad """[]""" "scheme"
             Expect.equal (ModelFile.schemeOfJson "s.json" (ModelFile.schemeToJson Scheme.verlet4)) Scheme.verlet4 "verlet4 through JSON")
 
+        testCase "the RK4 reference solves ẏ = z, ż = −y (σ = identity, K = 1) to y(T) = y(0) cos T, with fourth-order error" (fun () ->
+            let net = Network.verlet { Network.defaults with width = 1; depth = 1; finalTime = 2.0; activation = Identity }
+            let p = { K = [| Matrix<float>.Build.Dense(1, 1, 1.0) |]; b = [| Vector<float>.Build.Dense 1 |]; c = [| Vector<float>.Build.Dense 1 |] }
+            let y0 = Matrix<float>.Build.DenseOfArray(array2D [ [ 0.7 ]; [ -1.3 ] ])
+            let error steps = (Stability.hamiltonianFlowRk4 net p y0 steps - y0 * cos 2.0).FrobeniusNorm()
+            Expect.isLessThan (error 200) 1e-9 "200 steps"
+            Expect.floatClose Accuracy.order (Math.Log2(error 25 / error 50)) 4.0 "the observed order")
+
         testCase "order with constant weights: Verlet first, symmetric Verlet second, verlet4 fourth (≥ 3.8)" (fun () ->
             for seed in [ 1; 2; 3 ] do
                 let c = odeCase (10 * seed)
                 let orders scheme = observedOrders scheme c
                 let last (o: float list) = List.last o
-                let verlet, symmetric, fourth = orders Scheme.verlet, orders symmetricVerlet, orders Scheme.verlet4
+                let verlet, symmetric, fourth = orders Scheme.verlet, orders Scheme.symmetricVerlet, orders Scheme.verlet4
                 Expect.isTrue (abs (last verlet - 1.0) <= Accuracy.order.absolute * 2.0) $"seed {seed}: the paper's Verlet, orders %A{verlet}"
                 Expect.isTrue (abs (last symmetric - 2.0) <= Accuracy.order.absolute * 2.0) $"seed {seed}: symmetric Verlet, orders %A{symmetric}"
                 Expect.isGreaterThanOrEqual (last fourth) 3.8 $"seed {seed}: verlet4, orders %A{fourth}")

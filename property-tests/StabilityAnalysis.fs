@@ -76,7 +76,7 @@ let tests =
             Expect.isGreaterThanOrEqual iterative.Smallest (exact.Smallest * (1.0 - 1e-9)) "inverse iteration cannot fall below σ_min")
 
         test "jacobianSpectrumIterative: separated singular values converge to the exact ones" {
-            let net = Network.resnet Identity 4 1 1.0
+            let net = Network.resnet { Network.defaults with activation = Identity; width = 4; depth = 1; finalTime = 1.0 }
             let p = { Parameters.zeros net with K = [| Matrix<float>.Build.DenseOfDiagonalArray [| -0.5; 0.0; 0.6; 1.5 |] |] }
             let y0 = Matrix<float>.Build.Dense(3, 4, fun i j -> float (i + j) / 10.0)
             let spectrum = Stability.jacobianSpectrumIterative 1e-12 500 net p y0
@@ -86,7 +86,7 @@ let tests =
         }
 
         test "jacobianSpectrumIterative: clustered singular values are either accurate or reported as not converged" {
-            let net = Network.resnet Identity 2 1 1.0
+            let net = Network.resnet { Network.defaults with activation = Identity; width = 2; depth = 1; finalTime = 1.0 }
             let p = { Parameters.zeros net with K = [| Matrix<float>.Build.DenseOfDiagonalArray [| -0.1; -0.099 |] |] }
             let spectrum = Stability.jacobianSpectrumIterative 1e-10 50 net p (Matrix<float>.Build.Dense(1, 2))
             let accurate = abs (spectrum.Largest - 0.901) <= 1e-6 * 0.901 && abs (spectrum.Smallest - 0.9) <= 1e-6 * 0.9

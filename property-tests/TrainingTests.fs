@@ -44,10 +44,10 @@ let private expectRelative (tolerance: float) (name: string) (actual: float) (ex
     Expect.isLessThanOrEqual (abs (actual - expected) / scale) tolerance $"{name}: {actual} vs {expected}"
 
 let private nets =
-    [ "ResNet", Network.resnet Tanh 3 5 2.0
-      "antisymmetric", Network.antisymmetric Tanh 3 0.1 4 2.0
-      "Verlet", Network.verlet Tanh 3 2 5 2.0
-      "leapfrog", Network.leapfrog Tanh 3 6 2.0 ]
+    [ "ResNet", Network.resnet { Network.defaults with width = 3; depth = 5; finalTime = 2.0 }
+      "antisymmetric", Network.antisymmetric { Network.defaults with width = 3; gamma = 0.1; depth = 4; finalTime = 2.0 }
+      "Verlet", Network.verlet { Network.defaults with width = 3; auxWidth = Some 2; depth = 5; finalTime = 2.0 }
+      "leapfrog", Network.leapfrog { Network.defaults with width = 3; depth = 6; finalTime = 2.0 } ]
 
 let private theta (seed: int) (net: Network) = Objective.parametersToVector (Parameters.random seed 0.5 net)
 
@@ -83,7 +83,7 @@ let private parameterRegulariserTests =
                         let scale = normA * norm (Objective.parametersToVector x) + norm (Objective.parametersToVector v)
                         Expect.isLessThan err (1e-14 * scale) $"α = {alpha}, ε = {eps}"
         testCase "smoothness in time vanishes exactly on weights constant in time, and scales as 1/h" <| fun () ->
-            let net = Network.verlet Tanh 2 3 6 3.0
+            let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 6; finalTime = 3.0 }
             let one = Parameters.random 5 1.0 (Network.withDepth 1 net)
             let constant = { K = Array.init 6 (fun _ -> one.K[0]); b = Array.init 6 (fun _ -> one.b[0]); c = Array.init 6 (fun _ -> one.c[0]) }
             Expect.equal (Regulariser.value TimeSmoothness net constant) 0.0 "R = 0"
@@ -92,7 +92,7 @@ let private parameterRegulariserTests =
             let longer = { net with FinalTime = 6.0 }
             expectRelative 1e-12 "R doubles when h halves" (Regulariser.value TimeSmoothness net p) (2.0 * Regulariser.value TimeSmoothness longer p)
         testCase "smoothness in time on one layer is zero and its preconditioner is 1/ε" <| fun () ->
-            let net = Network.resnet Tanh 2 1 1.0
+            let net = Network.resnet { Network.defaults with width = 2; depth = 1; finalTime = 1.0 }
             let v = Parameters.random 7 1.0 net
             Expect.equal (Regulariser.value TimeSmoothness net v) 0.0 "no differences"
             let x = Regulariser.solveShifted TimeSmoothness net 3.0 0.25 v
@@ -173,13 +173,14 @@ let private optimiserTests =
             Expect.equal r.Iterations 1 "exact preconditioner"
         testCase "Armijo accepts sufficient decrease and rejects ascent" <| fun () ->
             let f x = (x - 3.0) ** 2.0
-            match Optimisers.armijo Optimisers.lineSearchDefaults (fun t -> f (0.0 + t * 10.0)) (f 0.0) (-6.0 * 10.0) with
-            | Accepted(t, v, evaluations) ->
+            match Optimisers.armijo Optimisers.lineSearchDefaults (fun t -> f (0.0 + t * 10.0), t) (f 0.0) (-6.0 * 10.0) with
+            | Accepted(t, v, evaluations, trial) ->
                 Expect.equal t 0.5 "t = 1 overshoots to 100, t = ½ gives 4"
                 Expect.equal v 4.0 "value at the step"
                 Expect.equal evaluations 2 "two trials"
+                Expect.equal trial 0.5 "what the accepted trial gave beside the value"
             | Rejected _ -> failtest "a descent direction must be accepted"
-            Expect.equal (Optimisers.armijo Optimisers.lineSearchDefaults (fun t -> f (t * -1.0)) (f 0.0) 6.0) (Rejected 0) "ascent is refused"
+            Expect.equal (Optimisers.armijo Optimisers.lineSearchDefaults (fun t -> f (t * -1.0), ()) (f 0.0) 6.0) (Rejected 0) "ascent is refused"
         testCase "Newton–PCG converges on a strictly convex problem" <| fun () ->
             let n = 8
             let _, apply = spd 13 n
@@ -191,19 +192,39 @@ let private optimiserTests =
                   Gradient = Array.init n (fun i -> exp x[i] / 10.0 + (apply x)[i] - b[i])
                   Curvature = fun v -> Array.init n (fun i -> exp x[i] / 10.0 * v[i] + (apply v)[i])
                   Preconditioner = Array.copy }
-            let r = Optimisers.newtonPcg { Optimisers.newtonDefaults with GradientTolerance = 1e-9; Pcg = { MaxIterations = n; RelativeTolerance = 1e-10 } } f lin (Array.zeroCreate n)
+            let newton = Optimisers.newtonPcg { Optimisers.newtonDefaults with GradientTolerance = 1e-9; Pcg = { MaxIterations = n; RelativeTolerance = 1e-10 } } CancellationToken.None (fun x -> f x, Array.copy x) lin (Array.zeroCreate n)
+            let r = newton.Result
             Expect.equal r.Status Converged "status"
             Expect.isLessThan (norm (lin r.Solution).Gradient) 1e-9 "gradient"
             Expect.isLessThanOrEqual r.History.Length 10 "quadratic convergence needs few iterations"
+            match newton.LastStep with
+            | Some last ->
+                Expect.equal last.Trial r.Solution "the last accepted trial is the solution's"
+                Expect.equal last.Linearisation.Value (f last.From) "the last step's linearisation is at its start"
+                Expect.isLessThan (f r.Solution) (f last.From) "the last step decreased f"
+            | None -> failtest "Newton–PCG accepted no step"
+        testCase "Newton–PCG stops with Cancelled before its next iteration when the token is signalled" <| fun () ->
+            use cancel = new CancellationTokenSource()
+            let linearisations = ref 0
+            let lin (x: float[]) =
+                linearisations.Value <- linearisations.Value + 1
+                if linearisations.Value = 2 then cancel.Cancel()
+                { Value = 0.5 * x[0] * x[0] + exp x[0]; Gradient = [| x[0] + exp x[0] |]; Curvature = (fun v -> [| (1.0 + exp x[0]) * v[0] |]); Preconditioner = Array.copy }
+            let r = Optimisers.newtonPcg { Optimisers.newtonDefaults with GradientTolerance = 0.0 } cancel.Token (fun x -> 0.5 * x[0] * x[0] + exp x[0], ()) lin [| 2.0 |]
+            Expect.equal r.Result.Status Cancelled "status"
+            Expect.equal r.Result.History.Length 2 "the two iterations begun before the signal finish"
+            Expect.equal linearisations.Value 2 "no iteration starts after the signal"
+            Expect.isSome r.LastStep "the last accepted step"
         testCase "Newton–PCG reports Diverged on a non-finite objective" <| fun () ->
             let lin (_: float[]) = { Value = nan; Gradient = [| 1.0 |]; Curvature = Array.copy; Preconditioner = Array.copy }
-            let r = Optimisers.newtonPcg Optimisers.newtonDefaults (fun _ -> nan) lin [| 0.0 |]
-            Expect.equal r.Status Diverged "status"
+            let r = Optimisers.newtonPcg Optimisers.newtonDefaults CancellationToken.None (fun _ -> nan, ()) lin [| 0.0 |]
+            Expect.equal r.Result.Status Diverged "status"
+            Expect.isNone r.LastStep "no step accepted"
         testCase "Newton–PCG reports LineSearchFailed when no step decreases f" <| fun () ->
             // A gradient that lies: f is constant, so nothing decreases it.
             let lin (_: float[]) = { Value = 1.0; Gradient = [| 1.0 |]; Curvature = Array.copy; Preconditioner = Array.copy }
-            let r = Optimisers.newtonPcg Optimisers.newtonDefaults (fun _ -> 1.0) lin [| 0.0 |]
-            Expect.equal r.Status LineSearchFailed "status"
+            let r = Optimisers.newtonPcg Optimisers.newtonDefaults CancellationToken.None (fun _ -> 1.0, ()) lin [| 0.0 |]
+            Expect.equal r.Result.Status LineSearchFailed "status"
         testCase "SGD with momentum and Adam minimise a least-squares objective on mini-batches" <| fun () ->
             let count, n = 64, 3
             let rows = Array.init count (fun i -> randomArray (200 + i) n)
@@ -295,7 +316,7 @@ let private objectiveTests =
                 let pv = lin.Preconditioner v
                 expectRelative 1e-10 "preconditioner symmetric" (dotArrays pv u) (dotArrays v (lin.Preconditioner u))
         testCase "the whole objective's joint gradient passes the Taylor test" <| fun () ->
-            let net = Network.verlet Tanh 2 3 4 1.5
+            let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 4; finalTime = 1.5 }
             let s = 10
             let y0 = batch 13 s 2
             let labels = labelsFor Logistic 14 s 2
@@ -329,7 +350,7 @@ let private smoothTheta (net: Network) =
 let private prolongationTests =
     testList "prolongation" [
         testCase "fine layers copy, average and copy the last, exactly as SPEC §5" <| fun () ->
-            let net = Network.verlet Tanh 2 3 4 2.0
+            let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 4; finalTime = 2.0 }
             let p = Parameters.random 1 1.0 net
             let fine, q = Training.prolongate net p
             Expect.equal fine.Depth 8 "2N layers"
@@ -343,8 +364,8 @@ let private prolongationTests =
             Expect.equal q.K[7] p.K[3] "the last copies the last"
             Expect.equal q.b[7] p.b[3] "the last bias copies the last"
             Expect.equal (Parameters.toVector p) (Parameters.toVector (Parameters.random 1 1.0 net)) "the coarse parameters are untouched"
-        for netName, make in [ "ResNet", (fun d -> Network.resnet Tanh 2 d 2.0); "Verlet", (fun d -> Network.verlet Tanh 2 2 d 2.0)
-                               "antisymmetric", (fun d -> Network.antisymmetric Tanh 2 0.0 d 2.0) ] do
+        for netName, make in [ "ResNet", (fun d -> Network.resnet { Network.defaults with width = 2; depth = d; finalTime = 2.0 }); "Verlet", (fun d -> Network.verlet { Network.defaults with width = 2; depth = d; finalTime = 2.0 })
+                               "antisymmetric", (fun d -> Network.antisymmetric { Network.defaults with width = 2; depth = d; finalTime = 2.0 }) ] do
             testCase $"{netName}: the prolongated network's output changes by O(h)" <| fun () ->
                 let y0 = batch 2 20 2
                 let change depth =
@@ -429,7 +450,7 @@ let private trainingTests =
         testCase "keeps the parameters with the best validation accuracy" <| fun () ->
             for seed in 1 .. 3 do
                 let split = smallSplit seed
-                let start = Training.initialModel { quick with Seed = seed } (Network.resnet Tanh 2 4 20.0) 2
+                let start = Training.initialModel { quick with Seed = seed } (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2
                 let r = Training.train { quick with Seed = seed } Training.noControl start split
                 Expect.equal r.Status MaxIterations "ran all iterations"
                 Expect.equal r.History.Length quick.Iterations "one record per iteration"
@@ -442,7 +463,7 @@ let private trainingTests =
                 Expect.isGreaterThan r.BestValidationAccuracy r.InitialValidationAccuracy "training improved the zero classifier"
         testCase "leaves its inputs unchanged and is repeatable" <| fun () ->
             let split = smallSplit 1
-            let start = Training.initialModel quick (Network.verlet Tanh 2 2 4 20.0) 2
+            let start = Training.initialModel quick (Network.verlet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2
             let before = Parameters.toVector start.Parameters, start.Classifier.W.Clone(), split.Training.Features.Clone()
             let a = Training.train quick Training.noControl start split
             let b = Training.train quick Training.noControl start split
@@ -450,7 +471,7 @@ let private trainingTests =
             Expect.equal (a.History |> List.map (fun i -> i.Objective)) (b.History |> List.map (fun i -> i.Objective)) "same seed, same run"
         testCase "a non-finite objective stops with Diverged and keeps the best" <| fun () ->
             let split = smallSplit 2
-            let net = Network.resnet Identity 2 4 20.0
+            let net = Network.resnet { Network.defaults with activation = Identity; width = 2; depth = 4; finalTime = 20.0 }
             let huge = { Parameters.zeros net with K = Array.init 4 (fun _ -> 1e80 * Matrix<float>.Build.DenseIdentity 2) }
             let start = { Network = net; Parameters = huge; Classifier = Classifier.zero Logistic 2 2 }
             let r = Training.train quick Training.noControl start split
@@ -464,14 +485,14 @@ let private trainingTests =
             let mutable reports = 0
             let control = { Training.noControl with Progress = Some(fun _ -> reports <- reports + 1; if reports = 2 then cts.Cancel()); Cancellation = cts.Token }
             let split = smallSplit 3
-            let r = Training.train quick control (Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2) split
+            let r = Training.train quick control (Training.initialModel quick (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2) split
             Expect.equal r.Status Cancelled "status"
             Expect.equal r.History.Length 2 "stopped after the second iteration"
             Expect.equal (Training.accuracy r.Best split.Validation) r.BestValidationAccuracy "best kept"
         testCase "multilevel doubles the depth up to MaxDepth and keeps the classifier at prolongation without Refit" <| fun () ->
             let split = smallSplit 4
             let o = { quick with Iterations = 3; MaxDepth = 16; Refit = None }
-            let r = Training.multilevel o Training.noControl (Network.verlet Tanh 2 2 4 20.0) split
+            let r = Training.multilevel o Training.noControl (Network.verlet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) split
             Expect.equal (r.Levels |> List.map (fun l -> l.Depth)) [ 4; 8; 16 ] "levels"
             Expect.equal r.BestValidationAccuracy (r.Levels |> List.map (fun l -> l.BestValidationAccuracy) |> List.max) "best over levels"
             Expect.equal (Training.accuracy r.Best split.Validation) r.BestValidationAccuracy "the best model reaches it"
@@ -482,7 +503,7 @@ let private trainingTests =
             let split = smallSplit 5
             let o = { quick with Iterations = 3; MaxDepth = 16 }
             let refit = Option.get o.Refit
-            let r = Training.multilevel o Training.noControl (Network.resnet Tanh 2 4 20.0) split
+            let r = Training.multilevel o Training.noControl (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) split
             for coarse, fine in List.pairwise r.Levels do
                 let net, theta = Training.prolongate coarse.Final.Network coarse.Final.Parameters
                 let prolongated = { coarse.Final with Network = net; Parameters = theta }
@@ -490,7 +511,7 @@ let private trainingTests =
                 Expect.equal fine.InitialValidationAccuracy (Training.accuracy refitted split.Validation) $"level {fine.Depth}"
         testCase "the refitted classifier descends the classification objective from zero and leaves the model unchanged" <| fun () ->
             let split = smallSplit 6
-            let level = Training.train quick Training.noControl (Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2) split
+            let level = Training.train quick Training.noControl (Training.initialModel quick (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2) split
             let net, theta = Training.prolongate level.Final.Network level.Final.Parameters
             let model = { level.Final with Network = net; Parameters = theta }
             let before = Parameters.toVector model.Parameters, model.Classifier.W.Clone(), model.Classifier.mu.Clone()
@@ -533,7 +554,7 @@ let private trainingTests =
             Expect.floatClose Accuracy.high (Training.gainRatio lin x0 [| 0.1; 0.2 |] (lin.Value + 1.0)) (-1.0 / (lin.Value - f [| 0.1; 0.2 |])) "an increase gives ρ < 0"
         testCase "the damping of every iteration is recorded: fixed, or adapted from the floor" <| fun () ->
             let split = smallSplit 6
-            let start o = Training.initialModel o (Network.resnet Tanh 2 4 20.0) 2
+            let start o = Training.initialModel o (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2
             let fixedOptions = { quick with Propagation = { quick.Propagation with AdaptiveDamping = false; Damping = 0.02 } }
             let fixedRun = Training.train fixedOptions Training.noControl (start fixedOptions) split
             Expect.all (fixedRun.History |> List.map (fun i -> i.Damping)) (fun d -> d = 0.02) "fixed λ"
@@ -545,7 +566,7 @@ let private trainingTests =
             Expect.isGreaterThan (List.distinct lambdas).Length 1 "λ adapts"
         testCase "the first-order baseline lowers the objective" <| fun () ->
             let split = smallSplit 5
-            let start = Training.initialModel quick (Network.resnet Tanh 2 4 20.0) 2
+            let start = Training.initialModel quick (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2
             let r = Training.firstOrder (Adam { Optimisers.adamDefaults with Epochs = 30; BatchSize = 50; LearningRate = 0.02 }) quick Training.noControl start split
             Expect.equal r.Optimiser.Status MaxIterations "ran all epochs"
             Expect.isLessThan (List.last r.Optimiser.History).Objective (0.8 * r.Optimiser.History.Head.Objective) "objective fell"
@@ -578,7 +599,7 @@ let private imageTests =
                 close "Yᵀ V" (Kernels.transposeTimes y v) (y.Transpose() * v)
                 Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
-            let net = Network.verlet Tanh 2 3 3 1.0
+            let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
             let s = Objective.blockRows 2 + 37
             let y0 = batch 21 s 2
             let labels = labelsFor Softmax 22 s 3
@@ -589,7 +610,7 @@ let private imageTests =
             let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
         testCase "the Gauss–Newton product over blocks of examples equals J_θᵀ(∇²_Y S)J_θ v over the whole batch" <| fun () ->
-            let net = Network.verlet Tanh 2 3 3 1.0
+            let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
             let s = Objective.blockRows 2 + 37
             let y0 = batch 25 s 2
             let labels = labelsFor Softmax 26 s 3
@@ -695,7 +716,7 @@ let private rankTests =
             let d = Datasets.ellipses 3
             let split = { Training = Dataset.select [| 0 .. 599 |] d.Training; Validation = Dataset.select [| 0 .. 99 |] d.Validation }
             let options = { quick with Iterations = 3; BatchSize = 450; Propagation = { quick.Propagation with HessianSubsample = 200 } }
-            let start = Training.initialModel options (Network.verlet Tanh 2 2 4 20.0) 2
+            let start = Training.initialModel options (Network.verlet { Network.defaults with width = 2; auxWidth = Some 2; depth = 4; finalTime = 20.0 }) 2
             let train (ranks: Ranks) (shard: Split) =
                 Training.multilevelFrom { options with MaxDepth = 8 } { Training.noControl with Ranks = ranks } start shard
             let one = train Ranks.single split

@@ -76,16 +76,20 @@ module Classifier =
         if not (allFinite (c.W.ToColumnMajorArray())) then invalidArg "W" "W contains NaN or infinity"
         if not (allFinite (c.mu.ToArray())) then invalidArg "mu" "μ contains NaN or infinity"
 
+    /// Throws ArgumentException, naming `argument` and the first offending example, when a label is
+    /// not one of the classes 0…classes−1.
+    let checkLabels (argument: string) (classes: int) (labels: int[]) =
+        labels
+        |> Array.iteri (fun i l ->
+            if l < 0 || l >= classes then invalidArg argument $"label {l} of example {i} is outside 0…{classes - 1}")
+
     /// The label matrix C for integer labels 0…classes−1: one-hot, or a 0/1 column for logistic.
     let labelMatrix (h: Hypothesis) (classes: int) (labels: int[]) : Matrix<float> =
         if isNull labels then invalidArg (nameof labels) "labels must not be null"
         if h = Logistic && classes <> 2 then invalidArg (nameof classes) "logistic regression distinguishes exactly two classes"
-        let m = labelWidth h classes
-        let c = zeros labels.Length m
-        labels
-        |> Array.iteri (fun i l ->
-            if l < 0 || l >= classes then invalidArg (nameof labels) $"label {l} of example {i} is outside 0…{classes - 1}"
-            if h = Logistic then c[i, 0] <- float l else c[i, l] <- 1.0)
+        checkLabels (nameof labels) classes labels
+        let c = zeros labels.Length (labelWidth h classes)
+        labels |> Array.iteri (fun i l -> if h = Logistic then c[i, 0] <- float l else c[i, l] <- 1.0)
         c
 
     /// The scores Z = Y W + 1μᵀ.
@@ -169,7 +173,7 @@ module Classifier =
             out
         | LeastSquares -> dz / s
 
-    let private checkLabels (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) =
+    let private checkLabelMatrix (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) =
         if isNull c || c.RowCount <> y.RowCount || c.ColumnCount <> cl.W.ColumnCount then
             invalidArg "labels" $"labels must be {y.RowCount}×{cl.W.ColumnCount}"
         if not (allFinite (c.ToColumnMajorArray())) then invalidArg "labels" "labels contain NaN or infinity"
@@ -177,13 +181,13 @@ module Classifier =
     /// The loss S(h(Y W + 1μᵀ), C).
     let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float =
         validate y.ColumnCount cl
-        checkLabels cl y c
+        checkLabelMatrix cl y c
         fst (lossOfScores cl.Hypothesis (scores cl y) c)
 
     /// The loss and its gradients with respect to W, μ and Y.
     let lossGradient (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : LossGradient =
         validate y.ColumnCount cl
-        checkLabels cl y c
+        checkLabelMatrix cl y c
         let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
         { Loss = value
           GradW = transposeTimes y gz

@@ -30,9 +30,7 @@ module Dataset =
             invalidArg "labels" $"expected {d.Features.RowCount} labels (one per example), got {d.Labels.Length}"
         if d.Classes < 2 then invalidArg "classes" $"a classification needs at least 2 classes, got {d.Classes}"
         if not (allFinite (d.Features.ToColumnMajorArray())) then invalidArg "features" "features contain NaN or infinity"
-        d.Labels
-        |> Array.iteri (fun i l ->
-            if l < 0 || l >= d.Classes then invalidArg "labels" $"label {l} of example {i} is outside 0…{d.Classes - 1}")
+        Classifier.checkLabels "labels" d.Classes d.Labels
 
     /// A validated data set; the number of classes is the largest label + 1 unless given.
     let create (features: Matrix<float>) (labels: int[]) (classes: int option) : Dataset =

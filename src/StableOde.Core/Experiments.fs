@@ -105,13 +105,15 @@ module Experiments =
     /// over the experiment's T, its width and momentum width.
     let network (e: Experiment) (propagator: Propagator) (depth: int) : Network =
         let n = e.Width propagator
+        let square = { Network.defaults with width = n; depth = depth; finalTime = e.FinalTime }
+        let withMomentum = { square with auxWidth = Some(e.MomentumWidth n) }
         match propagator with
-        | ResNet -> Network.resnet Tanh n depth e.FinalTime
-        | AntisymmetricResNet -> Network.antisymmetric Tanh n 0.0 depth e.FinalTime
-        | Leapfrog -> Network.leapfrog Tanh n depth e.FinalTime
-        | Verlet -> Network.verlet Tanh n (e.MomentumWidth n) depth e.FinalTime
-        | Verlet4 -> Network.verlet4 Tanh n (e.MomentumWidth n) depth e.FinalTime
-        | Custom scheme -> Network.custom scheme Tanh n (e.MomentumWidth n) depth e.FinalTime
+        | ResNet -> Network.resnet square
+        | AntisymmetricResNet -> Network.antisymmetric square
+        | Leapfrog -> Network.leapfrog square
+        | Verlet -> Network.verlet withMomentum
+        | Verlet4 -> Network.verlet4 withMomentum
+        | Custom scheme -> Network.custom scheme withMomentum
 
     /// The convolutional network of the image experiment for a propagator and images of
     /// height × width pixels: tanh, γ = 0, `depth` layers over its T, its channels.

@@ -23,6 +23,27 @@ type Network =
       /// Length of each c_j (when a stage names bias c, else 0), tied or per channel as for `BiasWidth`.
       AuxBiasWidth: int }
 
+/// The settings of the dense constructors `Network.resnet`, `antisymmetric`, `leapfrog`, `verlet`,
+/// `verlet4` and `custom`: start from `Network.defaults` and change what differs, as in
+/// `Network.verlet { Network.defaults with width = 2; depth = 8; finalTime = 5.0 }`.
+type NetworkSettings =
+    { /// n, the width of the features Y.
+      width: int
+      /// m, the width of Z for the schemes whose K_j is n×m (Verlet, verlet4, custom); None: m = n.
+      /// ResNet, the antisymmetric ResNet and leapfrog are square and refuse any other m.
+      auxWidth: int option
+      /// N, the number of layers (time steps).
+      depth: int
+      /// T, the final time; h = T / N.
+      finalTime: float
+      /// σ.
+      activation: Activation
+      /// γ ≥ 0 of the antisymmetric ResNet's A(K) = ½(K − Kᵀ − γI) (Eq. 4.12); the other
+      /// propagators refuse any γ but 0.
+      gamma: float
+      /// Whether each b_j (and c_j) is one scalar shared by all features (the paper's bias).
+      tiedBias: bool }
+
 /// The parameters θ = (K_j, b_j, c_j), j = 0…N−1.
 type Parameters =
     { /// The operator parameters of each layer, each of shape `Operator.parameterShape`.
@@ -115,27 +136,46 @@ module Network =
         let cw = if Scheme.usesC (Scheme.ofPropagator propagator) then biasLength tiedBias op (Operator.outWidth op) else 0
         make propagator activation op depth finalTime bw cw
 
+    /// The settings a dense network starts from: n = 2, m = n, N = 4 (the first level of the
+    /// paper's schedules), T = 1, tanh, γ = 0, one bias entry per feature.
+    let defaults =
+        { width = 2; auxWidth = None; depth = 4; finalTime = 1.0; activation = Tanh; gamma = 0.0; tiedBias = false }
+
+    /// m of the settings: `auxWidth`, or n when it is None.
+    let private auxWidthOf (s: NetworkSettings) = defaultArg s.auxWidth s.width
+
+    /// Refuses an m other than n for a square propagator, naming the field.
+    let private requireSquare (name: string) (s: NetworkSettings) =
+        if auxWidthOf s <> s.width then invalidArg "auxWidth" $"{name} is square: auxWidth must be None or the width {s.width}, got {auxWidthOf s}"
+
+    /// A dense network of a propagator whose K_j is n×m from the settings (γ = 0 only).
+    let private dense (propagator: Propagator) (s: NetworkSettings) =
+        if s.gamma <> 0.0 then invalidArg "gamma" $"only the antisymmetric ResNet has γ; {propagatorName propagator} needs gamma = 0, got {s.gamma}"
+        create propagator s.activation (Dense(s.width, auxWidthOf s)) s.depth s.finalTime s.tiedBias
+
     /// ResNet (Eq. 2.1) with dense n×n layers.
-    let resnet activation width depth finalTime = create ResNet activation (Dense(width, width)) depth finalTime false
+    let resnet (s: NetworkSettings) =
+        requireSquare "ResNet" s
+        dense ResNet s
 
-    /// Antisymmetric ResNet (Eq. 4.12) with dense layers and γ ≥ 0.
-    let antisymmetric activation width gamma depth finalTime =
-        create AntisymmetricResNet activation (Antisymmetric(Dense(width, width), gamma)) depth finalTime false
+    /// Antisymmetric ResNet (Eq. 4.12) with dense layers and the settings' γ ≥ 0.
+    let antisymmetric (s: NetworkSettings) =
+        requireSquare "the antisymmetric ResNet" s
+        create AntisymmetricResNet s.activation (Antisymmetric(Dense(s.width, s.width), s.gamma)) s.depth s.finalTime s.tiedBias
 
-    /// Hamiltonian leapfrog (Eq. 4.16) with free dense layers.
-    let leapfrog activation width depth finalTime = create Leapfrog activation (Dense(width, width)) depth finalTime false
+    /// Hamiltonian leapfrog (Eq. 4.16) with free dense n×n layers.
+    let leapfrog (s: NetworkSettings) =
+        requireSquare "leapfrog" s
+        dense Leapfrog s
 
     /// Hamiltonian Verlet (Eq. 4.17) with K_j ∈ R^{n×m}.
-    let verlet activation width auxWidth depth finalTime =
-        create Verlet activation (Dense(width, auxWidth)) depth finalTime false
+    let verlet (s: NetworkSettings) = dense Verlet s
 
     /// The fourth-order verlet4 (SPEC §1b) with K_j ∈ R^{n×m}.
-    let verlet4 activation width auxWidth depth finalTime =
-        create Verlet4 activation (Dense(width, auxWidth)) depth finalTime false
+    let verlet4 (s: NetworkSettings) = dense Verlet4 s
 
     /// A user's stage list with dense K_j ∈ R^{n×m}.
-    let custom (scheme: Scheme) activation width auxWidth depth finalTime =
-        create (Custom scheme) activation (Dense(width, auxWidth)) depth finalTime false
+    let custom (scheme: Scheme) (s: NetworkSettings) = dense (Custom scheme) s
 
     /// The same network with another depth (multilevel training keeps T and changes N).
     let withDepth (depth: int) (net: Network) = make net.Propagator net.Activation net.Operator depth net.FinalTime net.BiasWidth net.AuxBiasWidth

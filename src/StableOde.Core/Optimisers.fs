@@ -49,10 +49,12 @@ type LineSearchOptions =
       /// The most step lengths tried before giving up.
       MaxTrials: int }
 
-/// The outcome of a line search.
-type LineSearchResult =
-    /// A step with sufficient decrease, the objective there, and how many evaluations it took.
-    | Accepted of step: float * value: float * evaluations: int
+/// The outcome of a line search whose trials give the objective and a 'trial (what the caller
+/// keeps of a trial point, such as the features it computed).
+type LineSearchResult<'trial> =
+    /// A step with sufficient decrease, the objective there, how many evaluations it took, and
+    /// what the accepted trial gave beside the objective.
+    | Accepted of step: float * value: float * evaluations: int * trial: 'trial
     /// Every trial failed (or gave a non-finite value); how many evaluations were made.
     | Rejected of evaluations: int
 
@@ -99,6 +101,23 @@ type Linearisation =
       Curvature: float[] -> float[]
       /// The preconditioner v ↦ M⁻¹ v (symmetric positive definite).
       Preconditioner: float[] -> float[] }
+
+/// The last step Newton–PCG accepted: where it started, the linearisation there, and what the
+/// accepted trial gave beside the objective (its point is the result's Solution).
+type NewtonStep<'trial> =
+    { /// The iterate the step started from.
+      From: float[]
+      /// The linearisation at `From` that gave the direction (for the gain ratio of the step).
+      Linearisation: Linearisation
+      /// What `evaluate` gave beside the objective at the accepted point.
+      Trial: 'trial }
+
+/// The outcome of Newton–PCG: the optimiser's result and its last accepted step.
+type NewtonResult<'trial> =
+    { /// The final iterate, why Newton–PCG stopped, and one entry per iteration.
+      Result: OptimiserResult
+      /// The last accepted step; None when no step was accepted.
+      LastStep: NewtonStep<'trial> option }
 
 /// Options of SGD with (heavy-ball) momentum.
 type SgdOptions =
@@ -172,14 +191,15 @@ module Optimisers =
                             p[i] <- z[i] + beta * p[i]
             { Solution = x; Iterations = k; RelativeResidual = residual }
 
-    /// Armijo backtracking on φ(t) = f(x + t d), given φ(0) and the slope φ'(0) = ∇f·d < 0.
-    let armijo (options: LineSearchOptions) (phi: float -> float) (value0: float) (slope: float) : LineSearchResult =
+    /// Armijo backtracking on φ(t) = f(x + t d), given φ(0) and the slope φ'(0) = ∇f·d < 0; `phi`
+    /// gives the objective and what the caller keeps of the trial, returned with the accepted step.
+    let armijo (options: LineSearchOptions) (phi: float -> float * 'trial) (value0: float) (slope: float) : LineSearchResult<'trial> =
         if not (options.Shrink > 0.0 && options.Shrink < 1.0) then invalidArg (nameof options) "the shrink factor must lie in (0, 1)"
         let rec attempt (t: float) (trial: int) =
             if trial > options.MaxTrials then Rejected(trial - 1)
             else
-                let v = phi t
-                if Double.IsFinite v && v <= value0 + options.SufficientDecrease * t * slope then Accepted(t, v, trial)
+                let v, kept = phi t
+                if Double.IsFinite v && v <= value0 + options.SufficientDecrease * t * slope then Accepted(t, v, trial, kept)
                 else attempt (t * options.Shrink) (trial + 1)
         if not (slope < 0.0) then Rejected 0 else attempt options.InitialStep 1
 
@@ -193,18 +213,20 @@ module Optimisers =
     /// (H from `linearise`, which may be Gauss–Newton's curvature), then an Armijo line search
     /// along d. When d is not a descent direction, or no step along it decreases f enough, the
     /// preconditioned steepest descent −M⁻¹∇f is searched instead; LineSearchFailed only when
-    /// that fails too. `evaluate` gives f alone (for the line search).
-    let newtonPcg (options: NewtonOptions) (evaluate: float[] -> float) (linearise: float[] -> Linearisation) (x0: float[]) : OptimiserResult =
+    /// that fails too. `evaluate` gives f alone (for the line search) and what the caller keeps of
+    /// the trial point, which the result returns for the last accepted step with the linearisation
+    /// it started from. A signalled `cancel` stops before the next iteration with Cancelled.
+    let newtonPcg (options: NewtonOptions) (cancel: CancellationToken) (evaluate: float[] -> float * 'trial) (linearise: float[] -> Linearisation) (x0: float[]) : NewtonResult<'trial> =
         let clock = Stopwatch.StartNew()
-        let rec iterate (x: float[]) (k: int) (history: OptimiserIteration list) =
-            if k >= options.MaxIterations then { Solution = x; Status = MaxIterations; History = List.rev history }
+        let rec iterate (x: float[]) (k: int) (history: OptimiserIteration list) (last: NewtonStep<'trial> option) =
+            let stop status = { Result = { Solution = x; Status = status; History = List.rev history }; LastStep = last }
+            if k >= options.MaxIterations then stop MaxIterations
+            elif cancel.IsCancellationRequested then stop Cancelled
             else
                 let lin = linearise x
                 let gNorm = norm lin.Gradient
-                if not (Double.IsFinite lin.Value && Double.IsFinite gNorm) then
-                    { Solution = x; Status = Diverged; History = List.rev history }
-                elif gNorm <= options.GradientTolerance then
-                    { Solution = x; Status = Converged; History = List.rev history }
+                if not (Double.IsFinite lin.Value && Double.IsFinite gNorm) then stop Diverged
+                elif gNorm <= options.GradientTolerance then stop Converged
                 else
                     let minusG = Array.map (fun g -> -g) lin.Gradient
                     let solve = pcg options.Pcg lin.Curvature lin.Preconditioner minusG
@@ -216,15 +238,13 @@ module Optimisers =
                         | Accepted _ as accepted -> solve.Solution, accepted
                         | Rejected _ -> steepest.Value, search steepest.Value
                     match outcome with
-                    | Accepted(t, v, _) ->
+                    | Accepted(t, v, _, trial) ->
                         let record =
                             { Objective = v; GradientNorm = gNorm; PcgIterations = solve.Iterations
                               StepLength = t; Seconds = clock.Elapsed.TotalSeconds }
-                        iterate (step x t d) (k + 1) (record :: history)
-                    | Rejected _ ->
-                        let status = if allFinite d then LineSearchFailed else Diverged
-                        { Solution = x; Status = status; History = List.rev history }
-        iterate (Array.copy x0) 0 []
+                        iterate (step x t d) (k + 1) (record :: history) (Some { From = x; Linearisation = lin; Trial = trial })
+                    | Rejected _ -> stop (if allFinite d then LineSearchFailed else Diverged)
+        iterate (Array.copy x0) 0 [] None
 
     /// Runs a first-order method: every epoch shuffles the examples (seeded), and for each
     /// mini-batch calls `update` with the batch objective's value and gradient at x.

@@ -188,8 +188,7 @@ module Robustness =
         checkOptions options epsilons
         checkData model data.Features data.Labels
         let classes = Classifier.classes model.Classifier
-        data.Labels |> Array.iteri (fun i l ->
-            if l < 0 || l >= classes then invalidArg "labels" $"label {l} of example {i} is not one of the model's {classes} classes")
+        Classifier.checkLabels "labels" classes data.Labels
         let net, p, y = model.Network, model.Parameters, data.Features
         let y0 = widened model y
         let yN = Solve.forward net p y0

@@ -103,6 +103,13 @@ module Scheme =
     /// that is Z_{j+½} = Z_{j−½} − h σ(Y_j K_j + c_j), Y_{j+1} = Y_j + h σ(Z_{j+½} K_jᵀ + b_j).
     let verlet = ofStages [ kick Variable.Z Variable.Y BiasName.C -1.0; kick Variable.Y Variable.Z BiasName.B 1.0 ]
 
+    /// The symmetric Verlet (SPEC §1b, second order): kick Z ← Y (bias c, a = −½), kick Y ← Z
+    /// (bias b, a = 1), kick Z ← Y (bias c, a = −½), that is Z_{j+½} = Z_j − ½h σ(Y_j K_j + c_j),
+    /// Y_{j+1} = Y_j + h σ(Z_{j+½} K_jᵀ + b_j), Z_{j+1} = Z_{j+½} − ½h σ(Y_{j+1} K_j + c_j). Not a
+    /// propagator of its own: networks take it as `Custom symmetricVerlet`.
+    let symmetricVerlet =
+        ofStages [ kick Variable.Z Variable.Y BiasName.C -0.5; kick Variable.Y Variable.Z BiasName.B 1.0; kick Variable.Z Variable.Y BiasName.C -0.5 ]
+
     /// θ = 1/(2 − 2^{1/3}), the Forest–Ruth coefficient.
     let forestRuthTheta = 1.0 / (2.0 - Math.Pow(2.0, 1.0 / 3.0))
 

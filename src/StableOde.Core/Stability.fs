@@ -253,12 +253,16 @@ module Stability =
           Layers = layers net p (Some y0)
           Jacobian = jacobianSpectrum net p y0 }
 
+    /// Refuses a network whose scheme is not Hamiltonian.
+    let private requireHamiltonian (net: Network) =
+        if not (Scheme.isHamiltonian (Network.scheme net)) then
+            invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for schemes of kicks Z ← Y (bias c) and Y ← Z (bias b): Verlet, verlet4"
+
     /// The Verlet Hamiltonian H(y, z) = Σ_k S((y K + c)_k) + Σ_i S((z Kᵀ + b)_i), S' = σ, with the
     /// weights of layer j, summed over the examples of a state (Y, Z): conserved exactly by the
     /// continuous dynamics when the weights are constant in time.
     let hamiltonian (net: Network) (p: Parameters) (j: int) (state: State) : float =
-        if not (Scheme.isHamiltonian (Network.scheme net)) then
-            invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for schemes of kicks Z ← Y (bias c) and Y ← Z (bias b): Verlet, verlet4"
+        requireHamiltonian net
         let z =
             match state.Z with
             | Some z -> z
@@ -278,28 +282,64 @@ module Stability =
         let states = Solve.trajectory net p y0
         Array.init (net.Depth + 1) (fun j -> hamiltonian net p (min j (net.Depth - 1)) states[j])
 
-    /// H along the same Hamiltonian system integrated by explicit Euler,
-    /// Y_{j+1} = Y_j + h σ(Z_j K_jᵀ + b_j), Z_{j+1} = Z_j − h σ(Y_j K_j + c_j), Z_0 = 0: the
-    /// non-symplectic comparison, whose H drifts.
-    let eulerHamiltonianAlong (net: Network) (p: Parameters) (y0: Matrix<float>) : float[] =
-        if not (Scheme.isHamiltonian (Network.scheme net)) then
-            invalidArg (nameof net) "the Hamiltonian H(y, z) is defined for schemes of kicks Z ← Y (bias c) and Y ← Z (bias b): Verlet, verlet4"
-        Parameters.validate net p
-        let s = y0.RowCount
+    /// The right-hand side of the Hamiltonian system with the weights of layer j: (ẏ, ż) =
+    /// (σ(z K_jᵀ + b_j), −σ(y K_j + c_j)).
+    let private hamiltonianField (net: Network) (p: Parameters) (j: int) (y: Matrix<float>) (z: Matrix<float>) =
+        let s = y.RowCount
         let n, m = Network.width net, Network.auxWidth net
-        let h = Network.stepSize net
-        let layerMap (transposed: bool) (j: int) (x: Matrix<float>) =
+        let layerMap (transposed: bool) (x: Matrix<float>) =
             let a =
                 if transposed then Operator.applyTranspose net.Operator p.K[j] x
                 else Operator.apply net.Operator p.K[j] x
             let width, bias = if transposed then n, p.b[j] else m, p.c[j]
             Layer.addBias s width (vstorage bias) (storage a)
             Layer.activate net.Activation (storage a) |> ofStorage s width
-        let mutable state = { Y = copy y0; Z = Some(Kernels.zeros s m) }
+        layerMap true z, -(layerMap false y)
+
+    /// H along the same Hamiltonian system integrated by explicit Euler,
+    /// Y_{j+1} = Y_j + h σ(Z_j K_jᵀ + b_j), Z_{j+1} = Z_j − h σ(Y_j K_j + c_j), Z_0 = 0: the
+    /// non-symplectic comparison, whose H drifts.
+    let eulerHamiltonianAlong (net: Network) (p: Parameters) (y0: Matrix<float>) : float[] =
+        requireHamiltonian net
+        Parameters.validate net p
+        let h = Network.stepSize net
+        let mutable state = { Y = copy y0; Z = Some(Kernels.zeros y0.RowCount (Network.auxWidth net)) }
         Array.init (net.Depth + 1) (fun j ->
             let layer = min j (net.Depth - 1)
             let value = hamiltonian net p layer state
             if j < net.Depth then
-                let z = state.Z.Value
-                state <- { Y = state.Y + h * layerMap true j z; Z = Some(z - h * layerMap false j state.Y) }
+                let dy, dz = hamiltonianField net p j state.Y state.Z.Value
+                state <- { Y = state.Y + h * dy; Z = Some(state.Z.Value + h * dz) }
             value)
+
+    /// y(T) of the Hamiltonian system ẏ = σ(z K_0ᵀ + b_0), ż = −σ(y K_0 + c_0), y(0) = Y_0,
+    /// z(0) = 0, with the weights of the network's layer 0 held constant over its T, by classical
+    /// RK4 in `steps` steps: a reference, independent of any stage list, against which a scheme's
+    /// order of accuracy is measured.
+    let hamiltonianFlowRk4 (net: Network) (p: Parameters) (y0: Matrix<float>) (steps: int) : Matrix<float> =
+        requireHamiltonian net
+        Parameters.validate net p
+        if steps < 1 then invalidArg (nameof steps) $"RK4 needs at least 1 step, got {steps}"
+        let h = net.FinalTime / float steps
+        let f = hamiltonianField net p 0
+        let mutable y, z = copy y0, Kernels.zeros y0.RowCount (Network.auxWidth net)
+        for _ in 1 .. steps do
+            let k1y, k1z = f y z
+            let k2y, k2z = f (y + 0.5 * h * k1y) (z + 0.5 * h * k1z)
+            let k3y, k3z = f (y + 0.5 * h * k2y) (z + 0.5 * h * k2z)
+            let k4y, k4z = f (y + h * k3y) (z + h * k3z)
+            y <- y + h / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y)
+            z <- z + h / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z)
+        y
+
+    /// A Hamiltonian scheme as an ODE solver (SPEC §1b): for every depth N of `depths`, the
+    /// network at depth N with the weights of its layer 0 in every layer, and the error
+    /// ‖Y_N − y(T)‖_F against `hamiltonianFlowRk4` in `referenceSteps` steps. The observed order
+    /// between N and 2N is log₂(e(N)/e(2N)).
+    let constantWeightErrors (net: Network) (p: Parameters) (y0: Matrix<float>) (depths: int list) (referenceSteps: int) : float list =
+        let exact = hamiltonianFlowRk4 net p y0 referenceSteps
+        depths
+        |> List.map (fun depth ->
+            let fine = Network.withDepth depth net
+            let constant = { K = Array.create depth p.K[0]; b = Array.create depth p.b[0]; c = Array.create depth p.c[0] }
+            (Solve.forward fine constant y0 - exact).FrobeniusNorm())

@@ -247,6 +247,27 @@ module TrainingOptions =
     let withSchedule (iterations: int) (maxDepth: int) (o: TrainingOptions) =
         { o with Iterations = iterations; MaxDepth = maxDepth }
 
+    /// The same options with batches of `batchSize` training examples.
+    let withBatchSize (batchSize: int) (o: TrainingOptions) = { o with BatchSize = batchSize }
+
+    /// The same options with the Gauss–Newton curvature on `count` examples of the batch.
+    let withHessianSubsample (count: int) (o: TrainingOptions) =
+        { o with Propagation = { o.Propagation with HessianSubsample = count } }
+
+    /// The same options with initial θ of standard deviation `scale`.
+    let withInitialScale (scale: float) (o: TrainingOptions) = { o with InitialScale = scale }
+
+    /// The same options with the classifier's hypothesis fixed.
+    let withHypothesis (hypothesis: Hypothesis) (o: TrainingOptions) = { o with Hypothesis = Some hypothesis }
+
+    /// The same options with the seed of every random choice.
+    let withSeed (seed: int) (o: TrainingOptions) = { o with Seed = seed }
+
+    /// The same options with the classifier fitted anew after every prolongation (`defaults`'
+    /// refit, unless the options have their own) or kept.
+    let withRefit (refit: bool) (o: TrainingOptions) =
+        { o with Refit = if refit then Option.orElse defaults.Refit o.Refit else None }
+
     /// The concentric ellipses (§6.1): α_θ = 1e-3.
     let ellipses = defaults
 
@@ -421,15 +442,16 @@ module Training =
 
     /// Newton–PCG on the classification problem (W, μ) for the features yN (Y_N of the examples
     /// whose label matrix is `labels`: this rank's rows, laid out by `layout`) from the
-    /// classifier c, with the classification step's regulariser, PCG tolerance and line search.
-    let private fitClassifier (options: TrainingOptions) (ranks: Ranks) (layout: Layout) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+    /// classifier c, with the classification step's regulariser, PCG tolerance and line search;
+    /// `cancel` stops it between iterations.
+    let private fitClassifier (options: TrainingOptions) (cancel: CancellationToken) (ranks: Ranks) (layout: Layout) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
         let problem = Objective.classification ranks layout options.Classification.Regulariser c.Hypothesis yN labels
         let newton =
             { MaxIterations = newtonIterations
               GradientTolerance = 1e-12
               Pcg = { MaxIterations = pcgIterations; RelativeTolerance = options.Classification.PcgTolerance }
               LineSearch = options.LineSearch }
-        let r = Optimisers.newtonPcg newton problem.Evaluate problem.Linearise (Objective.classifierToVector c)
+        let r = (Optimisers.newtonPcg newton cancel (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector c)).Result
         r, Objective.classifierOfVector c.Hypothesis c.W.RowCount c.W.ColumnCount r.Solution
 
     /// `refitClassifier` on this rank's shard of the training set, over every rank's shard.
@@ -440,7 +462,7 @@ module Training =
         let yN = Solve.forward model.Network model.Parameters training.Features
         let labels = Classifier.labelMatrix c.Hypothesis training.Classes training.Labels
         let start = Classifier.zero c.Hypothesis c.W.RowCount c.W.ColumnCount
-        match fitClassifier options ranks layout refit.NewtonIterations refit.PcgIterations yN labels start with
+        match fitClassifier options CancellationToken.None ranks layout refit.NewtonIterations refit.PcgIterations yN labels start with
         | { Status = Diverged }, _ -> c
         | _, fitted -> fitted
 
@@ -472,43 +494,36 @@ module Training =
         let labelsOf (d: Dataset) = Classifier.labelMatrix hyp classes d.Labels
         let shard = Ranks.locate ranks (Dataset.count training)
         let rng = Random(options.Seed + 7919 * net.Depth)
+        // A cancellation on one rank reaches the others only through the agreed check between
+        // iterations (`Ranks.any`): inside a step it would leave them waiting in a reduction.
+        let cancel = if ranks.Size = 1 then control.Cancellation else CancellationToken.None
         let classification (layout: Layout) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
-            fitClassifier options ranks layout options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
-        let damping = ref options.Propagation.Damping
-        // θ and Y_N(θ) of the propagation step's last line-search trial on the batch — the
-        // accepted step's, when the search accepted one — reused for the training accuracy and,
-        // when every batch is the whole training set, by the next classification step.
-        let lastTrial = ref None
-        let propagation (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation ranks options.Strategy options.Propagation.Regulariser damping.Value net c layout y0 labels layoutH y0H labelsH
-            let evaluate (x: float[]) =
-                lastTrial.Value <- None
-                let value, yN = Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x
-                lastTrial.Value <- yN |> Option.map (fun y -> y0, Array.copy x, y)
-                value
-            let newton =
-                { MaxIterations = 1
-                  GradientTolerance = 1e-12
-                  Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
-                  LineSearch = options.LineSearch }
-            let linearised = ref None
-            let linearise (x: float[]) =
-                let lin = problem.Linearise x
-                linearised.Value <- Some lin
-                lin
-            let x0 = Objective.parametersToVector p
-            lastTrial.Value <- None
-            let r = Optimisers.newtonPcg newton evaluate linearise x0
-            match options.Propagation.AdaptiveDamping, linearised.Value, r.History with
-            | true, Some lin, [ last ] ->
-                damping.Value <- adaptDamping options.Propagation.Damping damping.Value (gainRatio lin x0 r.Solution last.Objective)
-            | _ -> ()
-            r, Objective.parametersOfVector net r.Solution
-        // Y_N of a data set at θ: the last line-search trial's when it was on the same features at
-        // the same θ (the forward pass is deterministic), else a forward pass.
-        let forwardAt (theta: Parameters) (d: Dataset) =
-            match lastTrial.Value with
-            | Some(y0, x, yN) when obj.ReferenceEquals(y0, d.Features) && x = Objective.parametersToVector theta -> yN
+            fitClassifier options cancel ranks layout options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
+        let newton =
+            { MaxIterations = 1
+              GradientTolerance = 1e-12
+              Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
+              LineSearch = options.LineSearch }
+        // One Gauss–Newton–PCG step on θ with damping λ. Returns the optimiser's result, the new θ,
+        // the damping for the next step (adapted by the step's gain ratio) and Y_N of the batch at
+        // the new θ when the step was accepted with finite features — reused for the training
+        // accuracy and, when every batch is the whole training set, by the next classification step.
+        let propagation (damping: float) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            let problem = Objective.propagation ranks options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
+            let trial (x: float[]) = Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x
+            let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
+            let theta = Objective.parametersOfVector net r.Result.Solution
+            let nextDamping =
+                match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
+                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation last.From r.Result.Solution step.Objective)
+                | _ -> damping
+            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun yN -> y0, theta, yN)
+            r.Result, theta, nextDamping, features
+        // Y_N of a data set at θ: the propagation step's when it was on the same features at the
+        // same θ (the forward pass is deterministic), else a forward pass.
+        let forwardAt (computed: (Matrix<float> * Parameters * Matrix<float>) option) (theta: Parameters) (d: Dataset) =
+            match computed with
+            | Some(y0, at, yN) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> yN
             | _ -> Solve.forward net theta d.Features
         let initialValidation = accuracyOn ranks start split.Validation
         let mutable current = start
@@ -519,6 +534,8 @@ module Training =
         let mutable history = []
         let mutable status = MaxIterations
         let mutable k = 0
+        let mutable damping = options.Propagation.Damping
+        let mutable computed = None
         while status = MaxIterations && k < options.Iterations do
             if Ranks.any ranks control.Cancellation.IsCancellationRequested then status <- Cancelled
             else
@@ -531,17 +548,19 @@ module Training =
                     invalidArg "options" $"a rank holds none of the {batch.Length} examples of the batch: use fewer ranks or a larger batch"
                 let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
-                let yN = forwardAt current.Parameters dataT
+                let yN = forwardAt computed current.Parameters dataT
                 let cr, classifier = classification layoutT yN labelsT current.Classifier
                 match cr.Status with
-                | Diverged | LineSearchFailed -> status <- cr.Status
+                | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
                     let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
-                    let usedDamping = damping.Value
-                    let pr, theta = propagation current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
+                    let usedDamping = damping
+                    let pr, theta, nextDamping, features = propagation damping current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
+                    damping <- nextDamping
+                    computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
                     match pr.Status with
-                    | Diverged | LineSearchFailed ->
+                    | Diverged | LineSearchFailed | Cancelled ->
                         current <- { current with Classifier = classifier }
                         status <- pr.Status
                     | _ ->
@@ -550,7 +569,7 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value ranks layoutT options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = accuracyOf ranks classifier (forwardAt theta training) training
+                        let trainingAccuracy = accuracyOf ranks classifier (forwardAt computed theta training) training
                         let validationAccuracy = accuracyOn ranks model split.Validation
                         let record =
                             { Iteration = k

@@ -55,14 +55,6 @@ public sealed class Dataset
         }
 
         var count = classes ?? Math.Max(2, labels.Max() + 1);
-        for (var i = 0; i < labels.Count; i++)
-        {
-            if (labels[i] < 0 || labels[i] >= count)
-            {
-                throw new ArgumentException($"label {labels[i]} of example {i} is outside 0…{count - 1}.", nameof(labels));
-            }
-        }
-
         return new Dataset(Core.DatasetModule.create(Interop.ToMatrix(features), labels.ToArray(), FSharpOption<int>.Some(count)));
     }
 

@@ -246,15 +246,7 @@ public sealed class Model
 
     private Matrix<double> LabelMatrix(Dataset data)
     {
-        var labels = data.Inner.Labels;
-        for (var i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] >= Classes)
-            {
-                throw new ArgumentException($"label {labels[i]} of example {i} is not one of the model's {Classes} classes (0…{Classes - 1}).", nameof(data));
-            }
-        }
-
-        return Core.ClassifierModule.labelMatrix(Inner.Classifier.Hypothesis, Classes, labels);
+        Core.ClassifierModule.checkLabels(nameof(data), Classes, data.Inner.Labels);
+        return Core.ClassifierModule.labelMatrix(Inner.Classifier.Hypothesis, Classes, data.Inner.Labels);
     }
 }

@@ -28,7 +28,7 @@ public sealed class Trainer
     /// <param name="refitClassifier">After every prolongation, fit the classifier anew to the finer network (true, the default) or keep the coarse level's (false, the paper's §5.3); see <see cref="RefitsClassifier"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public Trainer(double? smoothness = null, int? iterations = null, int? batchSize = null, int? hessianSubsample = null, double? initialScale = null, Hypothesis? hypothesis = null, int seed = 1, bool refitClassifier = true)
-        : this(Configure(Core.TrainingOptionsModule.defaults, smoothness, iterations, batchSize, hessianSubsample, initialScale, hypothesis, seed, refitClassifier))
+        : this(Configure(Core.TrainingOptionsModule.defaults, seed, smoothness, iterations, batchSize, hessianSubsample, initialScale, hypothesis, refitClassifier))
     {
     }
 
@@ -106,7 +106,7 @@ public sealed class Trainer
     public static Trainer ForDataset(PaperDataset dataset, double? smoothness = null, int? iterations = null, int seed = 1)
     {
         Guard.Defined(dataset, nameof(dataset));
-        return new Trainer(Configure(Datasets.Experiment(dataset).Options, smoothness, iterations, null, null, null, null, seed, null));
+        return new Trainer(Configure(Datasets.Experiment(dataset).Options, seed, smoothness, iterations));
     }
 
     /// <summary>
@@ -133,7 +133,7 @@ public sealed class Trainer
         Guard.Positive(channels, nameof(channels));
         Guard.Positive(height, nameof(height));
         Guard.Positive(width, nameof(width));
-        return new Trainer(Configure(Core.TrainingOptionsModule.images(Interop.ToCore(propagator), channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed, null));
+        return new Trainer(Configure(Core.TrainingOptionsModule.images(Interop.ToCore(propagator), channels, height, width), seed, smoothness, iterations, hessianSubsample: hessianSubsample));
     }
 
     /// <summary>
@@ -157,7 +157,7 @@ public sealed class Trainer
         Guard.Positive(channels, nameof(channels));
         Guard.Positive(height, nameof(height));
         Guard.Positive(width, nameof(width));
-        return new Trainer(Configure(Core.TrainingOptionsModule.images(Core.Propagator.NewCustom(scheme.Inner), channels, height, width), smoothness, iterations, null, hessianSubsample, null, null, seed, null));
+        return new Trainer(Configure(Core.TrainingOptionsModule.images(Core.Propagator.NewCustom(scheme.Inner), channels, height, width), seed, smoothness, iterations, hessianSubsample: hessianSubsample));
     }
 
     /// <summary>
@@ -171,7 +171,7 @@ public sealed class Trainer
     /// <param name="validation">The validation set: as many features as <paramref name="training"/>, labels among its classes.</param>
     /// <param name="maxDepth">The deepest level; at least the network's depth.</param>
     /// <param name="progress">Called on the training thread after every iteration; null for none.</param>
-    /// <param name="cancellationToken">Stops training after the current iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
+    /// <param name="cancellationToken">Stops training before the next Newton iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
     /// <returns>Every level, the best model over all levels, and the status.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The data do not fit the network or each other.</exception>
@@ -195,7 +195,7 @@ public sealed class Trainer
     /// <param name="training">The training set; at most <see cref="Network.Width"/> features, labels among the model's classes.</param>
     /// <param name="validation">The validation set: as many features as <paramref name="training"/>, labels among the model's classes.</param>
     /// <param name="progress">Called on the training thread after every iteration; null for none.</param>
-    /// <param name="cancellationToken">Stops training after the current iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
+    /// <param name="cancellationToken">Stops training before the next Newton iteration; the best model so far is returned with <see cref="TrainingStatus.Cancelled"/>.</param>
     /// <returns>The one level, its best model and the status.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The data do not fit the model or each other.</exception>
@@ -220,7 +220,7 @@ public sealed class Trainer
     /// <param name="maxDepth">The deepest level.</param>
     /// <param name="checkpointing">Where the checkpoint goes.</param>
     /// <param name="progress">Called after every iteration.</param>
-    /// <param name="cancellationToken">Stops training after the current iteration.</param>
+    /// <param name="cancellationToken">Stops training before the next Newton iteration.</param>
     /// <returns>Every level, the best model and the status.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The data do not fit the network or each other.</exception>
@@ -251,7 +251,7 @@ public sealed class Trainer
     /// <param name="maxDepth">The deepest level.</param>
     /// <param name="checkpointing">Where the checkpoint goes from now on (it may be the file read).</param>
     /// <param name="progress">Called after every iteration.</param>
-    /// <param name="cancellationToken">Stops training after the current iteration.</param>
+    /// <param name="cancellationToken">Stops training before the next Newton iteration.</param>
     /// <returns>Every level (the checkpoint's first), the best model and the status.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The checkpoint holds no finished level, its levels go beyond <paramref name="maxDepth"/>, or the data do not fit its models.</exception>
@@ -280,7 +280,8 @@ public sealed class Trainer
     public override string ToString() =>
         $"Trainer: α_θ = {Smoothness}, {Iterations} iterations a level, {(BatchSize == int.MaxValue ? "the whole training set" : $"batches of {BatchSize}")}, curvature on {HessianSubsample}, seed {Seed}";
 
-    private static Core.TrainingOptions Configure(Core.TrainingOptions o, double? smoothness, int? iterations, int? batchSize, int? hessianSubsample, double? initialScale, Hypothesis? hypothesis, int seed, bool? refitClassifier)
+    /// <summary>The options <paramref name="o"/> with every setting given (validated) in place of its own; a null setting keeps the option's.</summary>
+    private static Core.TrainingOptions Configure(Core.TrainingOptions o, int seed, double? smoothness = null, int? iterations = null, int? batchSize = null, int? hessianSubsample = null, double? initialScale = null, Hypothesis? hypothesis = null, bool? refitClassifier = null)
     {
         if (smoothness is { } alpha)
         {
@@ -291,54 +292,39 @@ public sealed class Trainer
         if (iterations is { } k)
         {
             Guard.Positive(k, nameof(iterations));
+            o = Core.TrainingOptionsModule.withSchedule(k, o.MaxDepth, o);
         }
 
         if (batchSize is { } s)
         {
             Guard.Positive(s, nameof(batchSize));
+            o = Core.TrainingOptionsModule.withBatchSize(s, o);
         }
 
         if (hessianSubsample is { } hs)
         {
             Guard.Positive(hs, nameof(hessianSubsample));
+            o = Core.TrainingOptionsModule.withHessianSubsample(hs, o);
         }
 
         if (initialScale is { } scale)
         {
             Guard.NonNegativeFinite(scale, nameof(initialScale));
+            o = Core.TrainingOptionsModule.withInitialScale(scale, o);
         }
 
-        var chosen = FSharpOption<Core.Hypothesis>.None;
         if (hypothesis is { } h)
         {
             Guard.Defined(h, nameof(hypothesis));
-            chosen = FSharpOption<Core.Hypothesis>.Some(Interop.ToCore(h));
+            o = Core.TrainingOptionsModule.withHypothesis(Interop.ToCore(h), o);
         }
 
-        var propagation = new Core.PropagationOptions(
-            o.Propagation.PcgIterations,
-            o.Propagation.PcgTolerance,
-            o.Propagation.Regulariser,
-            o.Propagation.Damping,
-            o.Propagation.AdaptiveDamping,
-            hessianSubsample ?? o.Propagation.HessianSubsample);
-        return new Core.TrainingOptions(
-            iterations ?? o.Iterations,
-            batchSize ?? o.BatchSize,
-            seed,
-            initialScale ?? o.InitialScale,
-            chosen,
-            o.Classification,
-            propagation,
-            o.LineSearch,
-            o.Strategy,
-            o.MaxDepth,
-            refitClassifier switch
-            {
-                true => o.Refit ?? Core.TrainingOptionsModule.defaults.Refit,
-                false => null,
-                null => o.Refit,
-            });
+        if (refitClassifier is { } refit)
+        {
+            o = Core.TrainingOptionsModule.withRefit(refit, o);
+        }
+
+        return Core.TrainingOptionsModule.withSeed(seed, o);
     }
 
     private Core.TrainingOptions With(int maxDepth) => Core.TrainingOptionsModule.withSchedule(Options.Iterations, maxDepth, Options);
@@ -368,21 +354,9 @@ public sealed class Trainer
         }
 
         var classes = modelClasses ?? training.Classes;
-        CheckLabels(training, classes, nameof(training));
-        CheckLabels(validation, classes, nameof(validation));
+        Core.ClassifierModule.checkLabels(nameof(training), classes, training.Inner.Labels);
+        Core.ClassifierModule.checkLabels(nameof(validation), classes, validation.Inner.Labels);
         return new Core.Split(Prepare(training, width, classes), Prepare(validation, width, classes));
-    }
-
-    private static void CheckLabels(Dataset data, int classes, string name)
-    {
-        var labels = data.Inner.Labels;
-        for (var i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] >= classes)
-            {
-                throw new ArgumentException($"label {labels[i]} of example {i} of {name} is not one of the {classes} classes (0…{classes - 1}).", name);
-            }
-        }
     }
 
     private static Core.Dataset Prepare(Dataset data, int width, int classes)

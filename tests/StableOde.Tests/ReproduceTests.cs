@@ -25,7 +25,7 @@ public sealed class ReproduceTests : IDisposable
         Assert.Contains("swiss roll", stdout);
         string[] figures =
         [
-            "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png", "figure3.png",
+            "figure1.png", "figure2.png", "figure2-long.png", "hamiltonian.png", "order.png", "figure3.png",
             "figure4-ellipses.png", "figure5-swiss-roll.png", "figure6-peaks.png",
             "spectra-ellipses.png", "spectra-swiss-roll.png", "spectra-peaks.png",
             "jacobian-ellipses.png", "jacobian-swiss-roll.png", "jacobian-peaks.png", "figure7.png",
@@ -80,6 +80,13 @@ public sealed class ReproduceTests : IDisposable
         double Band(string name) => conservation.Single(c => c.GetProperty("integrator").GetString() == name).GetProperty("band").GetDouble();
         Assert.InRange(Band("Verlet, h = 0.05") / Band("Verlet, h = 0.1"), 0.4, 0.6);
         Assert.True(Band("forward Euler, h = 0.1") > 1000 * Band("Verlet, h = 0.1"));
+
+        var order = results.RootElement.GetProperty("results").GetProperty("order").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("scheme").GetString()!, r => r.GetProperty("order").GetDouble());
+        Assert.InRange(order["Verlet (paper)"], 0.9, 1.1);
+        Assert.InRange(order["symmetric Verlet"], 1.9, 2.1);
+        Assert.InRange(order["verlet4"], 3.8, 4.3);
+        Assert.Contains("![Error ‖Y_N − y(T)‖_F against the number of layers N", report);
     }
 
     [Theory]

@@ -122,6 +122,18 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void EveryOptionGivenReplacesItsDefaultAndTheOthersStay()
+    {
+        var all = new Trainer(smoothness: 2e-3, iterations: 3, batchSize: 50, hessianSubsample: 20, initialScale: 0.3, seed: 5, refitClassifier: false);
+        Assert.Equal((2e-3, 3, 50, 20, 0.3, 5, false), (all.Smoothness, all.Iterations, all.BatchSize, all.HessianSubsample, all.InitialScale, all.Seed, all.RefitsClassifier));
+        var defaults = new Trainer();
+        var one = new Trainer(hessianSubsample: 77);
+        Assert.Equal((defaults.Smoothness, defaults.Iterations, defaults.BatchSize, 77, defaults.InitialScale, defaults.Seed, true), (one.Smoothness, one.Iterations, one.BatchSize, one.HessianSubsample, one.InitialScale, one.Seed, one.RefitsClassifier));
+        var images = Trainer.ForImages(Propagator.Verlet, 6, 28, 28, hessianSubsample: 300, seed: 4);
+        Assert.Equal((5e-3, 10, int.MaxValue, 300, 4, false), (images.Smoothness, images.Iterations, images.BatchSize, images.HessianSubsample, images.Seed, images.RefitsClassifier));
+    }
+
+    [Fact]
     public void BadArgumentsNameTheParameter()
     {
         var (training, validation) = Datasets.Ellipses();

@@ -1,4 +1,5 @@
 using MathNet.Numerics.LinearAlgebra;
+using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using StableOde.Core;
 
@@ -7,6 +8,7 @@ namespace StableOde.Cli.Reproduce;
 using Activation = StableOde.Core.Activation;
 using Network = StableOde.Core.Network;
 using Parameters = StableOde.Core.Parameters;
+using Propagator = StableOde.Core.Propagator;
 using State = StableOde.Core.State;
 
 /// <summary>The paper's small examples (§3 Example 1, §4 Example 2) and the conservation of the
@@ -58,7 +60,7 @@ internal static class PaperExamples
         var distances = new List<(string, double[], double[])>();
         foreach (var (name, k) in cases)
         {
-            var net = NetworkModule.resnet(Activation.Tanh, 2, 10, 1.0);
+            var net = NetworkModule.create(Propagator.ResNet, Activation.Tanh, Operator.NewDense(2, 2), 10, 1.0, false);
             var states = Solve.trajectory(net, Identical(net, k), y0);
             panels.Add((name, Paths(states, labels), Field(k)));
             distances.Add((name, PairDistances(states[0].Y), PairDistances(states[^1].Y)));
@@ -78,14 +80,14 @@ internal static class PaperExamples
     /// <summary>Leapfrog of Example 2: K = K−, h = 1, tanh, b = 0, identical layers.</summary>
     public static (Network Net, Parameters P) Example2Leapfrog(int depth)
     {
-        var net = NetworkModule.leapfrog(Activation.Tanh, 2, depth, depth * 1.0);
+        var net = NetworkModule.create(Propagator.Leapfrog, Activation.Tanh, Operator.NewDense(2, 2), depth, depth * 1.0, false);
         return (net, Identical(net, KMinus));
     }
 
     /// <summary>Verlet of Example 2: the 2×3 kernel, h = 0.1, tanh, b = c = 0, identical layers.</summary>
     public static (Network Net, Parameters P) Example2Verlet(int depth)
     {
-        var net = NetworkModule.verlet(Activation.Tanh, 2, 3, depth, depth * 0.1);
+        var net = NetworkModule.create(Propagator.Verlet, Activation.Tanh, Operator.NewDense(2, 3), depth, depth * 0.1, false);
         return (net, Identical(net, KVerlet));
     }
 
@@ -125,7 +127,7 @@ internal static class PaperExamples
         foreach (var h in new[] { 0.1, 0.05 })
         {
             int depth = (int)Math.Round(finalTime / h);
-            var net = NetworkModule.verlet(Activation.Tanh, 2, 3, depth, finalTime);
+            var net = NetworkModule.create(Propagator.Verlet, Activation.Tanh, Operator.NewDense(2, 3), depth, finalTime, false);
             var p = Identical(net, KVerlet);
             var t = Enumerable.Range(0, depth + 1).Select(j => j * h).ToArray();
             foreach (var (name, values, into) in new[] { ($"Verlet, h = {h}", Stability.hamiltonianAlong(net, p, y0), verlet),
@@ -141,6 +143,45 @@ internal static class PaperExamples
             ("forward Euler on the same system", "time t = j h", "H − H(0)", euler),
         ]);
         return summary;
+    }
+
+    /// <summary>The depths of the order-of-accuracy figure.</summary>
+    public static IReadOnlyList<int> OrderDepths { get; } = [4, 8, 16, 32, 64, 128, 256];
+
+    /// <summary>
+    /// The order of accuracy of the Verlet family as ODE solvers (SPEC §1b): the paper's Verlet, the
+    /// symmetric Verlet and verlet4 with the same seeded weights (K ∈ R^{3×2} with ‖K‖₂ = 1, b, c) in
+    /// every layer, T = 2, tanh, 20 seeded features, against RK4 in 4,096 steps
+    /// (<c>Stability.hamiltonianFlowRk4</c>). Plots the error ‖Y_N − y(T)‖_F against N on log–log
+    /// axes and returns, per scheme, the errors and the observed order: the least-squares slope of
+    /// −log₂ e against log₂ N over the depths whose error is above 1e-12 (the round-off floor).
+    /// </summary>
+    public static IReadOnlyList<(string Name, double[] Errors, double Order)> Order(string path)
+    {
+        var template = NetworkModule.create(Propagator.Verlet, Activation.Tanh, Operator.NewDense(3, 2), 1, 2.0, false);
+        var random = ParametersModule.random(11, 0.5, template);
+        var k = random.K[0] / random.K[0].L2Norm();
+        var p = new Parameters([k], random.b, random.c);
+        var y0 = Matrix<double>.Build.Dense(20, 3, ParametersModule.gaussians(new Random(12), 60));
+        var schemes = new (string Name, Propagator Propagator)[]
+        {
+            ("Verlet (paper)", Propagator.Verlet),
+            ("symmetric Verlet", Propagator.NewCustom(SchemeModule.symmetricVerlet)),
+            ("verlet4", Propagator.Verlet4),
+        };
+        var depths = OrderDepths.Select(d => (double)d).ToArray();
+        var results = schemes.Select(s =>
+        {
+            var net = NetworkModule.create(s.Propagator, Activation.Tanh, Operator.NewDense(3, 2), 1, 2.0, false);
+            var errors = Stability.constantWeightErrors(net, p, y0, ListModule.OfSeq(OrderDepths), 4096).ToArray();
+            var above = Enumerable.Range(0, errors.Length).Where(i => errors[i] > 1e-12).ToArray();
+            var order = -Drift(above.Select(i => Math.Log2(depths[i])).ToArray(), above.Select(i => Math.Log2(errors[i])).ToArray());
+            return (s.Name, errors, order);
+        }).ToList();
+        Figures.Lines(path, "Order of accuracy with constant weights", "layers N (h = T / N, T = 2)", "‖Y_N − y(T)‖_F",
+            results.Select(r => ($"{r.Name}: order {r.order:0.00}", depths.Select(Math.Log2).ToArray(), r.errors)).ToList(),
+            logY: true, depthX: true);
+        return results;
     }
 
     /// <summary>The slope of a least-squares line through (x, y).</summary>

@@ -39,6 +39,9 @@ internal sealed class Report(string directory, string settings)
         Write();
     }
 
+    /// <summary>A JSON array of numbers for results.json.</summary>
+    public static JsonArray Numbers(IEnumerable<double> values) => new(values.Select(v => (JsonNode)v).ToArray());
+
     /// <summary>Formats a number for the report (invariant culture, four significant digits).</summary>
     public static string Number(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
 
