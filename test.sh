@@ -5,6 +5,19 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# Open MPI, for the data-parallel training tests (SPEC §11, `mpirun -np R stableode train`): installed
+# from Debian when missing, so that a fresh machine needs nothing by hand. Without it those tests fail.
+if ! command -v mpirun >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q 'libmpi\.so\.40'; then
+  as_root=""
+  [ "$(id -u)" -eq 0 ] || as_root="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && $as_root true 2>/dev/null; then
+    { $as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null; } \
+      || echo "test.sh: could not install Open MPI (openmpi-bin libopenmpi-dev): the distributed training tests will fail" >&2
+  else
+    echo "test.sh: Open MPI is missing and cannot be installed here (needs apt-get as root): install openmpi-bin libopenmpi-dev; the distributed training tests will fail" >&2
+  fi
+fi
+
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 

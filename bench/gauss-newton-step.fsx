@@ -26,7 +26,7 @@ let classifier =
         (Parameters.gaussians (Random 2) classifierEntries |> Array.map (fun g -> 0.01 * g))
 
 printfn "Gauss–Newton step: %d images of %d features, Verlet, %d layers" count width depth
-let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton net model.Parameters classifier images.Features labels)
+let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton Ranks.single (Ranks.whole count) options.Strategy net model.Parameters classifier images.Features labels)
 let v = Parameters.random 3 1.0 net
 for k in 1 .. products do
     let gv = timed $"product {k}" (fun () -> product v)

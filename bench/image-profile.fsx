@@ -23,7 +23,10 @@ let model = Training.initialModel options net 10
 let labels = Classifier.labelMatrix model.Classifier.Hypothesis 10 training.Labels
 
 let yN = timed "forward, training set" (fun () -> Solve.forward net model.Parameters training.Features)
-let problem = Objective.classification options.Classification.Regulariser model.Classifier.Hypothesis yN labels
+// One process, laid out in the fixed parts training uses (SPEC §11).
+let shard = Ranks.locate Ranks.single trainCount
+let layout = snd (Ranks.arrange Ranks.single shard (Array.init trainCount id))
+let problem = Objective.classification Ranks.single layout options.Classification.Regulariser model.Classifier.Hypothesis yN labels
 let newton =
     { MaxIterations = options.Classification.NewtonIterations
       GradientTolerance = 1e-12
@@ -32,12 +35,13 @@ let newton =
 let fit = timed "classifier: 5 Newton × ≤10 PCG" (fun () -> (Optimisers.newtonPcg newton System.Threading.CancellationToken.None (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector model.Classifier)).Result)
 let classifier = Objective.classifierOfVector model.Classifier.Hypothesis width 10 fit.Solution
 let sub = Array.sub (Dataset.permutation 7 trainCount) 0 (min options.Propagation.HessianSubsample trainCount)
-let dataH = Dataset.select sub training
+let rowsH, layoutH = Ranks.arrange Ranks.single shard sub
+let dataH = Dataset.select rowsH training
 let labelsH = Classifier.labelMatrix model.Classifier.Hypothesis 10 dataH.Labels
 let propagation =
-    Objective.propagation options.Strategy options.Propagation.Regulariser options.Propagation.Damping net classifier training.Features labels dataH.Features labelsH
+    Objective.propagation Ranks.single options.Strategy options.Propagation.Regulariser options.Propagation.Damping net classifier layout training.Features labels layoutH dataH.Features labelsH
 let x0 = Objective.parametersToVector model.Parameters
-let _ = timed "gradient, training set" (fun () -> Objective.dataGradient options.Strategy net model.Parameters classifier training.Features labels)
+let _ = timed "gradient, training set" (fun () -> Objective.dataGradient Ranks.single layout options.Strategy net model.Parameters classifier training.Features labels)
 let lin = timed "linearise (gradient + curvature set-up)" (fun () -> propagation.Linearise x0)
 let direction = Array.map (fun g -> -g) lin.Gradient
 let products = argOr 6 1

@@ -266,7 +266,7 @@ let private objectiveTests =
                 let labels = labelsFor h 2 s classes
                 let m = Classifier.labelWidth h classes
                 let reg = { Regulariser = Tikhonov; Alpha = 0.05; Shift = 0.1 }
-                let problem = Objective.classification reg h y labels
+                let problem = Objective.classification Ranks.single (Ranks.whole y.RowCount) reg h y labels
                 let x, v, u = randomArray 3 (n * m + m), randomArray 4 (n * m + m), randomArray 5 (n * m + m)
                 let lin = problem.Linearise x
                 let along (d: float[]) t = Array.map2 (fun a b -> a + t * b) x d
@@ -289,7 +289,7 @@ let private objectiveTests =
                     let m = Classifier.labelWidth h classes
                     let p = Parameters.random 3 0.5 net
                     let c = Objective.classifierOfVector h n m (randomArray 4 (n * m + m))
-                    let gn = Objective.gaussNewton StoreAll net p c y0 labels
+                    let gn = Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) StoreAll net p c y0 labels
                     let v, u = Parameters.random 5 1.0 net, Parameters.random 6 1.0 net
                     let gv = gn v
                     expectRelative 1e-10 "⟨Gv, u⟩ = ⟨v, Gu⟩" (Parameters.dot gv u) (Parameters.dot v (gn u))
@@ -305,7 +305,7 @@ let private objectiveTests =
                 let labels = labelsFor Softmax 8 s 3
                 let c = Objective.classifierOfVector Softmax n 3 (randomArray 9 (3 * n + 3))
                 let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
-                let problem = Objective.propagation StoreAll reg 1e-3 net c y0 labels (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
+                let problem = Objective.propagation Ranks.single StoreAll reg 1e-3 net c (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
                 let x = theta 10 net
                 let v, u = theta 11 net, theta 12 net
                 let lin = problem.Linearise x
@@ -325,7 +325,7 @@ let private objectiveTests =
             let cr = { Regulariser = Tikhonov; Alpha = 0.3; Shift = 1.0 }
             let count = Parameters.count net
             let value, g = Objective.valueAndGradient StoreAll tr cr model y0 labels
-            expectRelative 1e-13 "value" value (Objective.value tr cr model y0 labels)
+            expectRelative 1e-13 "value" value (Objective.value Ranks.single (Ranks.whole y0.RowCount) tr cr model y0 labels)
             let v = randomArray 17 g.Length
             let moved t =
                 { model with
@@ -333,7 +333,7 @@ let private objectiveTests =
                     Classifier =
                         let d = Objective.classifierOfVector Logistic 2 1 v[count ..]
                         { model.Classifier with W = model.Classifier.W + t * d.W; mu = model.Classifier.mu + t * d.mu } }
-            expectTaylor "objective" (fun t -> Objective.value tr cr (moved t) y0 labels) (dotArrays g v)
+            expectTaylor "objective" (fun t -> Objective.value Ranks.single (Ranks.whole y0.RowCount) tr cr (moved t) y0 labels) (dotArrays g v)
     ]
 
 // ---- prolongation ---------------------------------------------------------------------------
@@ -483,7 +483,7 @@ let private trainingTests =
         testCase "cancellation returns the best so far with status Cancelled" <| fun () ->
             use cts = new CancellationTokenSource()
             let mutable reports = 0
-            let control = { Progress = Some(fun _ -> reports <- reports + 1; if reports = 2 then cts.Cancel()); Cancellation = cts.Token }
+            let control = { Training.noControl with Progress = Some(fun _ -> reports <- reports + 1; if reports = 2 then cts.Cancel()); Cancellation = cts.Token }
             let split = smallSplit 3
             let r = Training.train quick control (Training.initialModel quick (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2) split
             Expect.equal r.Status Cancelled "status"
@@ -518,7 +518,7 @@ let private trainingTests =
             let yN = Solve.forward net theta split.Training.Features
             let labels = Classifier.labelMatrix Logistic 2 split.Training.Labels
             let objective (c: Classifier) =
-                (Objective.classification quick.Classification.Regulariser Logistic yN labels).Evaluate (Objective.classifierToVector c)
+                (Objective.classification Ranks.single (Ranks.whole yN.RowCount) quick.Classification.Regulariser Logistic yN labels).Evaluate (Objective.classifierToVector c)
             let values =
                 [ 0; 1; 3; 10 ]
                 |> List.map (fun k -> objective (Training.refitClassifier quick { NewtonIterations = k; PcgIterations = 10 } model split.Training))
@@ -605,7 +605,7 @@ let private imageTests =
             let labels = labelsFor Softmax 22 s 3
             let model = { Network = net; Parameters = Parameters.random 23 0.5 net; Classifier = Objective.classifierOfVector Softmax 2 3 (randomArray 24 9) }
             let whole = Model.gradient StoreAll model y0 labels
-            let value, gradient = Objective.dataGradient StoreAll net model.Parameters model.Classifier y0 labels
+            let value, gradient = Objective.dataGradient Ranks.single (Ranks.whole y0.RowCount) StoreAll net model.Parameters model.Classifier y0 labels
             expectRelative 1e-12 "loss" value whole.Loss
             let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
@@ -620,7 +620,7 @@ let private imageTests =
             let z = Classifier.scores c (Solve.forward net p y0)
             let dY = Solve.sensitivity net p y0 v (Matrix<float>.Build.Dense(s, 2))
             let whole = fst (Solve.adjoint StoreAll net p y0 ((Classifier.hessianOfScores Softmax z labels (dY * c.W)) * c.W.Transpose()))
-            for name, gn in [ "solves", Objective.gaussNewton Reversal net p c y0 labels; "Jacobian", Objective.jacobianGaussNewton net p c y0 labels ] do
+            for name, gn in [ "solves", Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) Reversal net p c y0 labels; "Jacobian", Objective.jacobianGaussNewton net p c y0 labels ] do
                 let blocked = gn v
                 let difference = Parameters.addScaled blocked -1.0 whole
                 Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole whole)) $"product by the {name}"
@@ -631,7 +631,7 @@ let private imageTests =
             let y = Solve.forward net (Parameters.random 31 0.3 net) (batch 32 13 40)
             let labels = labelsFor Softmax 33 13 3
             let reg = { Regulariser = ImageLaplacian(2, 4, 5); Alpha = 0.01; Shift = 0.01 }
-            let problem = Objective.classification reg Softmax y labels
+            let problem = Objective.classification Ranks.single (Ranks.whole y.RowCount) reg Softmax y labels
             let x, v, u = randomArray 34 123, randomArray 35 123, randomArray 36 123
             let lin = problem.Linearise x
             expectTaylor "loss" (fun t -> problem.Evaluate (Array.map2 (fun a b -> a + t * b) x v)) (dotArrays lin.Gradient v)
@@ -670,6 +670,64 @@ let private imageTests =
                 Expect.equal (List.last l.History).TrainingAccuracy (Training.accuracy l.Final split.Training) $"the training accuracy from the accepted step's Y_N at {l.Depth} layers"
     ]
 
+/// R ranks in one process, one thread each: every Gather waits for all R vectors and returns them
+/// in rank order, as MPI_Allgather does.
+let private simulatedRanks (size: int) : Ranks[] =
+    let barrier = new Barrier(size)
+    let slots: float[][] = Array.zeroCreate size
+    let gather (rank: int) (x: float[]) =
+        slots[rank] <- Array.copy x
+        barrier.SignalAndWait()
+        let all = Array.concat slots
+        barrier.SignalAndWait()
+        all
+    Array.init size (fun r -> { Rank = r; Size = size; Gather = gather r })
+
+/// Every rank's result of `work rank shardOfSplit`, the ranks on threads of their own.
+let private onRanks (size: int) (split: Split) (work: Ranks -> Split -> 'a) : 'a[] =
+    simulatedRanks size
+    |> Array.map (fun ranks ->
+        let shard = { Training = Ranks.shard ranks.Rank size split.Training; Validation = Ranks.validationShard ranks.Rank size split.Validation }
+        Tasks.Task.Factory.StartNew((fun () -> work ranks shard), Tasks.TaskCreationOptions.LongRunning))
+    |> Array.map (fun t -> t.Result)
+
+let private bits (p: Parameters) = Objective.parametersToVector p |> Array.map BitConverter.DoubleToInt64Bits
+
+let private rankTests =
+    testList "data-parallel ranks (SPEC §11)" [
+        testCase "shards are runs of whole parts that cover the examples in order" <| fun () ->
+            for total in [ 1; 127; 128; 513; 8000; 50000; 100000 ] do
+                let parts = Ranks.partCount total
+                Expect.isTrue (parts >= 1 && parts <= Ranks.MaxParts) $"{total}: parts within 1…{Ranks.MaxParts}"
+                for size in 1 .. min parts 5 do
+                    let ranges = Array.init size (fun r -> Ranks.shardRange size r total)
+                    Expect.equal (fst ranges[0]) 0 "the first shard starts at 0"
+                    Expect.equal (ranges |> Array.sumBy snd) total "the shards cover every example"
+                    for r in 1 .. size - 1 do
+                        let s, _ = ranges[r]
+                        Expect.equal s (fst ranges[r - 1] + snd ranges[r - 1]) "contiguous, in rank order"
+                        Expect.notEqual (Ranks.partOf total (s - 1)) (Ranks.partOf total s) "a shard boundary is a part boundary"
+
+        testCase "a shard of fewer parts than ranks is refused, naming the parts" <| fun () ->
+            let d = (smallSplit 1).Training
+            Expect.throwsC (fun () -> Ranks.shard 0 3 d |> ignore) (fun e -> Expect.stringContains e.Message "too few for 3 ranks" "the message")
+
+        testCase "R simulated ranks train the bits of one process, with random batches and subsamples" <| fun () ->
+            let d = Datasets.ellipses 3
+            let split = { Training = Dataset.select [| 0 .. 599 |] d.Training; Validation = Dataset.select [| 0 .. 99 |] d.Validation }
+            let options = { quick with Iterations = 3; BatchSize = 450; Propagation = { quick.Propagation with HessianSubsample = 200 } }
+            let start = Training.initialModel options (Network.verlet { Network.defaults with width = 2; auxWidth = Some 2; depth = 4; finalTime = 20.0 }) 2
+            let train (ranks: Ranks) (shard: Split) =
+                Training.multilevelFrom { options with MaxDepth = 8 } { Training.noControl with Ranks = ranks } start shard
+            let one = train Ranks.single split
+            for size in 2 .. 4 do
+                let all = onRanks size split train
+                for r in all do
+                    Expect.equal (bits r.Best.Parameters) (bits one.Best.Parameters) $"θ on {size} ranks"
+                    Expect.equal (Objective.classifierToVector r.Best.Classifier) (Objective.classifierToVector one.Best.Classifier) $"the classifier on {size} ranks"
+                    Expect.equal (r.Levels |> List.map (fun l -> l.History |> List.map (fun i -> i.Objective, i.ValidationAccuracy))) (one.Levels |> List.map (fun l -> l.History |> List.map (fun i -> i.Objective, i.ValidationAccuracy))) "every iteration's objective and accuracy"
+    ]
+
 /// Every training test.
 let tests =
     testList "training" [
@@ -680,4 +738,5 @@ let tests =
         prolongationTests
         datasetTests
         trainingTests
+        rankTests
         imageTests ]

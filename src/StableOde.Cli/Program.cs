@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using StableOde.Cli.Commands;
 
 namespace StableOde.Cli;
@@ -11,10 +12,13 @@ public static class Program
     /// <summary>The commands, in the order the help lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } = [new TrainCommand(), new GradientCommand(), new PredictCommand(), new StabilityCommand(), new RobustnessCommand(), new ReproduceCommand(), new BenchCommand()];
 
-    /// <summary>The process entry point: <see cref="Run(string[], TextWriter, TextWriter)"/> on the console.</summary>
+    /// <summary>
+    /// The process entry point: <see cref="Run(string[], TextWriter, TextWriter)"/> on the console; under <c>mpirun</c> with
+    /// several ranks (SPEC §11) on Open MPI, with rank 0's output alone.
+    /// </summary>
     /// <param name="args">The command-line arguments.</param>
     /// <returns>The exit code.</returns>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args) => Mpi.Launched ? RunOnRanks(args) : Run(args, Console.Out, Console.Error);
 
     /// <summary>Runs the command line with the given output streams (tests run it in-process).</summary>
     /// <param name="args">The arguments after the program name.</param>
@@ -26,18 +30,68 @@ public static class Program
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        return Run(args, stdout, stderr, stderr, null);
+    }
+
+    /// <summary>
+    /// One rank of <c>mpirun -np R stableode train …</c>: rank 0 alone writes its output; a failure before training ends
+    /// every rank with the one line of the lowest failed rank (<see cref="Mpi.Agree"/>); a failure during training ends
+    /// every rank by MPI_Abort after the failed rank's line (from a rank other than 0, with its rank).
+    /// </summary>
+    private static int RunOnRanks(string[] args)
+    {
+        using var mpi = Mpi.Start();
+        var speaks = mpi.Rank == 0;
+        // File descriptors 1 and 2 as files, not System.Console's streams: mpirun gives every rank a pseudo-terminal for standard output, on
+        // which the console would first write terminal codes (keypad mode) into what may be a file of JSON. For the same
+        // reason no rank shows the live progress display: it cannot tell whether mpirun's own output is a terminal.
+        using var stdout = new StreamWriter(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true };
+        using var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true };
         try
         {
-            return Dispatch(args, stdout, stderr);
+            var code = Run(args, speaks ? stdout : TextWriter.Null, speaks ? stderr : TextWriter.Null, stderr, mpi);
+            if (code != 0 && mpi.Training)
+            {
+                mpi.Abort(code);
+            }
+
+            return code;
+        }
+        catch (Exception e) when (mpi.Training)
+        {
+            stderr.Write($"stableode: rank {mpi.Rank}: {OneLine(e)}\n");
+            mpi.Abort(1);
+            throw;
+        }
+    }
+
+    private static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextWriter errors, Mpi? mpi)
+    {
+        try
+        {
+            try
+            {
+                return Dispatch(args, stdout, stderr, mpi);
+            }
+            catch (Exception e) when (mpi is { Agreed: false })
+            {
+                mpi.Agree(e);
+                throw;
+            }
+        }
+        catch (Mpi.AnotherRankFailed)
+        {
+            return 1;
         }
         catch (Exception e) when (IsUsersMistake(e))
         {
-            stderr.Write($"stableode: {OneLine(e)}\n");
+            var rank = mpi is { Training: true, Rank: > 0 } ? $"rank {mpi.Rank}: " : string.Empty;
+            errors.Write($"stableode: {rank}{OneLine(e)}\n");
             return 1;
         }
     }
 
-    private static int Dispatch(string[] args, TextWriter stdout, TextWriter stderr)
+    private static int Dispatch(string[] args, TextWriter stdout, TextWriter stderr, Mpi? mpi)
     {
         if (args.Length == 0)
         {
@@ -64,7 +118,13 @@ public static class Program
             return 0;
         }
 
-        return command.Execute(ParsedOptions.Parse(command.Name, command.Options, rest), stdout, stderr);
+        if (mpi is not null && command is not TrainCommand)
+        {
+            throw new UsageException($"only train runs on several ranks (mpirun -np {mpi.Size}); run {command.Name} as one process");
+        }
+
+        var parsed = ParsedOptions.Parse(command.Name, command.Options, rest);
+        return command is TrainCommand train ? train.Execute(parsed, stdout, stderr, mpi) : command.Execute(parsed, stdout, stderr);
     }
 
     /// <summary>The version of the command line (the assembly's informational version without build metadata).</summary>

@@ -192,7 +192,8 @@ module Checkpoint =
     /// level (the start's best model), after every level, and during a level whenever `every` has
     /// passed since the last write (then with the level's best model so far, if better). The
     /// checkpoint's levels are the finished ones: a cancelled level is left out, so a continued run
-    /// trains it again from its start. The progress callback of `control` is still called.
+    /// trains it again from its start. The progress callback of `control` is still called. With
+    /// several ranks, rank 0 alone writes.
     let multilevel (path: string) (run: string list) (every: TimeSpan) (options: TrainingOptions) (control: TrainingControl) (start: MultilevelStart) (split: Split) : TrainingResult =
         if String.IsNullOrWhiteSpace path then invalidArg (nameof path) "the path must not be empty"
         if every <= TimeSpan.Zero then invalidArg (nameof every) $"the interval must be positive, got {every}"
@@ -212,7 +213,7 @@ module Checkpoint =
             if accuracy > fst best.Value then best.Value <- (accuracy, model)
         let clock = Stopwatch.StartNew()
         let save () =
-            write path { Best = snd best.Value; Levels = levels.Value; Run = run }
+            if control.Ranks.Rank = 0 then write path { Best = snd best.Value; Levels = levels.Value; Run = run }
             clock.Restart()
         save ()
         let progress (p: TrainingProgress) =

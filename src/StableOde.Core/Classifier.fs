@@ -208,9 +208,13 @@ module Classifier =
     /// The predicted label of each example: the most probable class (logistic: class 1 when P > ½).
     let predict (cl: Classifier) (y: Matrix<float>) : int[] = mostProbable (probabilities cl y)
 
+    /// The number of examples whose predicted label equals the given one.
+    let correct (cl: Classifier) (y: Matrix<float>) (labels: int[]) : int =
+        if labels.Length <> y.RowCount then invalidArg (nameof labels) $"expected {y.RowCount} labels, got {labels.Length}"
+        Array.fold2 (fun acc p l -> if p = l then acc + 1 else acc) 0 (predict cl y) labels
+
     /// The fraction of examples whose predicted label equals the given one.
     let accuracy (cl: Classifier) (y: Matrix<float>) (labels: int[]) : float =
-        if labels.Length <> y.RowCount then invalidArg (nameof labels) $"expected {y.RowCount} labels, got {labels.Length}"
+        let right = correct cl y labels
         if labels.Length = 0 then invalidArg (nameof labels) "accuracy of no examples is undefined"
-        let predicted = predict cl y
-        float (Array.fold2 (fun acc p l -> if p = l then acc + 1 else acc) 0 predicted labels) / float labels.Length
+        float right / float labels.Length

@@ -50,28 +50,44 @@ module Objective =
     let parameterPenalty (reg: Weighted<ParameterRegulariser>) (net: Network) (p: Parameters) =
         if reg.Alpha = 0.0 then 0.0 else reg.Alpha * Regulariser.value reg.Regulariser net p
 
-    /// The classification subproblem with Y_N fixed: x = (W, μ) ↦ S(h(Y_N W + 1μᵀ), C) + α_W R(W).
-    /// It is convex; its curvature is the exact Hessian (from `Classifier.hessianOfScores`) and
-    /// its preconditioner (α_W∇²R + εI)⁻¹ on W and ε⁻¹ on μ.
-    let classification (reg: Weighted<ClassifierRegulariser>) (h: Hypothesis) (yN: Matrix<float>) (labels: Matrix<float>) : Subproblem =
+    /// Rows r0 … r0+len−1 of a matrix (the matrix itself when they are all of its rows).
+    let private rowsOf (m: Matrix<float>) (r0: int) (len: int) =
+        if len = m.RowCount then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
+
+    /// The classification subproblem with Y_N fixed: x = (W, μ) ↦ S(h(Y_N W + 1μᵀ), C) + α_W R(W),
+    /// the loss a mean over the batch of all ranks whose rows of Y_N and C on this rank are laid
+    /// out by `layout` (`Ranks.mean`, part by part). It is convex; its curvature is the exact
+    /// Hessian (from `Classifier.hessianOfScores`) and its preconditioner (α_W∇²R + εI)⁻¹ on W and ε⁻¹ on μ.
+    let classification (ranks: Ranks) (layout: Layout) (reg: Weighted<ClassifierRegulariser>) (h: Hypothesis) (yN: Matrix<float>) (labels: Matrix<float>) : Subproblem =
         let n, m = yN.ColumnCount, labels.ColumnCount
         if labels.RowCount <> yN.RowCount then invalidArg (nameof labels) "Y_N and the labels must have the same number of rows"
         let unpack = classifierOfVector h n m
         let evaluate (x: float[]) =
             let c = unpack x
-            fst (Classifier.lossOfScores h (Classifier.scores c yN) labels) + classifierPenalty reg c
+            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| fst (Classifier.lossOfScores h (Classifier.scores c (rowsOf yN r0 rows)) (rowsOf labels r0 rows)) |])
+            loss[0] + classifierPenalty reg c
         let linearise (x: float[]) =
             let c = unpack x
-            let z = Classifier.scores c yN
-            let value, gz = Classifier.lossOfScores h z labels
-            let gW = transposeTimes yN gz
+            let z = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(Classifier.scores c (rowsOf yN r0 rows)))
+            let valueAndGradient =
+                Ranks.mean ranks layout (1 + n * m + m) (fun k r0 rows ->
+                    let value, gz = Classifier.lossOfScores h z[k].Value (rowsOf labels r0 rows)
+                    Array.concat [ [| value |]; classifierToVector { c with W = transposeTimes (rowsOf yN r0 rows) gz; mu = gz.ColumnSums() } ])
+            let value = valueAndGradient[0]
+            let g = unpack valueAndGradient[1..]
+            let gW = g.W
             if reg.Alpha <> 0.0 then gW.Add(reg.Alpha * Regulariser.classifierGradient reg.Regulariser c.W, gW)
             let curvature (v: float[]) =
                 let d = unpack v
-                let hz = Classifier.hessianOfScores h z labels (Classifier.scores d yN)
-                let hW = transposeTimes yN hz
+                let hd =
+                    Ranks.mean ranks layout (n * m + m) (fun k r0 rows ->
+                        let y = rowsOf yN r0 rows
+                        let hz = Classifier.hessianOfScores h z[k].Value (rowsOf labels r0 rows) (Classifier.scores d y)
+                        classifierToVector { d with W = transposeTimes y hz; mu = hz.ColumnSums() })
+                    |> unpack
+                let hW = hd.W
                 if reg.Alpha <> 0.0 then hW.Add(reg.Alpha * Regulariser.classifierHessian reg.Regulariser d.W, hW)
-                classifierToVector { d with W = hW; mu = hz.ColumnSums() }
+                classifierToVector { hd with W = hW }
             let preconditioner (v: float[]) =
                 let d = unpack v
                 classifierToVector
@@ -79,7 +95,7 @@ module Objective =
                         W = Regulariser.classifierSolveShifted reg.Regulariser reg.Alpha reg.Shift d.W
                         mu = d.mu / reg.Shift }
             { Value = value + classifierPenalty reg c
-              Gradient = classifierToVector { c with W = gW; mu = gz.ColumnSums() }
+              Gradient = classifierToVector { g with W = gW }
               Curvature = curvature
               Preconditioner = preconditioner }
         { Evaluate = evaluate; Linearise = linearise }
@@ -90,10 +106,6 @@ module Objective =
         [| for r0 in 0 .. rows .. s - 1 ->
                let len = min rows (s - r0)
                struct (r0, len, float len / float s) |]
-
-    /// Rows r0 … r0+len−1 of a matrix (the matrix itself when they are all of its rows).
-    let private rowsOf (m: Matrix<float>) (r0: int) (len: int) =
-        if len = m.RowCount then m else m.SubMatrix(r0, len, 0, m.ColumnCount)
 
     /// The bytes of one state (s×n doubles) of a block of the data term's gradient or of a
     /// Gauss–Newton product: both propagate their batch block by block, so that what one block
@@ -108,10 +120,10 @@ module Objective =
         if width < 1 then invalidArg (nameof width) $"the width must be at least 1, got {width}"
         max 1 (min Solve.ChunkRows (BlockStateBytes / (8 * width)))
 
-    /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch and its gradient in θ, each block
-    /// of at most `blockRows n` examples recorded, differentiated and released in turn (a batch of
-    /// one block is not copied).
-    let dataGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+    /// The data term on the rows of one part and its gradient in θ, each block of at most
+    /// `blockRows n` examples recorded, differentiated and released in turn (a part of one block
+    /// is not copied).
+    let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let block (struct (r0, len, weight)) =
             let tape = Solve.record strategy net p (rowsOf y0 r0 len)
             let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
@@ -119,6 +131,16 @@ module Objective =
         chunks (blockRows y0.ColumnCount) y0.RowCount
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
+
+    /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch of all ranks and its gradient in
+    /// θ; this rank's rows of Y_0 and C are laid out by `layout`, and every part is propagated and
+    /// differentiated on its own (`Ranks.mean`).
+    let dataGradient (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+        let both =
+            Ranks.mean ranks layout (1 + Parameters.count net) (fun _ r0 rows ->
+                let loss, g = partGradient strategy net p c (rowsOf y0 r0 rows) (rowsOf labels r0 rows)
+                Array.append [| loss |] (parametersToVector g))
+        both[0], parametersOfVector net both[1..]
 
     /// The Gauss–Newton curvature of the data term at θ on a batch, v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ, by the products of the Jacobian J_θ = ∂Y_N/∂θ: every block
@@ -146,13 +168,13 @@ module Objective =
                 Solve.vjpInto jacobian dY g
                 Parameters.addScaled total weight g) (Parameters.zeros net)
 
-    /// The Gauss–Newton curvature of the data term at θ on a batch (as `jacobianGaussNewton`). On
-    /// the whole-column operator products the Jacobian is the faster: a product evaluates no
-    /// activation and rebuilds no state. On a dense operator, whose solves run the fused kernels
-    /// of `Fused` (`Engine.isFused`), the products of one pass each are faster (for the narrow
-    /// networks of the two-dimensional data sets): a sensitivity solve (δY_0 = 0) and an adjoint
-    /// solve on the forward pass of every block, recorded once, here, under `strategy`.
-    let gaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+    /// The Gauss–Newton curvature of the data term at θ on the rows of one part (as
+    /// `jacobianGaussNewton`). On the whole-column operator products the Jacobian is the faster: a
+    /// product evaluates no activation and rebuilds no state. On a dense operator, whose solves run
+    /// the fused kernels of `Fused` (`Engine.isFused`), the products of one pass each are faster
+    /// (for the narrow networks of the two-dimensional data sets): a sensitivity solve (δY_0 = 0)
+    /// and an adjoint solve on the forward pass of every block, recorded once, here, under `strategy`.
+    let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
         if not (Engine.isFused net) then jacobianGaussNewton net p c y0 labels
         else
             let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
@@ -172,30 +194,40 @@ module Objective =
                     Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
                 |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
 
+    /// The Gauss–Newton curvature of the data term at θ on a batch (a curvature subsample) of all
+    /// ranks, this rank's rows laid out by `layout`: `partGaussNewton` on every part, the
+    /// products' mean by `Ranks.mean`.
+    let gaussNewton (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton strategy net p c (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
+        fun v -> parametersOfVector net (Ranks.mean ranks layout (Parameters.count net) (fun k _ _ -> parametersToVector (parts[k].Value v)))
+
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
     /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the Y_N(θ) it computed, which the caller may reuse
-    /// (for the accuracy at an accepted step); NaN and no Y_N when x is not finite.
-    let propagationTrial (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * Matrix<float> option =
+    /// (for the accuracy at an accepted step); NaN and no Y_N when x is not finite. The loss is the
+    /// mean over a batch of all ranks, this rank's rows laid out by `layout`.
+    let propagationTrial (ranks: Ranks) (layout: Layout) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * Matrix<float> option =
         if not (allFinite x) then nan, None
         else
             let p = parametersOfVector net x
             let yN = Solve.forward net p y0
-            Classifier.loss c yN labels + parameterPenalty reg net p, Some yN
+            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.loss c (rowsOf yN r0 rows) (rowsOf labels r0 rows) |])
+            loss[0] + parameterPenalty reg net p, Some yN
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
     /// (y0Hessian, labelsHessian) plus α_θ∇²R plus the Levenberg–Marquardt damping λI (λ ≥ 0),
     /// its preconditioner (α_θ∇²R + εI)⁻¹. The damping keeps the curvature definite where the data
     /// term has none along the null space of ∇²R (weights constant in time) — a saturated
-    /// classifier does that — which would otherwise let PCG take unbounded steps.
-    let propagation (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
-                    (y0: Matrix<float>) (labels: Matrix<float>) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
+    /// classifier does that — which would otherwise let PCG take unbounded steps. The batch and the
+    /// subsample are of all ranks, this rank's rows laid out by `layout` and `layoutHessian`.
+    let propagation (ranks: Ranks) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
+                    (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
-        let evaluate (x: float[]) = fst (propagationTrial reg net c y0 labels x)
+        let evaluate (x: float[]) = fst (propagationTrial ranks layout reg net c y0 labels x)
         let linearise (x: float[]) =
             let p = unpack x
-            let loss, gTheta = dataGradient strategy net p c y0 labels
-            let data = gaussNewton strategy net p c y0Hessian labelsHessian
+            let loss, gTheta = dataGradient ranks layout strategy net p c y0 labels
+            let data = gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
             { Value = loss + parameterPenalty reg net p
@@ -209,9 +241,11 @@ module Objective =
               Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }
         { Evaluate = evaluate; Linearise = linearise }
 
-    /// The whole objective (Eq. 2.4) of a model on a batch: (1/s) Σ S + α_θ R(θ) + α_W R(W).
-    let value (thetaReg: Weighted<ParameterRegulariser>) (classifierReg: Weighted<ClassifierRegulariser>) (model: Model) (y0: Matrix<float>) (labels: Matrix<float>) : float =
-        Model.loss model y0 labels + parameterPenalty thetaReg model.Network model.Parameters + classifierPenalty classifierReg model.Classifier
+    /// The whole objective (Eq. 2.4) of a model on a batch of all ranks (this rank's rows laid out
+    /// by `layout`): (1/s) Σ S + α_θ R(θ) + α_W R(W).
+    let value (ranks: Ranks) (layout: Layout) (thetaReg: Weighted<ParameterRegulariser>) (classifierReg: Weighted<ClassifierRegulariser>) (model: Model) (y0: Matrix<float>) (labels: Matrix<float>) : float =
+        let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Model.loss model (rowsOf y0 r0 rows) (rowsOf labels r0 rows) |])
+        loss[0] + parameterPenalty thetaReg model.Network model.Parameters + classifierPenalty classifierReg model.Classifier
 
     /// The whole objective and its gradient with respect to (θ, W, μ), as one vector: θ
     /// (`parametersToVector`), then W and μ (`classifierToVector`). For the first-order methods.

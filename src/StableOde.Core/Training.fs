@@ -156,12 +156,16 @@ type MultilevelStart =
     /// iterate, prolongated, exactly as the uninterrupted run would.
     | After of LevelResult list
 
-/// How a caller watches and stops training.
+/// How a caller watches and stops training, and the ranks it trains on.
 type TrainingControl =
     { /// Called after every iteration.
       Progress: (TrainingProgress -> unit) option
-      /// Cancels training; the best model so far is returned with status Cancelled.
-      Cancellation: CancellationToken }
+      /// Cancels training; the best model so far is returned with status Cancelled. With several
+      /// ranks, a cancellation on any rank stops every rank after the same iteration.
+      Cancellation: CancellationToken
+      /// The ranks of data-parallel training (SPEC §11), whose training and validation sets are
+      /// this rank's shards (`Ranks.shard`); `Ranks.single` for one process.
+      Ranks: Ranks }
 
 /// A first-order method for the baseline.
 type FirstOrderMethod =
@@ -311,7 +315,7 @@ module TrainingOptions =
 module Training =
 
     /// No progress reports and no cancellation.
-    let noControl = { Progress = None; Cancellation = CancellationToken.None }
+    let noControl = { Progress = None; Cancellation = CancellationToken.None; Ranks = Ranks.single }
 
     /// The piecewise-linear prolongation in time of §5.3 from N to 2N layers (h → h/2): fine layer
     /// 2j copies coarse layer j, fine layer 2j+1 averages coarse layers j and j+1, and the last fine
@@ -417,23 +421,32 @@ module Training =
     /// The memory this process may use: the machine's, or the container's or GC heap's limit.
     let private availableMemory () = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
 
-    /// Accuracy of a classifier on the propagated features Y_N of a data set; 0 when they are not finite.
-    let private accuracyOf (c: Classifier) (yN: Matrix<float>) (d: Dataset) =
-        if Kernels.allFinite (Kernels.storage yN) then Classifier.accuracy c yN d.Labels else 0.0
+    /// Accuracy of a classifier on the propagated features Y_N of this rank's shard of a data set,
+    /// over every rank's shard: the correct examples of all ranks over all their examples (one
+    /// reduction of the counts, exact); 0 when the features of any rank are not finite.
+    let private accuracyOf (ranks: Ranks) (c: Classifier) (yN: Matrix<float>) (d: Dataset) =
+        let finite = Kernels.allFinite (Kernels.storage yN)
+        match Ranks.sumCounts ranks [| (if finite then Classifier.correct c yN d.Labels else 0); Dataset.count d; (if finite then 0 else 1) |] with
+        | [| right; total; 0 |] -> float right / float total
+        | _ -> 0.0
+
+    /// Accuracy of a model on this rank's shard of a data set, over every rank's shard.
+    let private accuracyOn (ranks: Ranks) (model: Model) (d: Dataset) =
+        accuracyOf ranks model.Classifier (Solve.forward model.Network model.Parameters d.Features) d
 
     /// Accuracy of a model on a data set; 0 when the propagated features are not finite.
-    let accuracy (model: Model) (d: Dataset) : float =
-        accuracyOf model.Classifier (Solve.forward model.Network model.Parameters d.Features) d
+    let accuracy (model: Model) (d: Dataset) : float = accuracyOn Ranks.single model d
 
     /// `count` distinct indices of 0…total−1 drawn by `rng`, or all of them in order.
     let private sample (rng: Random) (count: int) (total: int) =
         if count >= total then Array.init total id else Array.sub (Dataset.permutation (rng.Next()) total) 0 count
 
     /// Newton–PCG on the classification problem (W, μ) for the features yN (Y_N of the examples
-    /// whose label matrix is `labels`) from the classifier c, with the classification step's
-    /// regulariser, PCG tolerance and line search; `cancel` stops it between iterations.
-    let private fitClassifier (options: TrainingOptions) (cancel: CancellationToken) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
-        let problem = Objective.classification options.Classification.Regulariser c.Hypothesis yN labels
+    /// whose label matrix is `labels`: this rank's rows, laid out by `layout`) from the
+    /// classifier c, with the classification step's regulariser, PCG tolerance and line search;
+    /// `cancel` stops it between iterations.
+    let private fitClassifier (options: TrainingOptions) (cancel: CancellationToken) (ranks: Ranks) (layout: Layout) (newtonIterations: int) (pcgIterations: int) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+        let problem = Objective.classification ranks layout options.Classification.Regulariser c.Hypothesis yN labels
         let newton =
             { MaxIterations = newtonIterations
               GradientTolerance = 1e-12
@@ -442,25 +455,36 @@ module Training =
         let r = (Optimisers.newtonPcg newton cancel (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector c)).Result
         r, Objective.classifierOfVector c.Hypothesis c.W.RowCount c.W.ColumnCount r.Solution
 
-    /// The classifier fitted anew to a (prolongated) network: Newton–PCG from W = 0, μ = 0 on the
-    /// features the network computes for the whole training set (`Refit` of the options).
-    let refitClassifier (options: TrainingOptions) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
+    /// `refitClassifier` on this rank's shard of the training set, over every rank's shard.
+    let private refitOn (options: TrainingOptions) (ranks: Ranks) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
+        let shard = Ranks.locate ranks (Dataset.count training)
+        let layout = snd (Ranks.arrange ranks shard (Array.init shard.Total id))
         let c = model.Classifier
         let yN = Solve.forward model.Network model.Parameters training.Features
         let labels = Classifier.labelMatrix c.Hypothesis training.Classes training.Labels
         let start = Classifier.zero c.Hypothesis c.W.RowCount c.W.ColumnCount
-        match fitClassifier options CancellationToken.None refit.NewtonIterations refit.PcgIterations yN labels start with
+        match fitClassifier options CancellationToken.None ranks layout refit.NewtonIterations refit.PcgIterations yN labels start with
         | { Status = Diverged }, _ -> c
         | _, fitted -> fitted
+
+    /// The classifier fitted anew to a (prolongated) network: Newton–PCG from W = 0, μ = 0 on the
+    /// features the network computes for the whole training set (`Refit` of the options).
+    let refitClassifier (options: TrainingOptions) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
+        refitOn options Ranks.single refit model training
 
     /// Block coordinate descent (SPEC §5) at the model's depth, from the given model. Every
     /// iteration draws a batch T, takes ≤ k Newton–PCG iterations on (W, μ) with Y_N fixed, one
     /// Gauss–Newton–PCG step on θ, and evaluates the validation accuracy; the model with the best
     /// validation accuracy is kept. A non-finite objective stops with Diverged, a failed line
     /// search with LineSearchFailed, cancellation with Cancelled — each keeping the best so far.
+    /// With several ranks (`control.Ranks`) the split is this rank's shards, the batch and the
+    /// curvature subsample are drawn over the global indices of all shards, and every mean over
+    /// examples meets in a reduction: every rank computes the same iterates (SPEC §11).
     let train (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
         checkOptions options
         Model.validate start
+        let ranks = control.Ranks
+        Ranks.validate ranks
         let net = start.Network
         checkData (Network.width net) split
         checkMemory (availableMemory ()) options net (Dataset.count split.Training) (Dataset.count split.Validation)
@@ -469,9 +493,13 @@ module Training =
         let training = split.Training
         let classes = training.Classes
         let labelsOf (d: Dataset) = Classifier.labelMatrix hyp classes d.Labels
+        let shard = Ranks.locate ranks (Dataset.count training)
         let rng = Random(options.Seed + 7919 * net.Depth)
-        let classification (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
-            fitClassifier options control.Cancellation options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
+        // A cancellation on one rank reaches the others only through the agreed check between
+        // iterations (`Ranks.any`): inside a step it would leave them waiting in a reduction.
+        let cancel = if ranks.Size = 1 then control.Cancellation else CancellationToken.None
+        let classification (layout: Layout) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+            fitClassifier options cancel ranks layout options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
         let newton =
             { MaxIterations = 1
               GradientTolerance = 1e-12
@@ -481,10 +509,10 @@ module Training =
         // the damping for the next step (adapted by the step's gain ratio) and Y_N of the batch at
         // the new θ when the step was accepted with finite features — reused for the training
         // accuracy and, when every batch is the whole training set, by the next classification step.
-        let propagation (damping: float) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation options.Strategy options.Propagation.Regulariser damping net c y0 labels y0H labelsH
-            let trial (x: float[]) = Objective.propagationTrial options.Propagation.Regulariser net c y0 labels x
-            let r = Optimisers.newtonPcg newton control.Cancellation trial problem.Linearise (Objective.parametersToVector p)
+        let propagation (damping: float) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            let problem = Objective.propagation ranks options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
+            let trial (x: float[]) = Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x
+            let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
             let theta = Objective.parametersOfVector net r.Result.Solution
             let nextDamping =
                 match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
@@ -498,7 +526,7 @@ module Training =
             match computed with
             | Some(y0, at, yN) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> yN
             | _ -> Solve.forward net theta d.Features
-        let initialValidation = accuracy start split.Validation
+        let initialValidation = accuracyOn ranks start split.Validation
         let mutable current = start
         let mutable best = start
         let mutable bestAccuracy = initialValidation
@@ -510,21 +538,25 @@ module Training =
         let mutable damping = options.Propagation.Damping
         let mutable computed = None
         while status = MaxIterations && k < options.Iterations do
-            if control.Cancellation.IsCancellationRequested then status <- Cancelled
+            if Ranks.any ranks control.Cancellation.IsCancellationRequested then status <- Cancelled
             else
                 k <- k + 1
-                let batch = sample rng options.BatchSize (Dataset.count training)
-                let dataT = if batch.Length = Dataset.count training then training else Dataset.select batch training
+                let batch = sample rng options.BatchSize shard.Total
+                let sub = sample rng options.Propagation.HessianSubsample batch.Length
+                let rowsT, layoutT = Ranks.arrange ranks shard batch
+                let rowsH, layoutH = Ranks.arrange ranks shard (Array.map (fun i -> batch[i]) sub)
+                if Ranks.any ranks (rowsT.Length = 0) then
+                    invalidArg "options" $"a rank holds none of the {batch.Length} examples of the batch: use fewer ranks or a larger batch"
+                let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
                 let yN = forwardAt computed current.Parameters dataT
-                let cr, classifier = classification yN labelsT current.Classifier
+                let cr, classifier = classification layoutT yN labelsT current.Classifier
                 match cr.Status with
                 | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
-                    let sub = sample rng options.Propagation.HessianSubsample dataT.Labels.Length
-                    let dataH = if sub.Length = dataT.Labels.Length then dataT else Dataset.select sub dataT
+                    let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
                     let usedDamping = damping
-                    let pr, theta, nextDamping, features = propagation damping current.Parameters classifier dataT.Features labelsT dataH.Features (labelsOf dataH)
+                    let pr, theta, nextDamping, features = propagation damping current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
                     damping <- nextDamping
                     computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
@@ -537,9 +569,9 @@ module Training =
                         let objective =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
-                            | _ -> Objective.value options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = accuracyOf classifier (forwardAt computed theta training) training
-                        let validationAccuracy = accuracy model split.Validation
+                            | _ -> Objective.value ranks layoutT options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
+                        let trainingAccuracy = accuracyOf ranks classifier (forwardAt computed theta training) training
+                        let validationAccuracy = accuracyOn ranks model split.Validation
                         let record =
                             { Iteration = k
                               Objective = objective
@@ -566,7 +598,7 @@ module Training =
           InitialValidationAccuracy = initialValidation
           BestValidationAccuracy = bestAccuracy
           BestIteration = bestIteration
-          TrainingAccuracy = (if bestIteration = 0 then accuracy start training else bestTraining)
+          TrainingAccuracy = (if bestIteration = 0 then accuracyOn ranks start training else bestTraining)
           Seconds = clock.Elapsed.TotalSeconds
           Best = best
           Final = current }
@@ -580,7 +612,7 @@ module Training =
     /// The starting model of the level after `level`: its last iterate prolongated to twice the
     /// depth, with the classifier kept or fitted anew (`Refit`); None when multilevel training
     /// stops after it (it diverged or was cancelled, or twice its depth exceeds MaxDepth).
-    let private nextStart (options: TrainingOptions) (split: Split) (level: LevelResult) : Model option =
+    let private nextStart (options: TrainingOptions) (ranks: Ranks) (split: Split) (level: LevelResult) : Model option =
         match level.Status with
         | Diverged | Cancelled -> None
         | _ when 2 * level.Depth > options.MaxDepth -> None
@@ -589,7 +621,7 @@ module Training =
             let fine = { level.Final with Network = fineNet; Parameters = fineTheta }
             let classifier =
                 match options.Refit with
-                | Some refit -> refitClassifier options refit fine split.Training
+                | Some refit -> refitOn options ranks refit fine split.Training
                 | None -> fine.Classifier
             Some { fine with Classifier = classifier }
 
@@ -611,7 +643,7 @@ module Training =
                     invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {model.Network.Depth}"
                 [], Some model
             | After [] -> invalidArg "start" "a run continued after its finished levels needs at least one level"
-            | After levels -> levels, nextStart options split (List.last levels)
+            | After levels -> levels, nextStart options control.Ranks split (List.last levels)
         match first with
         | Some m ->
             let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) m.Network.Depth |> Seq.last
@@ -624,7 +656,7 @@ module Training =
                 let level = train options control m split
                 let acc = level :: acc
                 onLevel (List.rev acc)
-                levels (nextStart options split level) acc
+                levels (nextStart options control.Ranks split level) acc
         let results = List.rev (levels first (List.rev completed))
         let best = results |> List.fold (fun (b: LevelResult) l -> if l.BestValidationAccuracy > b.BestValidationAccuracy then l else b) results.Head
         let any status = results |> List.exists (fun l -> l.Status = status)
@@ -646,6 +678,7 @@ module Training =
     /// (Eq. 2.4, with the regularisers and weights of `options`) in (θ, W, μ) jointly.
     let firstOrder (method: FirstOrderMethod) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : FirstOrderResult =
         checkOptions options
+        if control.Ranks.Size <> 1 then invalidArg "control" "the first-order baseline trains on one process: give Ranks.single"
         Model.validate start
         let net = start.Network
         checkData (Network.width net) split

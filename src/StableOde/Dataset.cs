@@ -97,6 +97,25 @@ public sealed class Dataset
         return new Dataset(Core.DatasetModule.widen(width, Inner));
     }
 
+    /// <summary>Rank <paramref name="rank"/>'s shard of a training set for data-parallel training on <paramref name="size"/> ranks
+    /// (SPEC §11, <see cref="Trainer.OnRanks"/>): the examples fall into fixed parts (one per 256 examples, at most 64), and
+    /// each rank holds a contiguous run of whole parts, in rank order.</summary>
+    /// <param name="rank">The rank, 0 … <paramref name="size"/> − 1.</param>
+    /// <param name="size">The number of ranks; at least 1 and at most the number of parts.</param>
+    /// <returns>The shard (this data set for one rank).</returns>
+    /// <exception cref="ArgumentException">The rank is not one of the ranks, or there are fewer parts than ranks.</exception>
+    public Dataset Shard(int rank, int size) =>
+        new(Core.RanksModule.shard(rank, size, Inner));
+
+    /// <summary>Rank <paramref name="rank"/>'s shard of a validation set for data-parallel training on <paramref name="size"/> ranks
+    /// (SPEC §11): contiguous runs in rank order, their sizes differing by at most one (the only sums over a validation set are the
+    /// exact counts of its accuracy).</summary>
+    /// <param name="rank">The rank, 0 … <paramref name="size"/> − 1.</param>
+    /// <param name="size">The number of ranks; at least 1 and at most <see cref="Count"/>.</param>
+    /// <returns>The shard (this data set for one rank).</returns>
+    /// <exception cref="ArgumentException">The rank is not one of the ranks, or some rank would hold no example.</exception>
+    public Dataset ValidationShard(int rank, int size) => new(Core.RanksModule.validationShard(rank, size, Inner));
+
     /// <summary>A seeded random split into a training set and a validation set.</summary>
     /// <param name="validationCount">Examples held out for validation; between 1 and <see cref="Count"/> − 1.</param>
     /// <param name="seed">The seed; the same seed gives the same split.</param>

@@ -11,9 +11,10 @@ namespace StableOde;
 /// </summary>
 public sealed class Trainer
 {
-    private Trainer(Core.TrainingOptions options)
+    private Trainer(Core.TrainingOptions options, Core.Ranks? ranks = null)
     {
         Options = options;
+        Ranks = ranks ?? Core.RanksModule.single;
     }
 
     /// <summary>A trainer with the paper's settings; any option may be overridden.</summary>
@@ -32,6 +33,35 @@ public sealed class Trainer
     }
 
     internal Core.TrainingOptions Options { get; }
+
+    private Core.Ranks Ranks { get; }
+
+    /// <summary>The rank of this process in data-parallel training (SPEC §11); 0 for one process.</summary>
+    public int Rank => Ranks.Rank;
+
+    /// <summary>The number of ranks of data-parallel training; 1 for one process.</summary>
+    public int RankCount => Ranks.Size;
+
+    /// <summary>
+    /// This trainer as rank <paramref name="rank"/> of <paramref name="size"/> processes of data-parallel training
+    /// (SPEC §11): every rank is given its own shard of the training and validation sets (<see cref="Dataset.Shard"/>, <see cref="Dataset.ValidationShard"/>)
+    /// and the same network and options. The examples fall into fixed parts; every sum over examples is formed part by part,
+    /// the parts' sums meet in <paramref name="gather"/> and are added in part order, so every rank computes the very
+    /// parameters one process computes on all the examples, whatever the number of ranks. Checkpoints are written by rank 0 alone.
+    /// </summary>
+    /// <param name="rank">This process's rank, 0 … <paramref name="size"/> − 1.</param>
+    /// <param name="size">The number of ranks; at least 1.</param>
+    /// <param name="gather">The vectors every rank passes at the same point (all of one length), concatenated in rank order, on every rank (MPI_Allgather).</param>
+    /// <returns>The trainer on the ranks.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="gather"/> is null.</exception>
+    /// <exception cref="ArgumentException">The rank is not one of the ranks.</exception>
+    public Trainer OnRanks(int rank, int size, Func<double[], double[]> gather)
+    {
+        ArgumentNullException.ThrowIfNull(gather);
+        var ranks = new Core.Ranks(rank, size, FuncConvert.FromFunc(gather));
+        Core.RanksModule.validate(ranks);
+        return new Trainer(Options, ranks);
+    }
 
     /// <summary>α_θ, the weight of the smoothness-in-time regulariser.</summary>
     public double Smoothness => Options.Propagation.Regulariser.Alpha;
@@ -305,7 +335,7 @@ public sealed class Trainer
         var report = progress is null
             ? FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.None
             : FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.Some(FuncConvert.FromAction<Core.TrainingProgress>(p => progress.Report(new TrainingProgress(p, iterations))));
-        return new Core.TrainingControl(report, cancellationToken);
+        return new Core.TrainingControl(report, cancellationToken, Ranks);
     }
 
     /// <summary>The training and validation sets widened to the network's width, with the same number of classes.</summary>

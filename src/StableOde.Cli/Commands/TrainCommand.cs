@@ -38,7 +38,11 @@ public sealed class TrainCommand : Command
         "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
-        "diverged, cancelled).";
+        "diverged, cancelled).\n" +
+        "mpirun -np R stableode train … (Open MPI) trains data-parallel: every rank reads the data and trains\n" +
+        "on its shard, rank 0 alone prints and writes --model-out, and the parameters are one process's,\n" +
+        "whatever R (at most one rank per 128 training examples, 64 ranks in all); a failure on any rank ends\n" +
+        "every rank with one line (mpirun --quiet leaves out Open MPI's own notice). See docs/distributed.md.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
@@ -68,7 +72,19 @@ public sealed class TrainCommand : Command
     ];
 
     /// <inheritdoc/>
-    public override int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr) => Execute(options, stdout, stderr, null);
+
+    /// <summary>
+    /// Runs the command as one rank of data-parallel training (SPEC §11) when <paramref name="mpi"/> is given: every rank
+    /// reads the same data and trains on its shard; rank 0 alone checks and writes --model-out (the other ranks are given
+    /// null writers). The ranks agree (<see cref="Mpi.Agree"/>) once every one of them is ready to train.
+    /// </summary>
+    /// <param name="options">The parsed options.</param>
+    /// <param name="stdout">Where the result goes.</param>
+    /// <param name="stderr">Where progress and warnings go.</param>
+    /// <param name="mpi">The ranks, or null for one process.</param>
+    /// <returns>The exit code: 0 on success.</returns>
+    internal int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr, Mpi? mpi)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stdout);
@@ -77,7 +93,7 @@ public sealed class TrainCommand : Command
         var checkpoint = resume is null ? null : Resumed(options, resume);
         var modelOut = options.Value("model-out") ?? resume;
         var settings = checkpoint is null ? options : ParsedOptions.Parse(Name, Options, checkpoint.Run);
-        var result = Train(settings, checkpoint, modelOut, stderr, out var network, out var trainer, out var source);
+        var result = Train(settings, checkpoint, modelOut, stderr, mpi, out var network, out var trainer, out var source);
         var statusLine = StatusLine(result, modelOut);
         if (statusLine is not null)
         {
@@ -86,11 +102,11 @@ public sealed class TrainCommand : Command
 
         if (options.Has("json"))
         {
-            stdout.Write(Json(result, modelOut));
+            stdout.Write(Json(result, modelOut, mpi));
         }
         else
         {
-            Table(result, network, trainer, source, modelOut, stdout);
+            Table(result, network, trainer, source, modelOut, mpi, stdout);
         }
 
         return 0;
@@ -109,7 +125,7 @@ public sealed class TrainCommand : Command
     }
 
     /// <summary>Builds the data, trainer and network of the settings and trains (continuing after the checkpoint's levels, when there are any).</summary>
-    private TrainingResult Train(ParsedOptions options, TrainingCheckpoint? checkpoint, string? modelOut, TextWriter stderr, out Network network, out Trainer trainer, out DataSource source)
+    private TrainingResult Train(ParsedOptions options, TrainingCheckpoint? checkpoint, string? modelOut, TextWriter stderr, Mpi? mpi, out Network network, out Trainer trainer, out DataSource source)
     {
         var seed = options.Integer("seed", 1);
         source = DataSource.From(DataChoice.Of(options), seed);
@@ -169,7 +185,7 @@ public sealed class TrainCommand : Command
             throw new UsageException($"--aux-width must be at least 1, got {auxWidth}");
         }
 
-        if (modelOut is not null)
+        if (modelOut is not null && mpi is not { Rank: > 0 })
         {
             CheckWritable(modelOut);
         }
@@ -195,7 +211,15 @@ public sealed class TrainCommand : Command
         };
 
         var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, RunOf(options));
-        return Run(trainer, network, source, levels[^1], checkpointing, checkpoint, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        var (training, validation) = (source.Training, source.Validation);
+        if (mpi is not null)
+        {
+            (training, validation) = (training.Shard(mpi.Rank, mpi.Size), validation.ValidationShard(mpi.Rank, mpi.Size));
+            trainer = trainer.OnRanks(mpi.Rank, mpi.Size, mpi.Gather);
+            mpi.Agree(null);
+        }
+
+        return Run(trainer, network, training, validation, levels[^1], checkpointing, checkpoint, mpi is null, mpi is null && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
     }
 
     /// <summary>The settings a checkpoint records: the options that make the run, with the data's paths made absolute so that a resume from another folder reads the same files.</summary>
@@ -213,14 +237,16 @@ public sealed class TrainCommand : Command
         return run;
     }
 
-    private static TrainingResult Run(Trainer trainer, Network network, DataSource source, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interactive) =>
-        Output.Interruptible(cancel =>
+    /// <summary>Trains; with Ctrl-C stopping after the current iteration when <paramref name="interruptible"/> (not on several ranks, where mpirun ends the ranks on Ctrl-C and the console is not touched), with the live progress display when <paramref name="interactive"/>.</summary>
+    private static TrainingResult Run(Trainer trainer, Network network, Dataset training, Dataset validation, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interruptible, bool interactive)
+    {
+        TrainingResult Work(CancellationToken cancel)
         {
             TrainingResult Fit(IProgress<TrainingProgress>? progress) => (checkpointing, checkpoint) switch
             {
-                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, source.Training, source.Validation, maxDepth, c, progress, cancel),
-                ({ } c, _) => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, c, progress, cancel),
-                _ => trainer.FitMultilevel(network, source.Training, source.Validation, maxDepth, progress, cancel),
+                ({ } c, { Levels.Count: > 0 } resumed) => trainer.ResumeMultilevel(resumed, training, validation, maxDepth, c, progress, cancel),
+                ({ } c, _) => trainer.FitMultilevel(network, training, validation, maxDepth, c, progress, cancel),
+                _ => trainer.FitMultilevel(network, training, validation, maxDepth, progress, cancel),
             };
 
             if (!interactive)
@@ -252,7 +278,10 @@ public sealed class TrainCommand : Command
                     task?.StopTask();
                 });
             return result!;
-        });
+        }
+
+        return interruptible ? Output.Interruptible(Work) : Work(CancellationToken.None);
+    }
 
     private static string Describe(TrainingProgress p) => string.Create(
         CultureInfo.InvariantCulture,
@@ -275,7 +304,7 @@ public sealed class TrainCommand : Command
 
     /// <summary>The status word of the core (<c>StatusWord.name</c>: completed, lineSearchFailed, diverged, cancelled), which is the facade's status name in camel case.</summary>
     internal static string StatusName(TrainingStatus status) => JsonNamingPolicy.CamelCase.ConvertName(status.ToString());
-    private static string Json(TrainingResult result, string? modelOut) =>
+    private static string Json(TrainingResult result, string? modelOut, Mpi? mpi) =>
         Output.Json(json =>
         {
             json.WriteStartObject();
@@ -307,10 +336,19 @@ public sealed class TrainCommand : Command
                 json.WriteString("model", modelOut);
             }
 
+            if (mpi is not null)
+            {
+                json.WriteStartObject("ranks");
+                json.WriteNumber("size", mpi.Size);
+                json.WriteNumber("reductions", mpi.Reductions);
+                json.WriteNumber("bytesSentPerRank", 8 * mpi.DoublesSent);
+                json.WriteEndObject();
+            }
+
             json.WriteEndObject();
         });
 
-    private static void Table(TrainingResult result, Network network, Trainer trainer, DataSource source, string? modelOut, TextWriter stdout)
+    private static void Table(TrainingResult result, Network network, Trainer trainer, DataSource source, string? modelOut, Mpi? mpi, TextWriter stdout)
     {
         var console = Output.Plain(stdout);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -331,6 +369,11 @@ public sealed class TrainCommand : Command
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Best validation accuracy {result.BestValidationAccuracy:P2} at {result.BestModel.Network.Depth} layers ({StatusName(result.Status)}, {result.Seconds:F1} s)")
             + (modelOut is null ? "; no --model-out, the model is not saved" : $"; model written to {modelOut}"));
+        if (mpi is not null)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"On {mpi.Size} ranks: {mpi.Reductions} reductions, {8 * mpi.DoublesSent / 1e6:F2} MB sent by each rank (and {mpi.Size} times as much received)"));
+        }
     }
 
     private static IReadOnlyList<int> ParseLevels(IReadOnlyList<int> levels, string? text)
