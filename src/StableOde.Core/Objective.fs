@@ -168,14 +168,20 @@ module Objective =
                 Solve.vjpInto jacobian dY g
                 Parameters.addScaled total weight g) (Parameters.zeros net)
 
+    /// Whether the Gauss–Newton products of a network run from its Jacobian (`jacobianGaussNewton`):
+    /// where its solves have no fused kernels (`Engine.isFused`, `Engine.isFusedConv`).
+    let usesJacobian (net: Network) = not (Engine.isFused net || Engine.isFusedConv net)
+
     /// The Gauss–Newton curvature of the data term at θ on the rows of one part (as
     /// `jacobianGaussNewton`). On the whole-column operator products the Jacobian is the faster: a
-    /// product evaluates no activation and rebuilds no state. On a dense operator, whose solves run
-    /// the fused kernels of `Fused` (`Engine.isFused`), the products of one pass each are faster
-    /// (for the narrow networks of the two-dimensional data sets): a sensitivity solve (δY_0 = 0)
-    /// and an adjoint solve on the forward pass of every block, recorded once, here, under `strategy`.
+    /// product evaluates no activation and rebuilds no state. Where the solves run fused kernels
+    /// (`Fused` for a dense operator, `FusedConv` for a 3×3 convolution: `Engine.isFused`,
+    /// `Engine.isFusedConv`), the products of one pass each are faster (docs/images.md): a
+    /// sensitivity solve (δY_0 = 0) and an adjoint solve on the forward pass of every block,
+    /// recorded once, here, under `strategy`, whose memory does not grow with the depth under
+    /// the reversal strategy.
     let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        if not (Engine.isFused net) then jacobianGaussNewton net p c y0 labels
+        if usesJacobian net then jacobianGaussNewton net p c y0 labels
         else
             let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
             let zeroY0 =

@@ -382,8 +382,9 @@ module Training =
     /// An estimate, from the sizes alone, of the bytes block coordinate descent at the network's
     /// depth holds at its peak with `trainingCount` training and `validationCount` validation
     /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
-    /// batch, the curvature subsample twice (its copy and its blocks) with its Jacobian
-    /// (`Solve.jacobianBytes`: an activation a kick and layer, which grows with the depth), and
+    /// batch, the curvature subsample twice (its copy and its blocks) with its Jacobian where the
+    /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
+    /// layer, which grows with the depth) or else its tape, and
     /// the transient states of one block of `Objective.blockRows n` examples of the gradient (its
     /// tape: one state for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for
     /// Checkpoints; and eight states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
@@ -403,7 +404,7 @@ module Training =
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
         let outputs = 8L * n * batch
-        let curvature = 16L * n * subsample + Solve.jacobianBytes net (int subsample)
+        let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
         let block = state * min (int64 (Objective.blockRows (Network.width net))) batch * (kept + 8L)
         features + outputs + curvature + block
 
