@@ -34,6 +34,9 @@ module Profile =
 
     let private enabled = not (System.String.IsNullOrEmpty(System.Environment.GetEnvironmentVariable "STABLEODE_PROFILE"))
 
+    /// With STABLEODE_PROFILE set, writes the line `profile <text>` to standard error.
+    let note (text: string) = if enabled then eprintfn "profile %s" text
+
     /// Runs f, and with STABLEODE_PROFILE set reports it as the phase `name`.
     let timed (name: string) (f: unit -> 'a) : 'a =
         if not enabled then f ()

@@ -611,6 +611,7 @@ module Training =
                               Damping = usedDamping
                               Seconds = clock.Elapsed.TotalSeconds }
                         history <- record :: history
+                        Profile.note $"iteration {k} at {net.Depth} layers: validation {validationAccuracy:P2}, training {trainingAccuracy:P2}, {record.Seconds:F1} s into the level"
                         if not (Double.IsFinite objective) then status <- Diverged
                         elif validationAccuracy > bestAccuracy then
                             best <- model
