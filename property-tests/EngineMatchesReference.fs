@@ -234,6 +234,43 @@ let tests =
                 Expect.equal ((Parameters.toVector g1).AsArray()) ((Parameters.toVector g2).AsArray()) $"%A{strategy}: ∂L/∂θ"
                 Expect.equal (storage y1) (storage y2) $"%A{strategy}: ∂L/∂Y_0")
 
+        testCase "a tape of Solve.withTape gives record's adjoint, reuses its states and is refused once released" (fun () ->
+            for seed in 7 .. 14 do
+                let c = caseOf seed
+                for strategy in strategies c.Net do
+                    let expected = Solve.backward (Solve.record strategy c.Net c.P c.Y0) c.YBar
+                    for call in 1 .. 2 do
+                        let g, y = Solve.withTape strategy c.Net c.P c.Y0 (fun tape -> Solve.backward tape c.YBar)
+                        Expect.equal ((Parameters.toVector g).AsArray()) ((Parameters.toVector (fst expected)).AsArray()) $"seed {seed}, %A{strategy}, call {call}: ∂L/∂θ"
+                        Expect.equal (storage y) (storage (snd expected)) $"seed {seed}, %A{strategy}, call {call}: ∂L/∂Y_0"
+                    let escaped = Solve.withTape strategy c.Net c.P c.Y0 id
+                    Expect.throwsT<InvalidOperationException> (fun () -> Solve.backward escaped c.YBar |> ignore) $"seed {seed}, %A{strategy}: backward on a released tape"
+                    Expect.throwsT<InvalidOperationException> (fun () -> Solve.backwardInput escaped c.YBar |> ignore) $"seed {seed}, %A{strategy}: backwardInput on a released tape"
+            // A nested tape on the same thread has a store of its own: the outer tape's states stay.
+            let c = caseOf 9
+            let inner, outer =
+                Solve.withTape StoreAll c.Net c.P c.Y0 (fun tape ->
+                    let inner = Solve.withTape StoreAll c.Net c.P c.Y0 (fun t -> Solve.backward t c.YBar)
+                    inner, Solve.backward tape c.YBar)
+            Expect.equal (storage (snd outer)) (storage (snd inner)) "nested tapes: ∂L/∂Y_0")
+
+        testCase "repeated StoreAll gradients of one shape allocate no states" (fun () ->
+            // 100 examples make one block, which runs on the calling thread: its allocations are
+            // the thread's. The states of 512 layers take 512·104·3·8 bytes = 1.2 MiB.
+            let net = Network.resnet { Network.defaults with width = 3; depth = 512; finalTime = 5.0 }
+            let model = { Network = net; Parameters = Parameters.random 1 0.5 net; Classifier = Classifier.random 2 0.5 Softmax 3 2 }
+            let y0 = ofStorage 100 3 (Parameters.gaussians (Random 3) 300)
+            let labels = Classifier.labelMatrix Softmax 2 (Array.init 100 (fun i -> i % 2))
+            let bytes () =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                GC.KeepAlive(Model.gradient StoreAll model y0 labels)
+                GC.GetAllocatedBytesForCurrentThread() - before
+            let first = bytes ()
+            let again = List.min [ for _ in 1..3 -> bytes () ]
+            let states = 8L * 512L * 104L * 3L
+            Expect.isGreaterThan first states $"the first gradient records its states: {first} bytes"
+            Expect.isLessThan again (first - states) $"bytes of a repeated gradient: {again}, the first {first}, the states {states}")
+
         testCase "tanhInto is within 4 ulp of Math.Tanh, with and without σ', keeps the sign of zero and NaN" checkTanh
 
         testCase "tanhInto's derivative is 1/cosh² to 1e-14 relative, also where tanh rounds to ±1" (fun () ->
