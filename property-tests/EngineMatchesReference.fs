@@ -174,6 +174,30 @@ let private convCaseOf (seed: int) : Case =
       DY0 = matrix s width
       YBar = matrix s width }
 
+/// The direct convolution kernels (`Operator.fast…`: tiles of two vectors of examples, a scalar
+/// loop past them) against the tap-by-tap products over whole columns, for every operator on a
+/// 3×3 convolution of 1–7 channels (one or more groups of three output channels), images up to
+/// 5×6 and batch sizes around a tile's 8 and 16 rows; each output is accumulated onto a random one.
+let private checkDirectConvolution (seed: int) =
+    let rng = Random seed
+    let conv = Conv3x3(1 + rng.Next 7, 1 + rng.Next 5, 1 + rng.Next 6)
+    let s = [| 1; 7; 8; 9; 16; 17; 40; 45 |][rng.Next 8]
+    let random count = Parameters.gaussians rng count
+    for op in [ conv; Antisymmetric(conv, 0.3); NegativeSemidefinite conv ] do
+        let rows, cols = Operator.parameterShape op
+        let theta, dTheta = random (rows * cols), random (rows * cols)
+        let n, m = Operator.inWidth op, Operator.outWidth op
+        let x, v, start = random (s * n), random (s * m), random (s * m)
+        let both (f: bool -> float[] -> unit) (init: float[]) =
+            let fast, plain = Array.copy init, Array.copy init
+            f true fast
+            f false plain
+            expectClose $"seed {seed}, %A{op}, s = {s}" fast plain
+        both (fun fast dst -> (if fast then Operator.fastApplyInto else Operator.applyInto) true 0.7 op s theta x dst) start
+        both (fun fast dst -> (if fast then Operator.fastApplyTransposeInto else Operator.applyTransposeInto) true 0.7 op s theta v dst) (random (s * n))
+        both (fun fast dst -> (if fast then Operator.fastDerivativeInto else Operator.derivativeInto) true 0.7 op s theta x dTheta dst) start
+        both (fun fast g -> (if fast then Operator.fastDerivativeTransposeInto else Operator.derivativeTransposeInto) true 0.7 op s theta x v g) (random (rows * cols))
+
 /// Forward, sensitivity and adjoint (every strategy) agree with Plain.
 let private checkAll (c: Case) =
     checkForward c
@@ -271,6 +295,8 @@ let tests =
             Expect.isGreaterThan first states $"the first gradient records its states: {first} bytes"
             Expect.isLessThan again (first - states) $"bytes of a repeated gradient: {again}, the first {first}, the states {states}")
 
+        testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)
+
         testCase "tanhInto is within 4 ulp of Math.Tanh, with and without σ', keeps the sign of zero and NaN" checkTanh
 
         testCase "tanhInto's derivative is 1/cosh² to 1e-14 relative, also where tanh rounds to ±1" (fun () ->
@@ -289,5 +315,6 @@ let tests =
             testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
                 let c = convCaseOf seed
                 on256 (fun () -> checkAll c))
-            testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh) ]
+            testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh)
+            testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> on256 (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)) ]
     ]
