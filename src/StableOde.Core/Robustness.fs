@@ -121,7 +121,7 @@ module Robustness =
     /// and ∂L/∂Y_0); in whole multiples of 64 (at least two of the 32-row blocks of a wide
     /// network, one a core) and at most `Solve.ChunkRows`. Each chunk is attacked and evaluated on
     /// its own, so that memory holds one chunk's tape and workspaces, however many examples
-    /// there are: 891 images of 6×28×28 through a Verlet network, 548 through an 8-layer ResNet.
+    /// there are: 832 images of 6×28×28 through a Verlet network, 512 through an 8-layer ResNet.
     let chunkRows (model: Model) =
         let net = model.Network
         let n = int64 (Network.width net)
