@@ -109,8 +109,8 @@ module Robustness =
     /// verlet4, …), which rebuilds each state from the next and so keeps none of them, and
     /// StoreAll for the others (ResNet, antisymmetric ResNet). On the whole-layer Verlet and
     /// leapfrog kernels the inverse shares the adjoint's pre-activations, so reversal costs no
-    /// extra operator product; on the stage path (verlet4, custom stage lists) it costs one more
-    /// pass of a layer's kicks.
+    /// extra operator product; on the stage path (verlet4, custom stage lists, leapfrog on a
+    /// convolution) it costs one more pass of a layer's kicks.
     let attackStrategy (net: Network) = if Scheme.isInvertible (Network.scheme net) then Reversal else StoreAll
 
     /// The bytes one chunk of an attack may hold in its tape and states: 256 MiB.
