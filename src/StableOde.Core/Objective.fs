@@ -25,6 +25,35 @@ type Weighted<'r> =
       /// The shift ε > 0 of the preconditioner (α∇²R + εI)⁻¹.
       Shift: float }
 
+/// Where training spends its time and memory: with the environment variable STABLEODE_PROFILE
+/// set (to anything), every timed phase writes one line to standard error — its name, seconds,
+/// the bytes it allocated, the heap after the last collection, the memory the collector has
+/// committed, the process's resident and peak resident memory, and the collector's pauses so far
+/// (docs/images.md). Unset, a phase is only its function call.
+module Profile =
+
+    let private enabled = not (System.String.IsNullOrEmpty(System.Environment.GetEnvironmentVariable "STABLEODE_PROFILE"))
+
+    /// With STABLEODE_PROFILE set, writes the line `profile <text>` to standard error.
+    let note (text: string) = if enabled then eprintfn "profile %s" text
+
+    /// Runs f, and with STABLEODE_PROFILE set reports it as the phase `name`.
+    let timed (name: string) (f: unit -> 'a) : 'a =
+        if not enabled then f ()
+        else
+            let allocated = System.GC.GetTotalAllocatedBytes false
+            let clock = System.Diagnostics.Stopwatch.StartNew()
+            let result = f ()
+            let seconds = clock.Elapsed.TotalSeconds
+            let info = System.GC.GetGCMemoryInfo()
+            use self = System.Diagnostics.Process.GetCurrentProcess()
+            let mb (bytes: int64) = float bytes / 1e6
+            eprintfn
+                "profile %s: %.2f s, %.0f MB allocated, heap %.0f MB, committed %.0f MB, RSS %.0f MB, peak RSS %.0f MB, gen2 collections %d, paused %.1f s in all"
+                name seconds (mb (System.GC.GetTotalAllocatedBytes false - allocated)) (mb info.HeapSizeBytes) (mb info.TotalCommittedBytes)
+                (mb self.WorkingSet64) (mb self.PeakWorkingSet64) (System.GC.CollectionCount 2) (System.GC.GetTotalPauseDuration()).TotalSeconds
+            result
+
 /// The objective and its subproblems.
 module Objective =
 
@@ -179,13 +208,12 @@ module Objective =
     /// `Engine.isFusedConv`), the products of one pass each are faster (docs/images.md): a
     /// sensitivity solve (δY_0 = 0) and an adjoint solve on the forward pass of every block,
     /// recorded once, here, under `strategy`, whose memory does not grow with the depth under
-    /// the reversal strategy.
-    let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+    /// the reversal strategy. `zeroY0` gives δY_0 = 0 for a block of the given rows (read only,
+    /// shared by all parts).
+    let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (zeroY0: int -> Matrix<float>) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
         if usesJacobian net then jacobianGaussNewton net p c y0 labels
         else
             let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
-            let zeroY0 =
-                parts |> Array.map (fun (struct (_, len, _)) -> len) |> Array.distinct |> Array.map (fun len -> len, zeros len y0.ColumnCount) |> dict
             let blocks =
                 parts
                 |> Array.map (fun (struct (r0, len, weight)) ->
@@ -195,16 +223,25 @@ module Objective =
             fun v ->
                 blocks
                 |> Array.map (fun (y0b, labelsb, tape, z, weight) ->
-                    let dY = Solve.sensitivity net p y0b v zeroY0[y0b.RowCount]
+                    let dY = Solve.sensitivity net p y0b v (zeroY0 y0b.RowCount)
                     let hz = Classifier.hessianOfScores c.Hypothesis z labelsb (times dY c.W)
                     Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
                 |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
 
     /// The Gauss–Newton curvature of the data term at θ on a batch (a curvature subsample) of all
     /// ranks, this rank's rows laid out by `layout`: `partGaussNewton` on every part, the
-    /// products' mean by `Ranks.mean`.
+    /// products' mean by `Ranks.mean`. One zero δY_0 serves every block of a length, in every part.
     let gaussNewton (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton strategy net p c (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
+        let n = y0.ColumnCount
+        let zeroY0 =
+            lazy
+                (layout.Rows
+                 |> Array.collect (fun (struct (_, rows)) -> chunks (blockRows n) rows |> Array.map (fun (struct (_, len, _)) -> len))
+                 |> Array.distinct
+                 |> Array.map (fun len -> len, zeros len n)
+                 |> dict)
+        let zeroOf (rows: int) = zeroY0.Value[rows]
+        let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton strategy net p c zeroOf (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
         fun v -> parametersOfVector net (Ranks.mean ranks layout (Parameters.count net) (fun k _ _ -> parametersToVector (parts[k].Value v)))
 
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
@@ -232,8 +269,8 @@ module Objective =
         let evaluate (x: float[]) = fst (propagationTrial ranks layout reg net c y0 labels x)
         let linearise (x: float[]) =
             let p = unpack x
-            let loss, gTheta = dataGradient ranks layout strategy net p c y0 labels
-            let data = gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian
+            let loss, gTheta = Profile.timed "gradient" (fun () -> dataGradient ranks layout strategy net p c y0 labels)
+            let data = Profile.timed "curvature set-up" (fun () -> gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian)
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
             { Value = loss + parameterPenalty reg net p
@@ -241,7 +278,7 @@ module Objective =
               Curvature =
                 fun v ->
                     let d = unpack v
-                    let hv = parametersToVector (withPenalty (data d) d)
+                    let hv = parametersToVector (withPenalty (Profile.timed "Gauss–Newton product" (fun () -> data d)) d)
                     if damping <> 0.0 then axpy damping v hv
                     hv
               Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }

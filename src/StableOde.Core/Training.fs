@@ -379,17 +379,19 @@ module Training =
         if split.Training.Classes <> split.Validation.Classes then
             invalidArg "split" "training and validation sets must have the same number of classes"
 
-    /// An estimate, from the sizes alone, of the bytes block coordinate descent at the network's
-    /// depth holds at its peak with `trainingCount` training and `validationCount` validation
-    /// examples: the features of both sets (and of a batch drawn from the training set), Y_N of the
-    /// batch, the curvature subsample twice (its copy and its blocks) with its Jacobian where the
+    /// The bytes block coordinate descent at the network's depth cannot do without at its peak,
+    /// estimated from the sizes alone, with `trainingCount` training and `validationCount`
+    /// validation examples: the features of both sets (and of a batch drawn from the training
+    /// set); the curvature subsample twice (its copy and its parts) with its Jacobian where the
     /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
-    /// layer, which grows with the depth) or else its tape, and
-    /// the transient states of one block of `Objective.blockRows n` examples of the gradient (its
-    /// tape: one state for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for
-    /// Checkpoints; and eight states). A state of a row is Y_j's n doubles and, for a propagator with a second variable,
-    /// Z's (the larger of n and m).
-    let memoryEstimate (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
+    /// layer, which grows with the depth) or else its tape (one state for Reversal, N + 1 for
+    /// StoreAll, N/interval + 1 + interval for Checkpoints), which the line search keeps for the
+    /// gain ratio; and the larger of what the line search and the gradient add to them — Y_N of
+    /// the batch with the copy and result of one chunk of `Solve.ChunkRows` examples of the forward
+    /// pass, or the tapes and four more states of the parts of the gradient that run at once (one
+    /// a core, of at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles
+    /// and, for a propagator with a second variable, Z's (the larger of n and m).
+    let memoryNeeded (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
         if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
         let n = int64 (Network.width net)
         let z = if Scheme.usesZ (Network.scheme net) then max n (int64 (Network.auxWidth net)) else 0L
@@ -403,15 +405,40 @@ module Training =
         let batch = min (int64 options.BatchSize) training
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
-        let outputs = 8L * n * batch
         let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
-        let block = state * min (int64 (Objective.blockRows (Network.width net))) batch * (kept + 8L)
-        features + outputs + curvature + block
+        let lineSearch = 8L * n * batch + (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
+        let parts = int64 (Ranks.partCount trainingCount)
+        let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
+        let gradient = min parts (int64 Environment.ProcessorCount) * state * partRows * (kept + 4L)
+        features + curvature + max lineSearch gradient
 
-    /// Throws when `memoryEstimate` exceeds `availableBytes`, saying both, so that a run too large
-    /// for the machine stops before it starts instead of being killed by the kernel.
+    /// How far the collector lets the heap grow past what survived its last full collection before
+    /// it collects again: with `System.GC.ConserveMemory` c = 1 … 9 (the command line sets 5)
+    /// 1 + ½(10/c − 1), 1.5 for c = 5; without it 4.5, the runtime's limit for the large object
+    /// heap, where every state of an image batch lives (docs/images.md).
+    let heapGrowth () : float =
+        match GC.GetConfigurationVariables().TryGetValue "GCConserveMem" with
+        | true, (:? int64 as c) when c > 0L -> min 4.5 (1.0 + 0.5 * (10.0 / float c - 1.0))
+        | _ -> 4.5
+
+    /// An allowance for what the process holds besides training's data: the runtime (a two-layer
+    /// run of the command line on the ellipses peaked at 0.05 GB resident) and the data a caller
+    /// keeps before widening (0.13 GB for 10,000 MNIST images as doubles).
+    [<Literal>]
+    let RuntimeBytes = 200_000_000L
+
+    /// The peak resident memory block coordinate descent is expected to reach when the collector
+    /// lets the heap grow by `growth` (`heapGrowth ()` for this process): `RuntimeBytes` plus
+    /// `growth` times `memoryNeeded`.
+    let memoryEstimate (growth: float) (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
+        if not (growth >= 1.0) then invalidArg (nameof growth) $"the heap's growth must be at least 1, got {growth}"
+        RuntimeBytes + int64 (growth * float (memoryNeeded options net trainingCount validationCount))
+
+    /// Throws when `memoryNeeded` exceeds `availableBytes`, saying both, so that a run too large
+    /// for the machine stops before it starts instead of being killed by the kernel. (Near the
+    /// limit the collector collects as often as it must, so the live bytes decide, not the growth.)
     let checkMemory (availableBytes: int64) (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) =
-        let needed = memoryEstimate options net trainingCount validationCount
+        let needed = RuntimeBytes + memoryNeeded options net trainingCount validationCount
         if needed > availableBytes then
             let gb (b: int64) = float b / 1e9
             invalidArg
@@ -512,7 +539,7 @@ module Training =
         // accuracy and, when every batch is the whole training set, by the next classification step.
         let propagation (damping: float) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
             let problem = Objective.propagation ranks options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
-            let trial (x: float[]) = Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x
+            let trial (x: float[]) = Profile.timed "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x)
             let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
             let theta = Objective.parametersOfVector net r.Result.Solution
             let nextDamping =
@@ -550,8 +577,10 @@ module Training =
                     invalidArg "options" $"a rank holds none of the {batch.Length} examples of the batch: use fewer ranks or a larger batch"
                 let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
-                let yN = forwardAt computed current.Parameters dataT
-                let cr, classifier = classification layoutT yN labelsT current.Classifier
+                let yN = Profile.timed "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
+                // The previous step's Y_N is not needed again: released before the propagation step.
+                computed <- None
+                let cr, classifier = Profile.timed "classification" (fun () -> classification layoutT yN labelsT current.Classifier)
                 match cr.Status with
                 | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
@@ -571,8 +600,8 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value ranks layoutT options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = accuracyOf ranks classifier (forwardAt computed theta training) training
-                        let validationAccuracy = accuracyOn ranks model split.Validation
+                        let trainingAccuracy = Profile.timed "training accuracy" (fun () -> accuracyOf ranks classifier (forwardAt computed theta training) training)
+                        let validationAccuracy = Profile.timed "validation accuracy" (fun () -> accuracyOn ranks model split.Validation)
                         let record =
                             { Iteration = k
                               Objective = objective
@@ -584,6 +613,7 @@ module Training =
                               Damping = usedDamping
                               Seconds = clock.Elapsed.TotalSeconds }
                         history <- record :: history
+                        Profile.note $"iteration {k} at {net.Depth} layers: validation {validationAccuracy:P2}, training {trainingAccuracy:P2}, {record.Seconds:F1} s into the level"
                         if not (Double.IsFinite objective) then status <- Diverged
                         elif validationAccuracy > bestAccuracy then
                             best <- model

@@ -15,16 +15,29 @@ public sealed class MemoryEstimateTests
     [Fact]
     public void TheEstimateCountsTheImagesAndGrowsWithTheSizesTheJacobianAndTheStoredStates()
     {
-        var estimate = Core.Training.memoryEstimate(Images, ConvVerlet(4), 8000, 2000);
+        var needed = Core.Training.memoryNeeded(Images, ConvVerlet(4), 8000, 2000);
         var resNet = Core.TrainingOptionsModule.images(Core.Propagator.ResNet, 6, 28, 28);
 
-        Assert.InRange(estimate, 8L * 4704 * 10000, 4_000_000_000L);
-        Assert.True(Core.Training.memoryEstimate(Images, ConvVerlet(4), 50000, 10000) > estimate);
+        Assert.InRange(needed, 8L * 4704 * 10000, 2_500_000_000L);
+        Assert.True(Core.Training.memoryNeeded(Images, ConvVerlet(4), 50000, 10000) > needed);
         var jacobianGrowth = Core.Objective.usesJacobian(ConvVerlet(4))
             ? Core.Solve.jacobianBytes(ConvVerlet(16), 5000) - Core.Solve.jacobianBytes(ConvVerlet(4), 5000)
             : 0L;
-        Assert.Equal(estimate + jacobianGrowth, Core.Training.memoryEstimate(Images, ConvVerlet(16), 8000, 2000));
-        Assert.True(Core.Training.memoryEstimate(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) > Core.Training.memoryEstimate(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * 5000 * 12, "ResNet stores its states for the adjoint");
+        Assert.Equal(needed + jacobianGrowth, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
+        Assert.True(Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * 5000 * 12, "ResNet stores its states for the adjoint");
+    }
+
+    [Fact]
+    public void TheExpectedPeakIsTheRuntimeAndTheNeededBytesTimesTheHeapsGrowth()
+    {
+        var needed = Core.Training.memoryNeeded(Images, ConvVerlet(4), 8000, 2000);
+
+        Assert.Equal(Core.Training.RuntimeBytes + (long)(1.5 * needed), Core.Training.memoryEstimate(1.5, Images, ConvVerlet(4), 8000, 2000));
+        Assert.InRange(Core.Training.memoryEstimate(1.5, Images, ConvVerlet(4), 8000, 2000), 0L, 4_000_000_000L);
+        Assert.InRange(Core.Training.memoryEstimate(1.5, Images, ConvVerlet(16), 50000, 10000), 0L, 10_000_000_000L);
+        Assert.InRange(Core.Training.heapGrowth(), 1.0, 4.5);
+        var error = Assert.Throws<ArgumentException>(() => Core.Training.memoryEstimate(0.5, Images, ConvVerlet(4), 8000, 2000));
+        Assert.Equal("growth", error.ParamName);
     }
 
     [Fact]
