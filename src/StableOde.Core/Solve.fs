@@ -415,7 +415,8 @@ module Solve =
 
     /// The input adjoint alone: ∂L/∂Y_0 for Ȳ_N = ∂L/∂Y_N, equal to `backward`'s second result to
     /// round-off, with no parameter gradient computed (the products with ∂/∂θ are skipped where
-    /// the kernels allow: the stage kernels skip them, the fused kernels discard them).
+    /// the kernels allow: the stage kernels and the fused convolution kernels skip them, the fused
+    /// dense kernels discard them).
     let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = snd (sweep false tape yBarN)
 
     /// The bytes the Jacobian of s examples keeps (`linearise`): the activation of every kick of
