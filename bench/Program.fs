@@ -51,7 +51,7 @@ let main argv =
         try
             let r = Bench.run (parse rest)
             let f (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
-            printfn "{\"medianMs\":%s,\"minMs\":%s,\"maxMs\":%s,\"gflops\":%s,\"peakMB\":%s,\"gradientMB\":%s}" (f r.MedianMs) (f r.MinMs) (f r.MaxMs) (f r.Gflops) (f r.PeakMB) (f r.GradientMB)
+            printfn "{\"medianMs\":%s,\"minMs\":%s,\"maxMs\":%s,\"gflops\":%s,\"peakMB\":%s,\"gradientMB\":%s,\"allocatedMB\":%s}" (f r.MedianMs) (f r.MinMs) (f r.MaxMs) (f r.Gflops) (f r.PeakMB) (f r.GradientMB) (f r.AllocatedMB)
             0
         with Failure message ->
             eprintfn "%s\n%s" message usage

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times the cases of docs/performance.md on this tree and on an older commit, side by side in
 # one run: for every case the old build, then this one (bench/StableOde.Bench `run`, one fresh
-# process each), and prints a table of the medians with new / old. The old commit is exported
-# with `git archive` into a temporary folder and built there; nothing in this tree changes.
+# process each), and prints a table of the medians with new / old. The old commit is built by
+# bench/build-rev.sh (exported with `git archive`, built once and kept); nothing in this tree
+# changes.
 # usage: bench/against.sh REV [S1] [S2] [S3]   (default cases: S1 S2 S3; SAMPLES3=s sets S3's
 # batch size, for an old build whose convolution is slow)
 set -euo pipefail
@@ -13,11 +14,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 rev=$1; shift
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(S1 S2 S3)
-old=$(mktemp -d "${TMPDIR:-/tmp}/stableode-against.XXXXXX")
-rows="$old.rows"
-trap 'rm -rf "$old" "$rows"' EXIT
-git archive "$rev" | tar -x -C "$old"
-dotnet build "$old/bench/StableOde.Bench.fsproj" -c Release >/dev/null
+old=$(bench/build-rev.sh "$rev")
+rows=$(mktemp "${TMPDIR:-/tmp}/stableode-against.XXXXXX")
+trap 'rm -f "$rows"' EXIT
 dotnet build bench/StableOde.Bench.fsproj -c Release -warnaserror >/dev/null
 echo "old: $(git rev-parse --short "$rev"), new: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo ' + uncommitted changes')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -25,7 +24,7 @@ for c in "${cases[@]}"; do
   case_args "$c" || exit 1
   for p in resnet verlet; do
     for m in forward gradient; do
-      a=$(dotnet "$old/bench/bin/Release/net10.0/StableOde.Bench.dll" run --propagator $p $args --mode $m --repeat $repeat)
+      a=$(dotnet "$old" run --propagator $p $args --mode $m --repeat $repeat)
       la=$(cut -d' ' -f1 /proc/loadavg)
       b=$(dotnet bench/bin/Release/net10.0/StableOde.Bench.dll run --propagator $p $args --mode $m --repeat $repeat)
       lb=$(cut -d' ' -f1 /proc/loadavg)

@@ -174,6 +174,30 @@ let private convCaseOf (seed: int) : Case =
       DY0 = matrix s width
       YBar = matrix s width }
 
+/// The direct convolution kernels (`Operator.fast…`: tiles of two vectors of examples, a scalar
+/// loop past them) against the tap-by-tap products over whole columns, for every operator on a
+/// 3×3 convolution of 1–7 channels (one or more groups of three output channels), images up to
+/// 5×6 and batch sizes around a tile's 8 and 16 rows; each output is accumulated onto a random one.
+let private checkDirectConvolution (seed: int) =
+    let rng = Random seed
+    let conv = Conv3x3(1 + rng.Next 7, 1 + rng.Next 5, 1 + rng.Next 6)
+    let s = [| 1; 7; 8; 9; 16; 17; 40; 45 |][rng.Next 8]
+    let random count = Parameters.gaussians rng count
+    for op in [ conv; Antisymmetric(conv, 0.3); NegativeSemidefinite conv ] do
+        let rows, cols = Operator.parameterShape op
+        let theta, dTheta = random (rows * cols), random (rows * cols)
+        let n, m = Operator.inWidth op, Operator.outWidth op
+        let x, v, start = random (s * n), random (s * m), random (s * m)
+        let both (f: bool -> float[] -> unit) (init: float[]) =
+            let fast, plain = Array.copy init, Array.copy init
+            f true fast
+            f false plain
+            expectClose $"seed {seed}, %A{op}, s = {s}" fast plain
+        both (fun fast dst -> (if fast then Operator.fastApplyInto else Operator.applyInto) true 0.7 op s theta x dst) start
+        both (fun fast dst -> (if fast then Operator.fastApplyTransposeInto else Operator.applyTransposeInto) true 0.7 op s theta v dst) (random (s * n))
+        both (fun fast dst -> (if fast then Operator.fastDerivativeInto else Operator.derivativeInto) true 0.7 op s theta x dTheta dst) start
+        both (fun fast g -> (if fast then Operator.fastDerivativeTransposeInto else Operator.derivativeTransposeInto) true 0.7 op s theta x v g) (random (rows * cols))
+
 /// Forward, sensitivity and adjoint (every strategy) agree with Plain.
 let private checkAll (c: Case) =
     checkForward c
@@ -234,6 +258,45 @@ let tests =
                 Expect.equal ((Parameters.toVector g1).AsArray()) ((Parameters.toVector g2).AsArray()) $"%A{strategy}: ∂L/∂θ"
                 Expect.equal (storage y1) (storage y2) $"%A{strategy}: ∂L/∂Y_0")
 
+        testCase "a tape of Solve.withTape gives record's adjoint, reuses its states and is refused once released" (fun () ->
+            for seed in 7 .. 14 do
+                let c = caseOf seed
+                for strategy in strategies c.Net do
+                    let expected = Solve.backward (Solve.record strategy c.Net c.P c.Y0) c.YBar
+                    for call in 1 .. 2 do
+                        let g, y = Solve.withTape strategy c.Net c.P c.Y0 (fun tape -> Solve.backward tape c.YBar)
+                        Expect.equal ((Parameters.toVector g).AsArray()) ((Parameters.toVector (fst expected)).AsArray()) $"seed {seed}, %A{strategy}, call {call}: ∂L/∂θ"
+                        Expect.equal (storage y) (storage (snd expected)) $"seed {seed}, %A{strategy}, call {call}: ∂L/∂Y_0"
+                    let escaped = Solve.withTape strategy c.Net c.P c.Y0 id
+                    Expect.throwsT<InvalidOperationException> (fun () -> Solve.backward escaped c.YBar |> ignore) $"seed {seed}, %A{strategy}: backward on a released tape"
+                    Expect.throwsT<InvalidOperationException> (fun () -> Solve.backwardInput escaped c.YBar |> ignore) $"seed {seed}, %A{strategy}: backwardInput on a released tape"
+            // A nested tape on the same thread has a store of its own: the outer tape's states stay.
+            let c = caseOf 9
+            let inner, outer =
+                Solve.withTape StoreAll c.Net c.P c.Y0 (fun tape ->
+                    let inner = Solve.withTape StoreAll c.Net c.P c.Y0 (fun t -> Solve.backward t c.YBar)
+                    inner, Solve.backward tape c.YBar)
+            Expect.equal (storage (snd outer)) (storage (snd inner)) "nested tapes: ∂L/∂Y_0")
+
+        testCase "repeated StoreAll gradients of one shape allocate no states" (fun () ->
+            // 100 examples make one block, which runs on the calling thread: its allocations are
+            // the thread's. The states of 512 layers take 512·104·3·8 bytes = 1.2 MiB.
+            let net = Network.resnet { Network.defaults with width = 3; depth = 512; finalTime = 5.0 }
+            let model = { Network = net; Parameters = Parameters.random 1 0.5 net; Classifier = Classifier.random 2 0.5 Softmax 3 2 }
+            let y0 = ofStorage 100 3 (Parameters.gaussians (Random 3) 300)
+            let labels = Classifier.labelMatrix Softmax 2 (Array.init 100 (fun i -> i % 2))
+            let bytes () =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                GC.KeepAlive(Model.gradient StoreAll model y0 labels)
+                GC.GetAllocatedBytesForCurrentThread() - before
+            let first = bytes ()
+            let again = List.min [ for _ in 1..3 -> bytes () ]
+            let states = 8L * 512L * 104L * 3L
+            Expect.isGreaterThan first states $"the first gradient records its states: {first} bytes"
+            Expect.isLessThan again (first - states) $"bytes of a repeated gradient: {again}, the first {first}, the states {states}")
+
+        testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)
+
         testCase "tanhInto is within 4 ulp of Math.Tanh, with and without σ', keeps the sign of zero and NaN" checkTanh
 
         testCase "tanhInto's derivative is 1/cosh² to 1e-14 relative, also where tanh rounds to ±1" (fun () ->
@@ -252,5 +315,6 @@ let tests =
             testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
                 let c = convCaseOf seed
                 on256 (fun () -> checkAll c))
-            testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh) ]
+            testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh)
+            testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> on256 (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)) ]
     ]

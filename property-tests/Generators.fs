@@ -132,6 +132,21 @@ let networkCaseWith (batches: Gen<int>) (propagator: Propagator) (operator: Gen<
 /// A network case with a batch of 1…8 examples.
 let networkCase propagator operator activation hypothesis = networkCaseWith batch propagator operator activation hypothesis
 
+/// A network case on a 3×3 convolution of 5…8 channels of 2…4 × 2…4 pixels (the fused
+/// convolution kernels' groups of 6 channels partly filled, full, and more than one) with 9…40
+/// examples (several of their chunks of examples), θ scaled by 1/√(9c) so that a layer's
+/// operator has a norm of order one (unscaled, h‖K‖ reaches about 4, and the reversal and the
+/// agreement with the plain backend then lose their digits to the dynamics, not to the kernels).
+let groupedConvolutionCase (propagator: Propagator) (activation: Gen<Activation>) (hypothesis: Gen<Hypothesis>) =
+    gen {
+        let! channels = Gen.choose (5, 8)
+        let! h = Gen.choose (2, 4)
+        let! w = Gen.choose (2, 4)
+        let! c = networkCaseWith (Gen.choose (9, 40)) propagator (Gen.constant (Conv3x3(channels, h, w))) activation hypothesis
+        let scale = 1.0 / sqrt (9.0 * float channels)
+        return { c with Parameters = Parameters.scale scale c.Parameters; Description = $"{c.Description} · θ scaled by {scale:G3}" }
+    }
+
 /// A random valid stage list (SPEC §1b) of 1…4 stages drawn by `rng`, for an operator that is
 /// `square` (n = m) or not. Square: kicks (70 %) between any variables with either bias, and
 /// drifts between Y and Z; not square: kicks from one variable into the other, with the bias of

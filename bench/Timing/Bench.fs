@@ -56,7 +56,10 @@ type BenchResult =
       /// matrix and one or two vectors per layer), in MiB; 0 for `Forward`. It is part of
       /// `PeakMB` and grows with N by nature, like θ itself; `PeakMB − GradientMB` is the
       /// memory of the solve that an adjoint strategy controls.
-      GradientMB: float }
+      GradientMB: float
+      /// The managed bytes the timed runs allocated on every thread, per run, in MiB
+      /// (`GC.GetTotalAllocatedBytes`).
+      AllocatedMB: float }
 
 /// The network of a case: dense n×n (Verlet n×n too) or a c-channel 3×3 convolution, tanh,
 /// one bias entry per feature (per channel for a convolution).
@@ -172,12 +175,14 @@ let run (o: Options) : BenchResult =
         once ()
         warmups <- warmups + 1
     let peak = peakMiB once
+    let allocated = GC.GetTotalAllocatedBytes true
     let times =
         Array.init o.Repeat (fun _ ->
             let t = Stopwatch.StartNew()
             once ()
             t.Elapsed.TotalMilliseconds)
-        |> Array.sort
+    let allocatedMiB = float (GC.GetTotalAllocatedBytes true - allocated) / float o.Repeat / 1048576.0
+    let times = Array.sort times
     let median =
         if times.Length % 2 = 1 then times[times.Length / 2]
         else 0.5 * (times[times.Length / 2 - 1] + times[times.Length / 2])
@@ -186,4 +191,5 @@ let run (o: Options) : BenchResult =
       MaxMs = times[times.Length - 1]
       Gflops = flops o / (median * 1e6)
       PeakMB = peak
-      GradientMB = gradientMiB o net }
+      GradientMB = gradientMiB o net
+      AllocatedMB = allocatedMiB }

@@ -271,8 +271,9 @@ let private matrixDirectionOf (b: Block) (theta: float[]) (dTheta: float[]) : fl
     | _ -> dTheta
 
 /// Whether an adjoint step is asked for the input adjoint alone (`Solve.backwardInput`): its
-/// gradient g has no K. The stage kernels then skip the parameter products; the fused kernels,
-/// which accumulate them on the way, have their accumulators cleared instead of reduced.
+/// gradient g has no K. The stage kernels and the fused convolution kernels then skip the
+/// parameter products; the fused dense kernels, which accumulate them on the way, have their
+/// accumulators cleared instead of reduced.
 let private inputOnly (g: Weights) = g.K.Length = 0
 
 /// The layer gradient of an input-only adjoint step (see `inputOnly`).
@@ -281,7 +282,8 @@ let noGradient: Weights = { K = Array.empty; b = Array.empty; c = Array.empty }
 /// Adds the layer gradient accumulated by a fused adjoint kernel (dense or convolution) to g:
 /// the gradient with respect to the effective weights, pulled back to θ (G ↦ ½(G − Gᵀ) for the
 /// antisymmetric parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients (gbN of
-/// b, gbM of c); for an empty gTheta (an input-only step) it only clears the accumulators.
+/// b, gbM of c); for an empty gTheta (an input-only step) it only clears the dense kernels'
+/// accumulators (the convolution kernels accumulate nothing then).
 let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
     let net = b.Ctx.Net
     let n, m = Network.width net, Network.auxWidth net
@@ -289,8 +291,7 @@ let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[])
         if onConv b then FusedConv.reduce (convScratch net) g gbN gbM else Fused.reduce b.Scratch n m g gbN gbM
     match net.Operator with
     | _ when gTheta.Length = 0 ->
-        if onConv b then FusedConv.clearGradients (convScratch net)
-        else
+        if not (onConv b) then
             System.Array.Clear b.Scratch.GK
             System.Array.Clear b.Scratch.GN
             System.Array.Clear b.Scratch.GM
@@ -452,7 +453,7 @@ let private stageAdjoint (b: Block) (j: int) (stage: Stage) (k: float[]) (w: Wei
         let sc = convScratch net
         FusedConv.prepare sc k
         let gBias = if stage.Bias = Some BiasName.C then sc.GC else sc.GB
-        FusedConv.kickAdjoint net.Activation sc (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage w) gBias source tBar sBar
+        FusedConv.kickAdjoint net.Activation sc (not (inputOnly g)) (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage w) gBias source tBar sBar
     | Kick ->
         let struct (a, u, d, _) = buffers b.Ws.Value stage
         pre b (sideOf stage) w.K (biasOf stage w) source a
@@ -542,8 +543,8 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
     | ConvResNet | ConvVerlet ->
         let sc = convScratch net
         FusedConv.prepare sc (matrixOf b w.K)
-        if b.Fusion = ConvVerlet then FusedConv.verletAdjoint act sc reversing rows h w.b w.c y z' yBar zBar
-        else FusedConv.resnetAdjoint act sc rows h w.b y yBar
+        if b.Fusion = ConvVerlet then FusedConv.verletAdjoint act sc (not (inputOnly g)) reversing rows h w.b w.c y z' yBar zBar
+        else FusedConv.resnetAdjoint act sc (not (inputOnly g)) rows h w.b y yBar
         reduceInto b w.K g.b g.c g.K
     | FusedResNet ->
         Fused.resnetAdjoint act b.Scratch rows n h (matrixOf b w.K) w.b y yBar

@@ -327,12 +327,6 @@ let inline private reduceWith (w: ^W) (sc: Scratch) (gK: float[]) (gb: float[]) 
 let reduce (sc: Scratch) (gK: float[]) (gb: float[]) (gc: float[]) =
     if useVector512 then reduceWith V8 sc gK gb gc else reduceWith V4 sc gK gb gc
 
-/// Clears the accumulators without reducing them (an input-only adjoint step).
-let clearGradients (sc: Scratch) =
-    System.Array.Clear sc.GK
-    System.Array.Clear sc.GB
-    System.Array.Clear sc.GC
-
 /// The bias entry of feature f on a side of width `width` with a bias of length `length` (tied
 /// over groups of width / length consecutive features).
 let inline private biasIndex (width: int) (length: int) (f: int) = f / (width / length)
@@ -393,7 +387,7 @@ let resnetStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[
         | Relu -> resnetStepWith V4 (Fused.reluWithDerivative V4) sc rows h b y
         | Identity -> resnetStepWith V4 (Fused.identityWithDerivative V4) sc rows h b y
 
-let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
+let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     let n = sc.C * sc.H * sc.W
     let hv: ^V = Simd.splat w h
     chunks w rows (fun r0 full ->
@@ -407,26 +401,27 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
             let struct (_, dhi) = activate (hi + bias)
             let wlo, whi = hv * dlo * blo, hv * dhi * bhi
             storePacked w sc o p wlo whi sc.P
-            accumulate w sc.GB e wlo whi)
+            if withTheta then accumulate w sc.GB e wlo whi)
         convolve w sc sc.KTransposed sc.P (fun i p lo hi ->
             let at = (i * sc.H * sc.W + p) * rows + r0
             let struct (blo, bhi) = loadPair w full yBar at
             storePair w full (blo + lo) (bhi + hi) yBar at)
-        gradient w sc sc.X sc.P)
+        if withTheta then gradient w sc sc.X sc.P)
 
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ: Ȳ ← Ȳ + w Kᵀ,
-/// and ∂⟨Y_j K, w⟩/∂θ, colsum w accumulated in the scratch.
-let resnetAdjoint (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
+/// and, when `withTheta`, ∂⟨Y_j K, w⟩/∂θ and colsum w accumulated in the scratch (without it the
+/// input adjoint alone: one convolution of the two).
+let resnetAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
     if useVector512 then
         match act with
-        | Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc rows h b y yBar
-        | Relu -> resnetAdjointWith V8 (Fused.reluWithDerivative V8) sc rows h b y yBar
-        | Identity -> resnetAdjointWith V8 (Fused.identityWithDerivative V8) sc rows h b y yBar
+        | Tanh -> resnetAdjointWith V8 (tanhWithDerivative V8) sc withTheta rows h b y yBar
+        | Relu -> resnetAdjointWith V8 (Fused.reluWithDerivative V8) sc withTheta rows h b y yBar
+        | Identity -> resnetAdjointWith V8 (Fused.identityWithDerivative V8) sc withTheta rows h b y yBar
     else
         match act with
-        | Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc rows h b y yBar
-        | Relu -> resnetAdjointWith V4 (Fused.reluWithDerivative V4) sc rows h b y yBar
-        | Identity -> resnetAdjointWith V4 (Fused.identityWithDerivative V4) sc rows h b y yBar
+        | Tanh -> resnetAdjointWith V4 (tanhWithDerivative V4) sc withTheta rows h b y yBar
+        | Relu -> resnetAdjointWith V4 (Fused.reluWithDerivative V4) sc withTheta rows h b y yBar
+        | Identity -> resnetAdjointWith V4 (Fused.identityWithDerivative V4) sc withTheta rows h b y yBar
 
 // ---- Verlet, K square: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) -------------------
 
@@ -467,7 +462,7 @@ let verletStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[
         | Relu -> verletStepWith V4 (Fused.reluWithDerivative V4) sc rows h b c y z
         | Identity -> verletStepWith V4 (Fused.identityWithDerivative V4) sc rows h b c y z
 
-let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
+let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     let n = sc.C * sc.H * sc.W
     let hw = sc.H * sc.W
     let hv: ^V = Simd.splat w h
@@ -487,13 +482,13 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
             let struct (blo, bhi) = loadPair w full yBar at
             let wlo, whi = hv * dlo * blo, hv * dhi * bhi
             storePacked w sc i p wlo whi sc.P
-            accumulate w sc.GB e wlo whi)
+            if withTheta then accumulate w sc.GB e wlo whi)
         // Z̄ ← Z̄ + w K, and ∂⟨w K, Z_{j+½}⟩/∂θ.
         convolve w sc sc.KDirect sc.P (fun o p lo hi ->
             let at = (o * hw + p) * rows + r0
             let struct (zlo, zhi) = loadPair w full zBar at
             storePair w full (zlo + lo) (zhi + hi) zBar at)
-        gradient w sc sc.P sc.Z
+        if withTheta then gradient w sc sc.P sc.Z
         // v = −h σ'(e) ⊙ Z̄ with e = Y_j K + 1cᵀ (and Z_{j−½} = Z_{j+½} + h σ(e) when reversing).
         pack w sc rows r0 full y sc.X
         convolve w sc sc.KDirect sc.X (fun o p lo hi ->
@@ -509,29 +504,30 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
             let struct (blo, bhi) = loadPair w full zBar at
             let vlo, vhi = -hv * dlo * blo, -hv * dhi * bhi
             storePacked w sc o p vlo vhi sc.Q
-            accumulate w sc.GC e vlo vhi)
+            if withTheta then accumulate w sc.GC e vlo vhi)
         // Ȳ ← Ȳ + v Kᵀ, and ∂⟨Y_j K, v⟩/∂θ.
         convolve w sc sc.KTransposed sc.Q (fun i p lo hi ->
             let at = (i * hw + p) * rows + r0
             let struct (ylo, yhi) = loadPair w full yBar at
             storePair w full (ylo + lo) (yhi + hi) yBar at)
-        gradient w sc sc.X sc.Q)
+        if withTheta then gradient w sc sc.X sc.Q)
 
 /// The adjoint of Verlet step j, optionally fused with its inverse, for the convolution
 /// `prepare` packed: the same contract as `Fused.verletAdjoint`, one chunk of examples at a
 /// time (z holds Z_{j+½}; without `reversing` y holds Y_j, with it (y, z) hold (Y_{j+1},
-/// Z_{j+½}) and become (Y_j, Z_{j−½})).
-let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
+/// Z_{j+½}) and become (Y_j, Z_{j−½})). Without `withTheta` it is the input adjoint alone: the
+/// two parameter-gradient reductions and the bias sums are skipped, four convolutions of six.
+let verletAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
     if useVector512 then
         match act with
-        | Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc reversing rows h b c y z yBar zBar
-        | Relu -> verletAdjointWith V8 (Fused.reluWithDerivative V8) sc reversing rows h b c y z yBar zBar
-        | Identity -> verletAdjointWith V8 (Fused.identityWithDerivative V8) sc reversing rows h b c y z yBar zBar
+        | Tanh -> verletAdjointWith V8 (tanhWithDerivative V8) sc withTheta reversing rows h b c y z yBar zBar
+        | Relu -> verletAdjointWith V8 (Fused.reluWithDerivative V8) sc withTheta reversing rows h b c y z yBar zBar
+        | Identity -> verletAdjointWith V8 (Fused.identityWithDerivative V8) sc withTheta reversing rows h b c y z yBar zBar
     else
         match act with
-        | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc reversing rows h b c y z yBar zBar
-        | Relu -> verletAdjointWith V4 (Fused.reluWithDerivative V4) sc reversing rows h b c y z yBar zBar
-        | Identity -> verletAdjointWith V4 (Fused.identityWithDerivative V4) sc reversing rows h b c y z yBar zBar
+        | Tanh -> verletAdjointWith V4 (tanhWithDerivative V4) sc withTheta reversing rows h b c y z yBar zBar
+        | Relu -> verletAdjointWith V4 (Fused.reluWithDerivative V4) sc withTheta reversing rows h b c y z yBar zBar
+        | Identity -> verletAdjointWith V4 (Fused.identityWithDerivative V4) sc withTheta reversing rows h b c y z yBar zBar
 
 // ---- one kick of any scheme: T ← T + α σ(S K̂ + 1βᵀ), K̂ = K (S = Y) or Kᵀ (S = Z) ---------
 
@@ -605,7 +601,7 @@ let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (a
         | Relu -> kickSensitivityWith V4 (Fused.reluWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
         | Identity -> kickSensitivityWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
 
-let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     let n = sc.C * sc.H * sc.W
     let av: ^V = Simd.splat w alpha
     let struct (k, kt) = sides fromY sc.KDirect sc.KTransposed
@@ -620,26 +616,27 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> s
             let struct (_, dhi) = activate (hi + bv)
             let wlo, whi = av * dlo * blo, av * dhi * bhi
             storePacked w sc o p wlo whi sc.P
-            accumulate w gBias e wlo whi)
+            if withTheta then accumulate w gBias e wlo whi)
         convolve w sc kt sc.P (fun i p lo hi ->
             let at = (i * sc.H * sc.W + p) * rows + r0
             let struct (slo, shi) = loadPair w full sBar at
             storePair w full (slo + lo) (shi + hi) sBar at)
         // ∂⟨Y K, w⟩/∂θ reading Y; reading Z, ⟨Z Kᵀ, w⟩ = ⟨w K, Z⟩.
-        if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X)
+        if withTheta then
+            if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X)
 
 /// The transpose of `kick` at the source S it read, for the weights `prepare` packed: with
-/// w = α σ'(S K̂ + 1βᵀ) ⊙ T̄, S̄ ← S̄ + w K̂ᵀ, and the gradient of K and colsum w (into `gBias`,
-/// the accumulator of the bias's side: `GB` for b, `GC` for c) accumulated in the scratch.
-/// S̄ may be T̄'s array.
-let kickAdjoint (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+/// w = α σ'(S K̂ + 1βᵀ) ⊙ T̄, S̄ ← S̄ + w K̂ᵀ, and, when `withTheta`, the gradient of K and
+/// colsum w (into `gBias`, the accumulator of the bias's side: `GB` for b, `GC` for c)
+/// accumulated in the scratch. S̄ may be T̄'s array.
+let kickAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     if useVector512 then
         match act with
-        | Tanh -> kickAdjointWith V8 (tanhWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
-        | Relu -> kickAdjointWith V8 (Fused.reluWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
-        | Identity -> kickAdjointWith V8 (Fused.identityWithDerivative V8) sc fromY rows alpha bias gBias source tBar sBar
+        | Tanh -> kickAdjointWith V8 (tanhWithDerivative V8) sc withTheta fromY rows alpha bias gBias source tBar sBar
+        | Relu -> kickAdjointWith V8 (Fused.reluWithDerivative V8) sc withTheta fromY rows alpha bias gBias source tBar sBar
+        | Identity -> kickAdjointWith V8 (Fused.identityWithDerivative V8) sc withTheta fromY rows alpha bias gBias source tBar sBar
     else
         match act with
-        | Tanh -> kickAdjointWith V4 (tanhWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
-        | Relu -> kickAdjointWith V4 (Fused.reluWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
-        | Identity -> kickAdjointWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias gBias source tBar sBar
+        | Tanh -> kickAdjointWith V4 (tanhWithDerivative V4) sc withTheta fromY rows alpha bias gBias source tBar sBar
+        | Relu -> kickAdjointWith V4 (Fused.reluWithDerivative V4) sc withTheta fromY rows alpha bias gBias source tBar sBar
+        | Identity -> kickAdjointWith V4 (Fused.identityWithDerivative V4) sc withTheta fromY rows alpha bias gBias source tBar sBar

@@ -40,11 +40,11 @@ module Model =
     /// The loss and its exact gradient: forward pass, classifier gradient, adjoint solve.
     let gradient (strategy: AdjointStrategy) (model: Model) (y0: Matrix<float>) (c: Matrix<float>) : ModelGradient =
         validate model
-        let tape = Solve.record strategy model.Network model.Parameters y0
-        let yN = tape.YN
-        let lg = Classifier.lossGradient model.Classifier yN c
-        let gTheta, gY0 = Solve.backward tape lg.GradY
-        { Loss = lg.Loss; YN = yN; GradTheta = gTheta; GradW = lg.GradW; GradMu = lg.GradMu; GradY0 = gY0 }
+        Solve.withTape strategy model.Network model.Parameters y0 (fun tape ->
+            let yN = tape.YN
+            let lg = Classifier.lossGradient model.Classifier yN c
+            let gTheta, gY0 = Solve.backward tape lg.GradY
+            { Loss = lg.Loss; YN = yN; GradTheta = gTheta; GradW = lg.GradW; GradMu = lg.GradMu; GradY0 = gY0 })
 
     /// Class probabilities of each example of Y_0.
     let probabilities (model: Model) (y0: Matrix<float>) : Matrix<float> =

@@ -151,12 +151,13 @@ module Objective =
 
     /// The data term on the rows of one part and its gradient in θ, each block of at most
     /// `blockRows n` examples recorded, differentiated and released in turn (a part of one block
-    /// is not copied).
+    /// is not copied), its tape's states reused by the next block and the next call
+    /// (`Solve.withTape`).
     let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let block (struct (r0, len, weight)) =
-            let tape = Solve.record strategy net p (rowsOf y0 r0 len)
-            let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
-            weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
+            Solve.withTape strategy net p (rowsOf y0 r0 len) (fun tape ->
+                let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
+                weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY)))
         chunks (blockRows y0.ColumnCount) y0.RowCount
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')

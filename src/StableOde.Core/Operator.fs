@@ -82,11 +82,12 @@ module Operator =
                         visit u v (r * w + q) ((r + u) * w + (q + v))
 
     // ---- direct 3×3 convolution over batch-contiguous columns --------------------------
-    // Each pixel of each channel is a column of s examples. For a tile of 16 examples the
-    // kernel keeps 3 output channels × 2 vectors of 8 examples in registers and accumulates
-    // every input channel and tap into them, so each input vector loaded feeds 3 FMAs and
-    // each output is written once. The transpose is the same kernel on flipped, swapped
-    // weights. Rows past the last whole tile run a scalar loop.
+    // Each pixel of each channel is a column of s examples. For a tile of two vectors of
+    // examples (16 on Vector512, 8 on Vector256: `Kernels.useVector512` picks the width) the
+    // kernel keeps 3 output channels × 2 vectors in registers and accumulates every input
+    // channel and tap into them, so each input vector loaded feeds 3 FMAs and each output is
+    // written once. The transpose is the same kernel on flipped, swapped weights. Rows past the
+    // last whole tile (all rows on a machine without vector units) run a scalar loop.
 
     open System.Runtime.Intrinsics
 
@@ -106,51 +107,60 @@ module Operator =
                         if transposed then theta[(9 * oc + 8 - t) * c + ic] else theta[(9 * ic + t) * c + oc]
         packed
 
-    /// dst ← (acc ? dst : 0) + α · the convolution of x with packed weights w (c channels, h×wd).
-    let private directConv acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (w: float[]) (x: float[]) (dst: float[]) =
+    /// Whether the direct kernels run on vectors: where 512-bit or 256-bit vectors are accelerated.
+    let private vectorised = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated
+
+    /// Writes a tile's sums of output channel oc (the vectors lo, hi of its rows at `at`):
+    /// dst ← (acc ? dst : 0) + α · sums; nothing for the zero padding past the last channel.
+    let inline private putTile (w: ^W) acc (av: ^V) (c: int) (oc: int) (at: int) (lo: ^V) (hi: ^V) (dst: float[]) =
+        if oc < c then
+            let lanes = Simd.lanes w
+            let lo = if acc then Simd.fma w av lo (Simd.load w dst at) else av * lo
+            let hi = if acc then Simd.fma w av hi (Simd.load w dst (at + lanes)) else av * hi
+            Simd.store w lo dst at
+            Simd.store w hi dst (at + lanes)
+
+    /// `directConv` on the vectors of the witness w.
+    let inline private directConvWith (w: ^W) acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (k: float[]) (x: float[]) (dst: float[]) =
         let hw = h * wd
         let groups = (c + Group - 1) / Group
-        let tiled = if Vector512.IsHardwareAccelerated then s / 16 * 16 else 0
-        let av = Vector512.Create alpha
+        let lanes = Simd.lanes w
+        let tile = 2 * lanes
+        let tiled = if vectorised then s / tile * tile else 0
+        let av: ^V = Simd.splat w alpha
         for r in 0 .. h - 1 do
             let ulo, uhi = max -1 (-r), min 1 (h - 1 - r)
             for q in 0 .. wd - 1 do
                 let vlo, vhi = max -1 (-q), min 1 (wd - 1 - q)
                 let p = r * wd + q
                 for g in 0 .. groups - 1 do
-                    for row in 0 .. 16 .. tiled - 1 do
-                        let mutable a0 = Vector512<float>.Zero
-                        let mutable a1 = Vector512<float>.Zero
-                        let mutable a2 = Vector512<float>.Zero
-                        let mutable b0 = Vector512<float>.Zero
-                        let mutable b1 = Vector512<float>.Zero
-                        let mutable b2 = Vector512<float>.Zero
+                    for row in 0 .. tile .. tiled - 1 do
+                        let mutable a0: ^V = Simd.splat w 0.0
+                        let mutable a1: ^V = a0
+                        let mutable a2: ^V = a0
+                        let mutable b0: ^V = a0
+                        let mutable b1: ^V = a0
+                        let mutable b2: ^V = a0
                         for ic in 0 .. c - 1 do
                             for u in ulo .. uhi do
                                 for v in vlo .. vhi do
                                     let col = (ic * hw + p + u * wd + v) * s + row
-                                    let x0 = Vector512.Create(x, col)
-                                    let x1 = Vector512.Create(x, col + 8)
-                                    let k = ((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group
-                                    let k0 = Vector512.Create w[k]
-                                    let k1 = Vector512.Create w[k + 1]
-                                    let k2 = Vector512.Create w[k + 2]
-                                    a0 <- Vector512.FusedMultiplyAdd(x0, k0, a0)
-                                    b0 <- Vector512.FusedMultiplyAdd(x1, k0, b0)
-                                    a1 <- Vector512.FusedMultiplyAdd(x0, k1, a1)
-                                    b1 <- Vector512.FusedMultiplyAdd(x1, k1, b1)
-                                    a2 <- Vector512.FusedMultiplyAdd(x0, k2, a2)
-                                    b2 <- Vector512.FusedMultiplyAdd(x1, k2, b2)
-                        let put (oc: int) (lo: Vector512<float>) (hi: Vector512<float>) =
-                            if oc < c then
-                                let at = (oc * hw + p) * s + row
-                                let lo = if acc then Vector512.FusedMultiplyAdd(av, lo, Vector512.Create(dst, at)) else av * lo
-                                let hi = if acc then Vector512.FusedMultiplyAdd(av, hi, Vector512.Create(dst, at + 8)) else av * hi
-                                lo.CopyTo(dst, at)
-                                hi.CopyTo(dst, at + 8)
-                        put (g * Group) a0 b0
-                        put (g * Group + 1) a1 b1
-                        put (g * Group + 2) a2 b2
+                                    let x0: ^V = Simd.load w x col
+                                    let x1: ^V = Simd.load w x (col + lanes)
+                                    let kk = ((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group
+                                    let k0: ^V = Simd.splat w k[kk]
+                                    let k1: ^V = Simd.splat w k[kk + 1]
+                                    let k2: ^V = Simd.splat w k[kk + 2]
+                                    a0 <- Simd.fma w x0 k0 a0
+                                    b0 <- Simd.fma w x1 k0 b0
+                                    a1 <- Simd.fma w x0 k1 a1
+                                    b1 <- Simd.fma w x1 k1 b1
+                                    a2 <- Simd.fma w x0 k2 a2
+                                    b2 <- Simd.fma w x1 k2 b2
+                        let oc = g * Group
+                        putTile w acc av c oc ((oc * hw + p) * s + row) a0 b0 dst
+                        putTile w acc av c (oc + 1) (((oc + 1) * hw + p) * s + row) a1 b1 dst
+                        putTile w acc av c (oc + 2) (((oc + 2) * hw + p) * s + row) a2 b2 dst
                     for row in tiled .. s - 1 do
                         for gi in 0 .. Group - 1 do
                             let oc = g * Group + gi
@@ -159,36 +169,39 @@ module Operator =
                                 for ic in 0 .. c - 1 do
                                     for u in ulo .. uhi do
                                         for v in vlo .. vhi do
-                                            sum <- sum + w[((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group + gi] * x[(ic * hw + p + u * wd + v) * s + row]
+                                            sum <- sum + k[((g * c + ic) * 9 + 3 * (u + 1) + v + 1) * Group + gi] * x[(ic * hw + p + u * wd + v) * s + row]
                                 let at = (oc * hw + p) * s + row
                                 dst[at] <- (if acc then dst[at] else 0.0) + alpha * sum
 
-    /// g ← (acc ? g : 0) + α · ∂⟨X B(θ), V⟩/∂θ for the convolution B: g[o, i, tap] =
-    /// Σ_pixels Σ_examples x[i, pixel + tap] v[o, pixel]. Eight examples at a time, the c·c·9
-    /// sums kept lane-wise in an L1-sized buffer and reduced at the end; a scalar loop for the
-    /// rows past the last group of eight.
-    let private directConvGradient acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (x: float[]) (v: float[]) (g: float[]) =
+    /// dst ← (acc ? dst : 0) + α · the convolution of x with packed weights k (c channels, h×wd).
+    let private directConv acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (k: float[]) (x: float[]) (dst: float[]) =
+        if useVector512 then directConvWith (Vec512()) acc alpha c h wd s k x dst
+        else directConvWith (Vec256()) acc alpha c h wd s k x dst
+
+    /// `directConvGradient` on the vectors of the witness w.
+    let inline private directConvGradientWith (w: ^W) acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (x: float[]) (v: float[]) (g: float[]) =
         let hw = h * wd
-        let chunked = if Vector512.IsHardwareAccelerated then s / 8 * 8 else 0
-        let sums = Array.zeroCreate (c * c * 9 * 8)
-        let vs = Array.zeroCreate (c * 8)
+        let lanes = Simd.lanes w
+        let chunked = if vectorised then s / lanes * lanes else 0
+        let sums = Array.zeroCreate (c * c * 9 * lanes)
+        let vs = Array.zeroCreate (c * lanes)
         let total = Array.zeroCreate (c * c * 9)
         for r in 0 .. h - 1 do
             let ulo, uhi = max -1 (-r), min 1 (h - 1 - r)
             for q in 0 .. wd - 1 do
                 let vlo, vhi = max -1 (-q), min 1 (wd - 1 - q)
                 let p = r * wd + q
-                for row in 0 .. 8 .. chunked - 1 do
+                for row in 0 .. lanes .. chunked - 1 do
                     for o in 0 .. c - 1 do
-                        Vector512.Create(v, (o * hw + p) * s + row).CopyTo(vs, o * 8)
+                        Simd.store w (Simd.load w v ((o * hw + p) * s + row) : ^V) vs (o * lanes)
                     for ic in 0 .. c - 1 do
                         for u in ulo .. uhi do
                             for dv in vlo .. vhi do
-                                let xv = Vector512.Create(x, (ic * hw + p + u * wd + dv) * s + row)
+                                let xv: ^V = Simd.load w x ((ic * hw + p + u * wd + dv) * s + row)
                                 let e = (9 * ic + 3 * (u + 1) + dv + 1) * c
                                 for o in 0 .. c - 1 do
-                                    let at = (e + o) * 8
-                                    Vector512.FusedMultiplyAdd(xv, Vector512.Create(vs, o * 8), Vector512.Create(sums, at)).CopyTo(sums, at)
+                                    let at = (e + o) * lanes
+                                    Simd.store w (Simd.fma w xv (Simd.load w vs (o * lanes)) (Simd.load w sums at) : ^V) sums at
                 for row in chunked .. s - 1 do
                     for ic in 0 .. c - 1 do
                         for u in ulo .. uhi do
@@ -198,8 +211,16 @@ module Operator =
                                 for o in 0 .. c - 1 do
                                     total[e + o] <- total[e + o] + xv * v[(o * hw + p) * s + row]
         for e in 0 .. total.Length - 1 do
-            let sum = total[e] + Vector512.Sum(Vector512.Create(sums, e * 8))
+            let sum = total[e] + Simd.sum w (Simd.load w sums (e * lanes) : ^V)
             g[e] <- (if acc then g[e] else 0.0) + alpha * sum
+
+    /// g ← (acc ? g : 0) + α · ∂⟨X B(θ), V⟩/∂θ for the convolution B: g[o, i, tap] =
+    /// Σ_pixels Σ_examples x[i, pixel + tap] v[o, pixel]. One vector of examples at a time, the
+    /// c·c·9 sums kept lane-wise in an L1-sized buffer and reduced at the end; a scalar loop
+    /// for the rows past the last whole vector.
+    let private directConvGradient acc (alpha: float) (c: int) (h: int) (wd: int) (s: int) (x: float[]) (v: float[]) (g: float[]) =
+        if useVector512 then directConvGradientWith (Vec512()) acc alpha c h wd s x v g
+        else directConvGradientWith (Vec256()) acc alpha c h wd s x v g
 
     /// dst ← (acc ? dst : 0) + α · X B(θ) for a base operator B (a convolution by the direct
     /// kernel when `direct`, else tap by tap over whole columns).

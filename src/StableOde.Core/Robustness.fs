@@ -105,14 +105,46 @@ module Robustness =
         let z = Classifier.scores model.Classifier (Solve.forward model.Network model.Parameters (widened model y))
         Array.init y.RowCount (fun i -> fst (Classifier.lossOfScores model.Classifier.Hypothesis (rows z i 1) (rows c i 1)))
 
-    /// Examples per chunk of an attack: `Objective.blockRows` of the network's width (891 images
-    /// of 6×28×28). Each chunk is attacked and evaluated on its own, so that memory holds one
-    /// chunk's tape and workspaces, however many examples there are.
-    let chunkRows (model: Model) = Objective.blockRows (Network.width model.Network)
+    /// The tape of the attack's gradients: reversal for invertible schemes (leapfrog, Verlet,
+    /// verlet4, …), which rebuilds each state from the next and so keeps none of them, and
+    /// StoreAll for the others (ResNet, antisymmetric ResNet). On the whole-layer Verlet and
+    /// leapfrog kernels the inverse shares the adjoint's pre-activations, so reversal costs no
+    /// extra operator product; on the stage path (verlet4, custom stage lists, leapfrog on a
+    /// convolution) it costs one more pass of a layer's kicks.
+    let attackStrategy (net: Network) = if Scheme.isInvertible (Network.scheme net) then Reversal else StoreAll
+
+    /// The bytes one chunk of an attack may hold in its tape and states: 256 MiB.
+    [<Literal>]
+    let ChunkBytes = 268435456L
+
+    /// Examples per chunk of an attack: as many as `ChunkBytes` holds, at 8 bytes a double, of the
+    /// states the tape keeps per example (N + 1 under StoreAll, the final state and its working
+    /// copy under reversal, each of n + m doubles) and four more of n (the widened input, Y_N, Ȳ_N
+    /// and ∂L/∂Y_0); in whole multiples of 64, at least 64 (two of the 32-row blocks of a wide
+    /// network, one a core) and at most `Solve.ChunkRows`. Each chunk is attacked and evaluated on
+    /// its own, so that memory holds one chunk's tape and workspaces, however many examples
+    /// there are: 832 images of 6×28×28 through a Verlet network, 512 through an 8-layer ResNet.
+    let chunkRows (model: Model) =
+        let net = model.Network
+        let n = int64 (Network.width net)
+        let m = if Engine.hasZ net then int64 (Network.auxWidth net) else 0L
+        let kept = if attackStrategy net = Reversal then 2L else int64 net.Depth + 1L
+        let rows = ChunkBytes / (8L * (kept * (n + m) + 4L * n))
+        int (max 64L (min (int64 Solve.ChunkRows) (rows / 64L * 64L)))
+
+    /// ∇ℓ_i of every example of one chunk y (s×d, with its label matrix c) and the network's
+    /// output Y_N at y: one forward and one input-only adjoint solve (`Solve.backwardInput` on an
+    /// `attackStrategy` tape), all cores at once.
+    let private gradientAndOutput (model: Model) (c: Matrix<float>) (y: Matrix<float>) : Matrix<float> * Matrix<float> =
+        let tape = Solve.record (attackStrategy model.Network) model.Network model.Parameters (widened model y)
+        let yN = tape.YN
+        let lg = Classifier.lossGradient model.Classifier yN c
+        // The loss is the mean over the chunk: ∇ℓ_i is s times row i of its gradient.
+        foldCopies y.ColumnCount (Solve.backwardInput tape (lg.GradY * float y.RowCount)), yN
 
     /// ∇ℓ_i for every example i at once (s×d): row i is the gradient of example i's own loss with
-    /// respect to its features as given, by one forward and one input-only adjoint solve
-    /// (`Solve.backwardInput`, StoreAll) on chunks of at most `chunkRows` examples, all cores at once.
+    /// respect to its features as given, by one forward and one input-only adjoint solve on
+    /// chunks of at most `chunkRows` examples, all cores at once.
     let inputGradient (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
         checkData model y labels
         let c = labelMatrix model labels
@@ -121,11 +153,7 @@ module Robustness =
         let chunk = chunkRows model
         for r0 in 0 .. chunk .. s - 1 do
             let len = min chunk (s - r0)
-            let tape = Solve.record StoreAll model.Network model.Parameters (widened model (rows y r0 len))
-            let lg = Classifier.lossGradient model.Classifier tape.YN (rows c r0 len)
-            // The loss is the mean over the chunk: ∇ℓ_i is len times row i of its gradient.
-            let gY0 = Solve.backwardInput tape (lg.GradY * float len)
-            let g = columnMajor (foldCopies d gY0)
+            let g = columnMajor (fst (gradientAndOutput model (rows c r0 len) (rows y r0 len)))
             for k in 0 .. d - 1 do
                 Array.blit g (k * len) out (k * s + r0) len
         ofStorage s d out
@@ -134,30 +162,37 @@ module Robustness =
 
     let private signs (g: Matrix<float>) = g.Map(fun v -> float (Math.Sign v))
 
+    /// y + ε·sign(g) (clipped to [0, 1] when `clip`).
+    let private fgsmMove (clip: bool) (epsilon: float) (y: Matrix<float>) (g: Matrix<float>) = clipped clip (y + epsilon * signs g)
+
     /// The FGSM perturbation of every example with budget ε (clipped to [0, 1] when `clip`).
     let fgsm (clip: bool) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
-        clipped clip (y + epsilon * signs (inputGradient model y labels))
+        fgsmMove clip epsilon y (inputGradient model y labels)
 
-    /// The PGD step from x for the examples y: x ← Π_ε(x + α·sign(∇ℓ_i(x))), α = 2.5ε/steps
-    /// (clipped to [0, 1] when `clip`).
-    let private pgdStep (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) =
+    let private checkSteps (steps: int) =
         if steps < 1 then invalidArg (nameof steps) $"PGD needs at least 1 step, got {steps}"
+
+    /// The PGD step from x, whose gradient is g, for the examples y: x ← Π_ε(x + α·sign(g)),
+    /// α = 2.5ε/steps (clipped to [0, 1] when `clip`).
+    let private pgdMove (clip: bool) (steps: int) (epsilon: float) (y: Matrix<float>) (x: Matrix<float>) (g: Matrix<float>) =
         let alpha = 2.5 * epsilon / float steps
-        let origin = columnMajor y
-        fun (x: Matrix<float>) ->
-            let g = columnMajor (inputGradient model x labels)
-            let moved = columnMajor x |> Array.mapi (fun i v -> Math.Clamp(v + alpha * float (Math.Sign g[i]), origin[i] - epsilon, origin[i] + epsilon))
-            clipped clip (ofStorage x.RowCount x.ColumnCount moved)
+        let origin, xs, gs = columnMajor y, columnMajor x, columnMajor g
+        let moved = Array.init xs.Length (fun i -> Math.Clamp(xs[i] + alpha * float (Math.Sign gs[i]), origin[i] - epsilon, origin[i] + epsilon))
+        clipped clip (ofStorage x.RowCount x.ColumnCount moved)
+
+    /// The last PGD iterate from y, given the gradient g0 at y and the gradient at any other iterate.
+    let private pgdFrom (clip: bool) (steps: int) (epsilon: float) (gradient: Matrix<float> -> Matrix<float>) (y: Matrix<float>) (g0: Matrix<float>) =
+        Seq.fold (fun x _ -> pgdMove clip steps epsilon y x (gradient x)) (pgdMove clip steps epsilon y y g0) (seq { 2 .. steps })
 
     /// Every PGD iterate of every example, from y itself (iterate 0) to iterate `steps`.
     let pgdIterates (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float>[] =
-        let step = pgdStep clip steps epsilon model y labels
-        Array.scan (fun x _ -> step x) y (Array.zeroCreate steps)
+        checkSteps steps
+        Array.scan (fun x _ -> pgdMove clip steps epsilon y x (inputGradient model x labels)) y (Array.zeroCreate steps)
 
     /// The PGD perturbation of every example: the last of `pgdIterates`, keeping only the current one.
     let pgd (clip: bool) (steps: int) (epsilon: float) (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
-        let step = pgdStep clip steps epsilon model y labels
-        Seq.fold (fun x _ -> step x) y (seq { 1 .. steps })
+        checkSteps steps
+        pgdFrom clip steps epsilon (fun x -> inputGradient model x labels) y (inputGradient model y labels)
 
     /// ξ ~ N(0, I) shaped like the data, from a generator seeded with `seed` (column by column).
     let noiseDirections (seed: int) (rows: int) (cols: int) : Matrix<float> =
@@ -214,16 +249,25 @@ module Robustness =
         for r0 in 0 .. chunk .. s - 1 do
             let len = min chunk (s - r0)
             let yc, lc = rows y r0 len, Array.sub labels r0 len
+            let c = labelMatrix model lc
             let y0 = widened model yc
-            let yN = Solve.forward net p y0
+            // The gradient at the clean examples serves FGSM and the first PGD step of every ε,
+            // and its forward pass gives the clean output.
+            let yN, perturbed =
+                match options.Attack with
+                | Noise _ ->
+                    let xic = rows (Option.get xi) r0 len
+                    Solve.forward net p y0, (fun epsilon -> noisy options.Clip xic epsilon yc)
+                | Fgsm ->
+                    let g0, yN = gradientAndOutput model c yc
+                    yN, (fun epsilon -> fgsmMove options.Clip epsilon yc g0)
+                | Pgd steps ->
+                    let g0, yN = gradientAndOutput model c yc
+                    yN, (fun epsilon -> pgdFrom options.Clip steps epsilon (fun x -> fst (gradientAndOutput model c x)) yc g0)
             cleanCorrect <- cleanCorrect + correctOf (Classifier.predict model.Classifier yN) lc
             epsilons |> Array.iteri (fun e epsilon ->
                 if epsilon > 0.0 then
-                    let perturbed =
-                        match xi with
-                        | Some xi -> noisy options.Clip (rows xi r0 len) epsilon yc
-                        | None -> perturb options epsilon model yc lc
-                    let y0' = widened model perturbed
+                    let y0' = widened model (perturbed epsilon)
                     let yN' = Solve.forward net p y0'
                     correct[e] <- correct[e] + correctOf (Classifier.predict model.Classifier yN') lc
                     Array.blit (ratios yN' yN y0' y0) 0 amplification[e] r0 len)

@@ -30,6 +30,68 @@ type AdjointStrategy =
     /// drift with `Solve.reconstruct` first.
     | Reversal
 
+/// Arrays of doubles kept from one use to the next by the thread that uses them: the states
+/// the tapes of `Solve.withTape` record into, so that repeated gradients of one shape allocate
+/// none. Arrays are rented (`Rent`) and then given back all at once (`Replace`); what is not
+/// given back is let go, so a store holds the arrays of its last use only.
+type internal TapeStore() =
+    let free = System.Collections.Generic.Dictionary<int, System.Collections.Generic.Stack<float[]>>()
+
+    /// The calling thread's store while it holds at most `StrongBytes`, else null.
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private strong: TapeStore
+
+    /// The calling thread's store above `StrongBytes`, held weakly: a collection may reclaim it
+    /// between uses.
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private weak: System.WeakReference<TapeStore>
+
+    /// The most bytes of arrays a thread keeps between uses whatever the collector needs.
+    static member StrongBytes = 64L * 1024L * 1024L
+
+    /// The bytes of the arrays the store holds.
+    member val Bytes = 0L with get, set
+
+    /// An array of `length` doubles (contents undefined): one of the store's, or a new one.
+    member _.Rent(length: int) : float[] =
+        match free.TryGetValue length with
+        | true, stack when stack.Count > 0 -> stack.Pop()
+        | _ -> System.GC.AllocateUninitializedArray<float> length
+
+    /// Lets go of every array the store still holds and holds the given ones instead.
+    member store.Replace(arrays: float[] seq) =
+        free.Clear()
+        store.Bytes <- 0L
+        for a in arrays do
+            match free.TryGetValue a.Length with
+            | true, stack -> stack.Push a
+            | _ ->
+                let stack = System.Collections.Generic.Stack<float[]>()
+                stack.Push a
+                free[a.Length] <- stack
+            store.Bytes <- store.Bytes + 8L * int64 a.Length
+
+    /// Takes the calling thread's store out of its slot (a new store when it has none or a
+    /// collection reclaimed it), so that a nested use on the same thread gets a store of its own.
+    static member Take() : TapeStore =
+        let kept = TapeStore.strong
+        let weak = TapeStore.weak
+        TapeStore.strong <- Unchecked.defaultof<_>
+        TapeStore.weak <- null
+        if not (isNull (box kept)) then kept
+        else
+            match weak with
+            | null -> TapeStore()
+            | weak ->
+                match weak.TryGetTarget() with
+                | true, store -> store
+                | _ -> TapeStore()
+
+    /// Puts a store back into the calling thread's slot: strongly up to `StrongBytes`, weakly above.
+    static member Return(store: TapeStore) =
+        if store.Bytes <= TapeStore.StrongBytes then TapeStore.strong <- store
+        else TapeStore.weak <- System.WeakReference<TapeStore> store
+
 /// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
     internal
@@ -41,7 +103,10 @@ type Tape =
           /// Per block: all states (StoreAll), every interval-th (Checkpoints), or none (Reversal).
           Kept: struct (float[] * float[])[][]
           /// Per block: the final state (Y_N, Z_{N−½}).
-          Final: struct (float[] * float[])[] }
+          Final: struct (float[] * float[])[]
+          /// Set when the tape of `Solve.withTape` has given its states back to the store: its
+          /// adjoints then refuse to run.
+          mutable Released: bool }
 
     /// The output Y_N.
     member t.YN: Matrix<float> =
@@ -115,15 +180,6 @@ module Solve =
 
     let private copyState (struct (y: float[], z: float[])) =
         struct (Array.copy y, (if isNull z then null else Array.copy z))
-
-    /// A copy into an array that is not zeroed first (the copy writes every entry): StoreAll
-    /// keeps one per layer.
-    let private keptCopy (a: float[]) =
-        if isNull a then null
-        else
-            let c = System.GC.AllocateUninitializedArray<float> a.Length
-            System.Array.Copy(a, c, a.Length)
-            c
 
     /// Zero gradients for `count` layers.
     let private layerGradients (net: Network) (count: int) : Weights[] =
@@ -213,41 +269,77 @@ module Solve =
             Engine.insert b s n dy out)
         ofStorage s n out
 
-    /// Runs the forward pass and keeps what `strategy` needs for the adjoint.
-    let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
+    /// Copies a state into a kept one of its shape.
+    let private keepInto (struct (y: float[], z: float[])) (struct (ky: float[], kz: float[])) =
+        System.Array.Copy(y, ky, y.Length)
+        if not (isNull z) then System.Array.Copy(z, kz, z.Length)
+
+    /// The forward pass keeping what `strategy` needs for the adjoint, the kept states rented
+    /// from `store` on the calling thread before the blocks run (StoreAll's last is the final
+    /// state itself).
+    let private recordInto (store: TapeStore) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
         let blocks = prepare net p y0
         let n = net.Depth
-        match strategy with
-        | Checkpoints interval when interval < 1 -> invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
-        | Reversal -> Scheme.requireInvertible "strategy" (Network.scheme net)
-        | _ -> ()
+        let count =
+            match strategy with
+            | Checkpoints interval when interval < 1 -> invalidArg "strategy" $"checkpoint interval must be at least 1, got {interval}"
+            | Checkpoints interval -> (n - 1) / interval + 1
+            | Reversal ->
+                Scheme.requireInvertible "strategy" (Network.scheme net)
+                0
+            | StoreAll -> n
         let s = y0.RowCount
         let src = columnMajor y0
-        let kept = Array.zeroCreate blocks.Length
+        let width, m = Operator.inWidth net.Operator, (if Engine.hasZ net then Network.auxWidth net else 0)
+        let kept =
+            blocks |> Array.map (fun b ->
+                let rows = b.Ctx.S
+                let keep = Array.init count (fun _ -> struct (store.Rent(rows * width), (if m = 0 then null else store.Rent(rows * m))))
+                if strategy = StoreAll then Array.append keep [| struct (null, null) |] else keep)
         let final = Array.zeroCreate blocks.Length
         Engine.parallelFor blocks (fun i b ->
             let state = initial net b s src
-            let keep =
-                match strategy with
-                | StoreAll -> Array.zeroCreate (n + 1)
-                | Checkpoints interval -> Array.zeroCreate ((n - 1) / interval + 1)
-                | Reversal -> Array.empty
+            let keep = kept[i]
             for j in 0 .. n - 1 do
                 match strategy with
-                | StoreAll ->
-                    let struct (y, z) = state
-                    keep[j] <- struct (keptCopy y, keptCopy z)
-                | Checkpoints interval when j % interval = 0 -> keep[j / interval] <- copyState state
+                | StoreAll -> keepInto state keep[j]
+                | Checkpoints interval when j % interval = 0 -> keepInto state keep[j / interval]
                 | _ -> ()
                 advance b p j state
             if strategy = StoreAll then keep[n] <- state
-            kept[i] <- keep
             final[i] <- state)
-        { Strategy = strategy; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = kept; Final = final }
+        { Strategy = strategy; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = kept; Final = final; Released = false }
+
+    /// Runs the forward pass and keeps what `strategy` needs for the adjoint.
+    let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
+        recordInto (TapeStore()) strategy net p y0
+
+    /// Runs `f` on the tape of a forward pass (as `record`) whose kept states come from the
+    /// calling thread's store of the last such tape, and returns f's result: repeated calls for
+    /// one shape allocate no states (a thread keeps up to 64 MiB of them between calls, larger
+    /// tapes only until a collection needs the memory). The tape belongs to this call: once f
+    /// returns, its states go back to the store and `backward` or `backwardInput` on it throws.
+    let withTape (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Tape -> 'r) : 'r =
+        let store = TapeStore.Take()
+        let tape = recordInto store strategy net p y0
+        try f tape
+        finally
+            tape.Released <- true
+            store.Replace(
+                seq {
+                    for keep in tape.Kept do
+                        // StoreAll's last kept state is the final one, which is not the store's.
+                        for j in 0 .. (if strategy = StoreAll then keep.Length - 2 else keep.Length - 1) do
+                            let struct (y, z) = keep[j]
+                            yield y
+                            if not (isNull z) then yield z
+                })
+            TapeStore.Return store
 
     /// The transposed recursion run backward from Ȳ_N over a recorded forward pass: ∂L/∂θ (only
     /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0.
     let private sweep (withTheta: bool) (tape: Tape) (yBarN: Matrix<float>) : Parameters option * Matrix<float> =
+        if tape.Released then invalidOp "the tape was released: a tape of Solve.withTape serves only inside its function"
         let net = tape.Net
         let s, n = tape.S, Operator.inWidth net.Operator
         if isNull yBarN || yBarN.RowCount <> s || yBarN.ColumnCount <> n then
@@ -323,7 +415,8 @@ module Solve =
 
     /// The input adjoint alone: ∂L/∂Y_0 for Ȳ_N = ∂L/∂Y_N, equal to `backward`'s second result to
     /// round-off, with no parameter gradient computed (the products with ∂/∂θ are skipped where
-    /// the kernels allow: the stage kernels skip them, the fused kernels discard them).
+    /// the kernels allow: the stage kernels and the fused convolution kernels skip them, the fused
+    /// dense kernels discard them).
     let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = snd (sweep false tape yBarN)
 
     /// The bytes the Jacobian of s examples keeps (`linearise`): the activation of every kick of
