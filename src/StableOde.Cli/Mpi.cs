@@ -18,6 +18,7 @@ internal sealed class Mpi : IDisposable
 
     private readonly IntPtr world;
     private readonly IntPtr mpiDouble;
+    private readonly SortedDictionary<int, (long Count, double Seconds)> byLength = [];
     private bool finalized;
 
     private Mpi(IntPtr library)
@@ -47,6 +48,12 @@ internal sealed class Mpi : IDisposable
     /// <summary>Doubles this rank has sent so far (each reduction sends its vector and receives <see cref="Size"/> times as many).</summary>
     public long DoublesSent { get; private set; }
 
+    /// <summary>Seconds this rank has spent in MPI_Allgather so far: the messages and the wait for the slowest rank.</summary>
+    public double GatherSeconds { get; private set; }
+
+    /// <summary>The reductions so far by the length of the vector a rank sends, shortest first: how many, and the seconds spent in them.</summary>
+    public IReadOnlyDictionary<int, (long Count, double Seconds)> ByLength => byLength;
+
     /// <summary>Whether the ranks agreed to train (<see cref="Agree"/>): from then on a failure on one rank cannot be agreed on, and ends every rank by MPI_Abort.</summary>
     public bool Training { get; private set; }
 
@@ -73,9 +80,14 @@ internal sealed class Mpi : IDisposable
     {
         ArgumentNullException.ThrowIfNull(vector);
         var gathered = new double[vector.Length * Size];
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
         Check(MPI_Allgather(vector, vector.Length, mpiDouble, gathered, vector.Length, mpiDouble, world), "MPI_Allgather");
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         Reductions++;
         DoublesSent += vector.Length;
+        GatherSeconds += seconds;
+        var (count, total) = byLength.GetValueOrDefault(vector.Length);
+        byLength[vector.Length] = (count + 1, total + seconds);
         return gathered;
     }
 

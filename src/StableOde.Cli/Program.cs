@@ -44,7 +44,8 @@ public static class Program
         var speaks = mpi.Rank == 0;
         // File descriptors 1 and 2 as files, not System.Console's streams: mpirun gives every rank a pseudo-terminal for standard output, on
         // which the console would first write terminal codes (keypad mode) into what may be a file of JSON. For the same
-        // reason no rank shows the live progress display: it cannot tell whether mpirun's own output is a terminal.
+        // reason no rank shows the live progress display (and mpirun passes standard error through a pipe): rank 0 writes a
+        // line an iteration instead.
         using var stdout = new StreamWriter(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true };
         using var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true };
         try

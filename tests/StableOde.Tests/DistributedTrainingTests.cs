@@ -129,19 +129,39 @@ public sealed class DistributedTrainingTests : IDisposable
         return (folder.Write("train.csv", string.Join('\n', lines[..480]) + "\n"), folder.Write("validation.csv", string.Join('\n', lines[480..]) + "\n"));
     }
 
+    /// <summary>
+    /// The parameters of R ranks are one process's; rank 0 alone prints: one JSON object on standard output, and on standard
+    /// error one progress line an iteration (R ranks printing would repeat every line R times).
+    /// </summary>
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    public void RanksTrainTheParametersOfOneProcessOnTheSwissRoll(int ranks)
+    public void RanksTrainTheParametersOfOneProcessOnTheSwissRollAndRankZeroAlonePrints(int ranks)
     {
         var one = folder.File("one.json");
         var many = folder.File($"ranks{ranks}.json");
         var single = CliRunner.Succeed([.. SwissRoll, "--model-out", one, "--json"]);
         var (code, output, error) = RunRanks((ranks, [.. SwissRoll, "--model-out", many, "--json"]));
         Assert.True(code == 0, $"exit code {code}: {error}");
-        Assert.Equal(string.Empty, error);
         using var report = JsonDocument.Parse(output);
-        Assert.Equal(ranks, report.RootElement.GetProperty("ranks").GetProperty("size").GetInt32());
+        var communication = report.RootElement.GetProperty("ranks");
+        Assert.Equal(ranks, communication.GetProperty("size").GetInt32());
+        var byLength = communication.GetProperty("byLength").EnumerateArray().Select(g => (Length: g.GetProperty("doublesSent").GetInt64(), Count: g.GetProperty("count").GetInt64())).ToArray();
+        Assert.Equal(communication.GetProperty("reductions").GetInt64(), byLength.Sum(g => g.Count));
+        Assert.Equal(communication.GetProperty("bytesSentPerRank").GetInt64(), byLength.Sum(g => 8 * g.Length * g.Count));
+        var expected = report.RootElement.GetProperty("levels").EnumerateArray()
+            .SelectMany(level => Enumerable.Range(1, level.GetProperty("iterations").GetInt32())
+                .Select(i => string.Create(CultureInfo.InvariantCulture, $"N = {level.GetProperty("layers").GetInt32()}, iteration {i}/3: ")))
+            .ToArray();
+        Assert.Equal(6, expected.Length);
+        var lines = error.TrimEnd('\n').Split('\n');
+        Assert.True(expected.Length == lines.Length, $"expected {expected.Length} progress lines, one an iteration, got {lines.Length}:\n{error}");
+        foreach (var (prefix, line) in expected.Zip(lines))
+        {
+            Assert.StartsWith(prefix, line, StringComparison.Ordinal);
+            Assert.Contains(" reductions, ", line, StringComparison.Ordinal);
+        }
+
         using var alone = JsonDocument.Parse(single);
         Assert.Equal(alone.RootElement.GetProperty("bestValidationAccuracy").GetDouble(), report.RootElement.GetProperty("bestValidationAccuracy").GetDouble());
         var difference = RelativeDifference(Parameters(one), Parameters(many));

@@ -40,9 +40,10 @@ public sealed class TrainCommand : Command
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
         "diverged, cancelled).\n" +
         "mpirun -np R stableode train … (Open MPI) trains data-parallel: every rank reads the data and trains\n" +
-        "on its shard, rank 0 alone prints and writes --model-out, and the parameters are one process's,\n" +
-        "whatever R (at most one rank per 128 training examples, 64 ranks in all); a failure on any rank ends\n" +
-        "every rank with one line (mpirun --quiet leaves out Open MPI's own notice). See docs/distributed.md.";
+        "on its shard, rank 0 alone prints (progress as one line an iteration on standard error) and writes\n" +
+        "--model-out, and the parameters are one process's, whatever R (at most one rank per 128 training\n" +
+        "examples, 64 ranks in all); a failure on any rank ends every rank with one line (mpirun --quiet\n" +
+        "leaves out Open MPI's own notice). See docs/distributed.md.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Option> Options { get; } =
@@ -219,8 +220,22 @@ public sealed class TrainCommand : Command
             mpi.Agree(null);
         }
 
-        return Run(trainer, network, training, validation, levels[^1], checkpointing, checkpoint, mpi is null, mpi is null && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        var lines = mpi is null ? null : new Immediate<TrainingProgress>(p => stderr.Write(ProgressLine(p, mpi)));
+        return Run(trainer, network, training, validation, levels[^1], checkpointing, checkpoint, mpi is null, mpi is null && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected, lines);
     }
+
+    /// <summary>
+    /// One iteration's line on several ranks, where no live display runs (mpirun passes a rank's standard error through a pipe):
+    /// the iteration as <see cref="TrainingProgress.ToString"/> gives it and the communication so far.
+    /// </summary>
+    private static string ProgressLine(TrainingProgress progress, Mpi mpi) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{progress}; {mpi.Reductions} reductions, {Bytes(8 * mpi.DoublesSent)} sent by each rank so far\n");
+
+    /// <summary>A number of bytes in kB below a megabyte, in MB from there.</summary>
+    private static string Bytes(long bytes) => bytes < 1_000_000
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:F1} kB")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F1} MB");
 
     /// <summary>The settings a checkpoint records: the options that make the run, with the data's paths made absolute so that a resume from another folder reads the same files.</summary>
     private static IReadOnlyList<string> RunOf(ParsedOptions options)
@@ -237,8 +252,12 @@ public sealed class TrainCommand : Command
         return run;
     }
 
-    /// <summary>Trains; with Ctrl-C stopping after the current iteration when <paramref name="interruptible"/> (not on several ranks, where mpirun ends the ranks on Ctrl-C and the console is not touched), with the live progress display when <paramref name="interactive"/>.</summary>
-    private static TrainingResult Run(Trainer trainer, Network network, Dataset training, Dataset validation, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interruptible, bool interactive)
+    /// <summary>
+    /// Trains; with Ctrl-C stopping after the current iteration when <paramref name="interruptible"/> (not on several ranks, where mpirun ends the
+    /// ranks on Ctrl-C and the console is not touched), with the live progress display when <paramref name="interactive"/>, and otherwise
+    /// with <paramref name="lines"/> (if any) told of every iteration.
+    /// </summary>
+    private static TrainingResult Run(Trainer trainer, Network network, Dataset training, Dataset validation, int maxDepth, Checkpointing? checkpointing, TrainingCheckpoint? checkpoint, bool interruptible, bool interactive, IProgress<TrainingProgress>? lines)
     {
         TrainingResult Work(CancellationToken cancel)
         {
@@ -251,7 +270,7 @@ public sealed class TrainCommand : Command
 
             if (!interactive)
             {
-                return Fit(null);
+                return Fit(lines);
             }
 
             TrainingResult? result = null;
@@ -342,6 +361,18 @@ public sealed class TrainCommand : Command
                 json.WriteNumber("size", mpi.Size);
                 json.WriteNumber("reductions", mpi.Reductions);
                 json.WriteNumber("bytesSentPerRank", 8 * mpi.DoublesSent);
+                json.WriteNumber("secondsInGather", Math.Round(mpi.GatherSeconds, 3));
+                json.WriteStartArray("byLength");
+                foreach (var (length, (count, seconds)) in mpi.ByLength)
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("doublesSent", length);
+                    json.WriteNumber("count", count);
+                    json.WriteNumber("seconds", Math.Round(seconds, 3));
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
                 json.WriteEndObject();
             }
 
@@ -372,7 +403,7 @@ public sealed class TrainCommand : Command
         if (mpi is not null)
         {
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"On {mpi.Size} ranks: {mpi.Reductions} reductions, {8 * mpi.DoublesSent / 1e6:F2} MB sent by each rank (and {mpi.Size} times as much received)"));
+                $"On {mpi.Size} ranks: {mpi.Reductions} reductions, {Bytes(8 * mpi.DoublesSent)} sent by each rank (and {mpi.Size} times as much received), {mpi.GatherSeconds:F1} s in them on rank 0"));
         }
     }
 
