@@ -92,13 +92,18 @@ module Classifier =
         labels |> Array.iteri (fun i l -> if h = Logistic then c[i, 0] <- float l else c[i, l] <- 1.0)
         c
 
-    /// The scores Z = Y W + 1μᵀ.
-    let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> =
-        let s, n, m = y.RowCount, c.W.RowCount, c.W.ColumnCount
-        let z = Kernels.zeros s m
-        mulAdd false 1.0 s n m (columnMajor y) (columnMajor c.W) (storage z)
-        Layer.addBias s m (c.mu.ToArray()) (storage z)
+    /// The scores Z = Y W + 1μᵀ of the rows first … first+rows−1 of Y, read in place.
+    let scoresOfRows (c: Classifier) (y: Matrix<float>) (first: int) (rows: int) : Matrix<float> =
+        let n, m = c.W.RowCount, c.W.ColumnCount
+        if y.ColumnCount <> n then invalidArg (nameof y) $"Y must have {n} columns (the rows of W), got {y.ColumnCount}"
+        if first < 0 || rows < 0 || first + rows > y.RowCount then invalidArg (nameof rows) $"rows {first} … {first + rows - 1} are not rows of the {y.RowCount} of Y"
+        let z = Kernels.zeros rows m
+        mulAddRows false 1.0 y.RowCount first rows n m (columnMajor y) (columnMajor c.W) (storage z)
+        Layer.addBias rows m (c.mu.ToArray()) (storage z)
         z
+
+    /// The scores Z = Y W + 1μᵀ.
+    let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> = scoresOfRows c y 0 y.RowCount
 
     let private softplus (x: float) = max x 0.0 + Math.Log(1.0 + Math.Exp(-(abs x)))
 

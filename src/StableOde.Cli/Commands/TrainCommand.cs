@@ -39,6 +39,8 @@ public sealed class TrainCommand : Command
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
         "diverged, cancelled).\n" +
+        "With STABLEODE_PROFILE set (to anything) in the environment, every phase of every iteration writes\n" +
+        "one line to standard error: its seconds, the bytes it allocated and the process's memory.\n" +
         "mpirun -np R stableode train … (Open MPI) trains data-parallel: every rank reads the data and trains\n" +
         "on its shard, rank 0 alone prints (progress as one line an iteration on standard error) and writes\n" +
         "--model-out, and the parameters are one process's, whatever R (at most one rank per 128 training\n" +
@@ -210,6 +212,11 @@ public sealed class TrainCommand : Command
             (_, Propagator.Leapfrog) => Network.Leapfrog(width, levels[0], finalTime, activation),
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
+
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("STABLEODE_PROFILE")))
+        {
+            trainer = trainer.WithProfile(line => stderr.Write(line + "\n"));
+        }
 
         var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, RunOf(options));
         var (training, validation) = (source.Training, source.Validation);
