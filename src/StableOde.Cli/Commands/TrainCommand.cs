@@ -71,7 +71,7 @@ public sealed class TrainCommand : Command
         new("seed", "The seed of the data and of training (default 1).", "S"),
         new("model-out", "Where to write the best model (stableode-model/1 JSON): a checkpoint, rewritten atomically before the first level, after every level and at least every five minutes.", "FILE"),
         new("resume", "Continue the run whose --model-out checkpoint this is, with its settings, after its last finished level (writes to the same file unless --model-out is given).", "FILE"),
-        new("json", "Print only one JSON object with the per-level results."),
+        new("json", "Print only one JSON object with the per-level results and every iteration's accuracies and seconds (its \"history\")."),
     ];
 
     /// <inheritdoc/>
@@ -345,6 +345,26 @@ public sealed class TrainCommand : Command
                 json.WriteNumber("iterations", level.Iterations);
                 json.WriteNumber("bestIteration", level.BestIteration);
                 json.WriteString("status", StatusName(level.Status));
+                json.WriteStartArray("history");
+                foreach (var iteration in level.History)
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("iteration", iteration.Iteration);
+                    if (double.IsFinite(iteration.Objective))
+                    {
+                        json.WriteNumber("objective", iteration.Objective);
+                    }
+                    else
+                    {
+                        json.WriteNull("objective");
+                    }
+                    json.WriteNumber("trainingAccuracy", iteration.TrainingAccuracy);
+                    json.WriteNumber("validationAccuracy", iteration.ValidationAccuracy);
+                    json.WriteNumber("seconds", Math.Round(iteration.Seconds, 3));
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
                 json.WriteEndObject();
             }
 
