@@ -648,6 +648,9 @@ let private imageTests =
             for first, rows in [ 0, s; 0, 129; 513, 700; 1299, 1; 17, 0 ] do
                 let copied = y.SubMatrix(first, rows, 0, n)
                 Expect.equal ((Classifier.scoresOfRows c y first rows).ToColumnMajorArray()) ((Classifier.scores c copied).ToColumnMajorArray()) $"scores of rows {first}+{rows}"
+                if rows > 0 then
+                    let labels = labelsFor Softmax (first + 3) rows m
+                    Expect.equal (Classifier.lossOfRows c y first rows labels) (Classifier.loss c copied labels) $"loss of rows {first}+{rows}"
                 let v = batch 7 rows m
                 let inPlace = Array.zeroCreate (n * m)
                 Kernels.transposeMulAddRows false 1.0 s first rows n m (Kernels.storage y) (Kernels.storage v) inPlace

@@ -178,21 +178,25 @@ module Classifier =
             out
         | LeastSquares -> dz / s
 
-    let private checkLabelMatrix (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) =
-        if isNull c || c.RowCount <> y.RowCount || c.ColumnCount <> cl.W.ColumnCount then
-            invalidArg "labels" $"labels must be {y.RowCount}×{cl.W.ColumnCount}"
+    let private checkLabelMatrix (cl: Classifier) (rows: int) (c: Matrix<float>) =
+        if isNull c || c.RowCount <> rows || c.ColumnCount <> cl.W.ColumnCount then
+            invalidArg "labels" $"labels must be {rows}×{cl.W.ColumnCount}"
         if not (allFinite (c.ToColumnMajorArray())) then invalidArg "labels" "labels contain NaN or infinity"
 
-    /// The loss S(h(Y W + 1μᵀ), C).
-    let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float =
+    /// The loss S(h(Y W + 1μᵀ), C) of the rows first … first+rows−1 of Y, read in place, whose
+    /// labels are C (rows × classes).
+    let lossOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) : float =
         validate y.ColumnCount cl
-        checkLabelMatrix cl y c
-        fst (lossOfScores cl.Hypothesis (scores cl y) c)
+        checkLabelMatrix cl rows c
+        fst (lossOfScores cl.Hypothesis (scoresOfRows cl y first rows) c)
+
+    /// The loss S(h(Y W + 1μᵀ), C).
+    let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float = lossOfRows cl y 0 y.RowCount c
 
     /// The loss and its gradients with respect to W, μ and Y.
     let lossGradient (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : LossGradient =
         validate y.ColumnCount cl
-        checkLabelMatrix cl y c
+        checkLabelMatrix cl y.RowCount c
         let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
         { Loss = value
           GradW = transposeTimes y gz

@@ -276,7 +276,7 @@ module Objective =
         else
             let p = parametersOfVector net x
             let yN = Solve.forward net p y0
-            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.loss c (rowsOf yN r0 rows) (rowsOf labels r0 rows) |])
+            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
             loss[0] + parameterPenalty reg net p, Some yN
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
