@@ -5,7 +5,10 @@
 // OURS.json is the output of `stableode train … --json` (its levels' "history"; a level's seconds
 // start where the previous level's end, so the curve runs over the whole multilevel run); a
 // PEER.jsonl is the output of bench/peers/torch_images.py (one JSON line per evaluation, with
-// "seconds" and "validationAccuracy"). LABEL names the curve (default: the file's name). A
+// "seconds" and "validationAccuracy"); a RUN.err is the standard error of a train run under
+// STABLEODE_PROFILE=1 (its lines "profile iteration k at N layers: validation V %, …, S s into the
+// level", for a run stopped before it printed its JSON; a level then starts at the previous
+// level's last iteration). LABEL names the curve (default: the file's name). A
 // dashed line marks 97.85 %, the accuracy the issue asks to reach in 180 s.
 #r "nuget: ScottPlot, 5.1.59"
 
@@ -21,7 +24,17 @@ if args.Length < 2 then failwith usage
 /// (seconds, validation accuracy in %) of a train --json output or a torch_images.py log.
 let curve (path: string) : (float * float)[] =
     let text = File.ReadAllText path
-    if path.EndsWith ".jsonl" then
+    if path.EndsWith ".err" then
+        let pattern = Text.RegularExpressions.Regex @"^profile iteration \d+ at (\d+) layers: validation ([\d.]+) ?%.*?, ([\d.]+) s into the level"
+        text.Split('\n')
+        |> Array.choose (fun line ->
+            let m = pattern.Match line
+            if m.Success then Some(int m.Groups[1].Value, float m.Groups[2].Value, float m.Groups[3].Value) else None)
+        |> Array.fold (fun (points, offset, depth, last) (d, accuracy, seconds) ->
+            let offset = if d <> depth then last else offset
+            (offset + seconds, accuracy) :: points, offset, d, offset + seconds) ([], 0.0, 0, 0.0)
+        |> fun (points, _, _, _) -> List.rev points |> List.toArray
+    elif path.EndsWith ".jsonl" then
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
         |> Array.map (fun line -> JsonDocument.Parse(line).RootElement)
         |> Array.filter (fun e -> e.TryGetProperty("validationAccuracy") |> fst && e.TryGetProperty("batch") |> fst)
