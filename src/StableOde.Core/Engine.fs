@@ -82,11 +82,13 @@ let WideFrom = 512
 
 /// The number of blocks, chosen from the batch size and the width alone so that results do not
 /// depend on the machine: a power of two (at most 8) with at least 128 rows each for narrow
-/// networks; for networks of `WideFrom` features or more, blocks of 32–40 rows (whole groups of
-/// eight), whose arrays of a few megabytes stay in cache across layers instead of streaming a
-/// tall block's every column (each on its own page) through memory at every layer.
+/// networks; for networks of `WideFrom` features or more, blocks of 16–23 rows (two groups of
+/// eight, the last block up to three): the fused convolution kernels walk a block in chunks of
+/// 8 or 16 examples, and with so few rows a chunk's entries of every feature lie next to each
+/// other, so the block's states stream through the cache in order. Blocks of 32–40 rows spread
+/// a chunk's entries 256 bytes apart and ran 1.4× slower on a Zen 3 (docs/performance.md).
 let blockCount (width: int) (s: int) =
-    if width >= WideFrom then max 1 ((s + Fused.Lanes - 1) / Fused.Lanes / 4)
+    if width >= WideFrom then max 1 ((s + Fused.Lanes - 1) / Fused.Lanes / 2)
     else
         let mutable b = 1
         while b < 8 && s / (2 * b) >= 128 do
