@@ -342,7 +342,7 @@ def random_cases():
         ("verlet, logistic with z = 0", zero_logistic(random_model("verlet", 3, m=3, hypothesis="logistic")), 3, 24),
         ("conv resnet 2×4×4, d = 16", random_model("resnet", 0, conv=conv), 16, 24),
         ("conv antisymmetric 2×4×4", random_model("antisymmetric", 0, conv=conv), 32, 24),
-        ("conv leapfrog 2×4×4", random_model("leapfrog", 0, conv=conv), 32, 24),
+        ("conv leapfrog 2×4×4", random_model("leapfrog", 0, conv=conv, w_scale=0.5), 32, 24),
         ("conv verlet 2×4×4, d = 16", random_model("verlet", 0, conv=conv), 16, 24),
         ("conv verlet4 2×4×4", random_model("verlet4", 0, conv=conv), 32, 24),
         ("conv custom symmetric Verlet, d = 16", random_model("custom", 0, conv=conv, scheme=symmetric), 16, 24),
