@@ -144,7 +144,7 @@ let private checkTanh () =
 /// antisymmetric ResNet, verlet4 or a random stage list (stage by stage) with a 3×3 convolution,
 /// plain or antisymmetric (every fourth case, and every antisymmetric ResNet), of 1–8
 /// channels (one group of `FusedConv.Group` output channels, padded, or two), images from 1×1 to
-/// 5×6 or of 16×17 pixels (wide: blocks of 32–40 rows), and batch sizes whose blocks end in a
+/// 5×6 or of 16×17 pixels (wide: blocks of 16–23 rows), and batch sizes whose blocks end in a
 /// whole chunk of 16 examples or in a half one.
 let private convCaseOf (seed: int) : Case =
     let rng = Random seed

@@ -82,11 +82,13 @@ let WideFrom = 512
 
 /// The number of blocks, chosen from the batch size and the width alone so that results do not
 /// depend on the machine: a power of two (at most 8) with at least 128 rows each for narrow
-/// networks; for networks of `WideFrom` features or more, blocks of 32–40 rows (whole groups of
-/// eight), whose arrays of a few megabytes stay in cache across layers instead of streaming a
-/// tall block's every column (each on its own page) through memory at every layer.
+/// networks; for networks of `WideFrom` features or more, blocks of 16–23 rows (two groups of
+/// eight, the last block up to three): the fused convolution kernels walk a block in chunks of
+/// 8 or 16 examples, and with so few rows a chunk's entries of every feature lie next to each
+/// other, so the block's states stream through the cache in order. Blocks of 32–40 rows spread
+/// a chunk's entries 256 bytes apart and ran 1.4× slower on a Zen 3 (docs/performance.md).
 let blockCount (width: int) (s: int) =
-    if width >= WideFrom then max 1 ((s + Fused.Lanes - 1) / Fused.Lanes / 4)
+    if width >= WideFrom then max 1 ((s + Fused.Lanes - 1) / Fused.Lanes / 2)
     else
         let mutable b = 1
         while b < 8 && s / (2 * b) >= 128 do
@@ -281,16 +283,17 @@ let noGradient: Weights = { K = Array.empty; b = Array.empty; c = Array.empty }
 
 /// Adds the layer gradient accumulated by a fused adjoint kernel (dense or convolution) to g:
 /// the gradient with respect to the effective weights, pulled back to θ (G ↦ ½(G − Gᵀ) for the
-/// antisymmetric parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ), and the bias gradients (gbN of
-/// b, gbM of c); for an empty gTheta (an input-only step) it only clears the dense kernels'
-/// accumulators (the convolution kernels accumulate nothing then).
-let private reduceInto (b: Block) (theta: float[]) (gbN: float[]) (gbM: float[]) (gTheta: float[]) =
+/// antisymmetric parametrisation, G ↦ −(G + Gᵀ) B for −B Bᵀ) into g.K, and the bias gradients
+/// (g.b, and gbM, g.c or empty for a kernel without c); for an input-only step (`inputOnly g`)
+/// it only clears the dense kernels' accumulators (the convolution kernels accumulate nothing then).
+let private reduceInto (b: Block) (theta: float[]) (g: Weights) (gbM: float[]) =
     let net = b.Ctx.Net
     let n, m = Network.width net, Network.auxWidth net
-    let reduceTo (g: float[]) =
-        if onConv b then FusedConv.reduce (convScratch net) g gbN gbM else Fused.reduce b.Scratch n m g gbN gbM
+    let gTheta = g.K
+    let reduceTo (gk: float[]) =
+        if onConv b then FusedConv.reduce (convScratch net) gk g.b gbM else Fused.reduce b.Scratch n m gk g.b gbM
     match net.Operator with
-    | _ when gTheta.Length = 0 ->
+    | _ when inputOnly g ->
         if not (onConv b) then
             System.Array.Clear b.Scratch.GK
             System.Array.Clear b.Scratch.GN
@@ -479,7 +482,7 @@ let private stagesAdjoint (b: Block) (j: int) (w: Weights) (y: float[]) (z: floa
         if i < b.Stages.Length - 1 then applyStage b j 1.0 stage k w ws.Yw zw
     for i in b.Stages.Length - 1 .. -1 .. 0 do
         stageAdjoint b j b.Stages[i] k w g ws.Sources[i] yBar zBar
-    if b.Fusion <> Stages then reduceInto b w.K g.b g.c g.K
+    if b.Fusion <> Stages then reduceInto b w.K g g.c
 
 // ---- the layer: whole-layer kernels or stages --------------------------------------------
 
@@ -545,16 +548,16 @@ let private fusedAdjoint (b: Block) (reversing: bool) (j: int) (w: Weights) (y: 
         FusedConv.prepare sc (matrixOf b w.K)
         if b.Fusion = ConvVerlet then FusedConv.verletAdjoint act sc (not (inputOnly g)) reversing rows h w.b w.c y z' yBar zBar
         else FusedConv.resnetAdjoint act sc (not (inputOnly g)) rows h w.b y yBar
-        reduceInto b w.K g.b g.c g.K
+        reduceInto b w.K g g.c
     | FusedResNet ->
         Fused.resnetAdjoint act b.Scratch rows n h (matrixOf b w.K) w.b y yBar
-        reduceInto b w.K g.b Array.empty g.K
+        reduceInto b w.K g Array.empty
     | FusedLeapfrog ->
         Fused.leapfrogAdjoint act b.Scratch reversing rows n h (omega j) (matrixOf b w.K) w.b y z' yBar zBar
-        reduceInto b w.K g.b Array.empty g.K
+        reduceInto b w.K g Array.empty
     | _ ->
         Fused.verletAdjoint act b.Scratch reversing rows n m h (matrixOf b w.K) w.b w.c y z' yBar zBar
-        reduceInto b w.K g.b g.c g.K
+        reduceInto b w.K g g.c
 
 /// Adjoint step j: (Ȳ, Z̄) go from j+1 back to j in place, given the layer's input state
 /// (Y_j, Z_j) and Z_{j+1}; the gradients of layer j are added to g (none for `noGradient`).

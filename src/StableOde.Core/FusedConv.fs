@@ -68,7 +68,16 @@ type Scratch =
       /// Lane sums of the gradient of the bias added to Y's side (b), one per bias entry.
       GB: float[]
       /// Lane sums of the gradient of the bias added to Z's side (Verlet's c), one per entry.
-      GC: float[] }
+      GC: float[]
+      /// Per feature f (channel-major, C·H·W of them): the entry of b (`IndexB`) or of c
+      /// (`IndexC`, empty without c) added to it, so that no kernel divides per output.
+      IndexB: int[]
+      IndexC: int[] }
+
+/// The bias entry of every feature of a side of n features with a bias of `length` entries
+/// (tied over groups of n / length consecutive features); empty for no bias.
+let private biasEntries (n: int) (length: int) =
+    if length = 0 then Array.empty else Array.init n (fun f -> f / (n / length))
 
 /// Scratch for a c-channel H×W convolution with biases of the given lengths.
 let scratch (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Scratch =
@@ -79,7 +88,8 @@ let scratch (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Sc
       KDirect = Array.zeroCreate (padded * c * 9); KTransposed = Array.zeroCreate (padded * c * 9)
       DDirect = Array.zeroCreate (padded * c * 9); DTransposed = Array.zeroCreate (padded * c * 9)
       Sums = Array.zeroCreate (Group * ChunkRows); DSums = Array.zeroCreate (Group * ChunkRows)
-      GK = Array.zeroCreate (c * c * 9 * Stride); GB = Array.zeroCreate (biasWidth * Stride); GC = Array.zeroCreate (auxBiasWidth * Stride) }
+      GK = Array.zeroCreate (c * c * 9 * Stride); GB = Array.zeroCreate (biasWidth * Stride); GC = Array.zeroCreate (auxBiasWidth * Stride)
+      IndexB = biasEntries (c * h * w) biasWidth; IndexC = biasEntries (c * h * w) auxBiasWidth }
 
 /// Each thread's scratch of its last call, reused while the sizes stay the same: a solve's blocks
 /// run on the thread pool, and every kernel call prepares, uses and reduces its scratch on one
@@ -127,15 +137,18 @@ let inline private packedAt (sc: Scratch) (chunk: int) (ch: int) (r: int) (q: in
 /// upper half is then zero) of a block array with `rows` rows per column into a packed chunk.
 let inline private pack (w: ^W) (sc: Scratch) (rows: int) (r0: int) (full: bool) (src: float[]) (dst: float[]) =
     let half = Simd.lanes w
+    let chunk = 2 * half
     let zero: ^V = Simd.splat w 0.0
-    let hw = sc.H * sc.W
-    for ch in 0 .. sc.C - 1 do
-        for r in 0 .. sc.H - 1 do
-            for q in 0 .. sc.W - 1 do
-                let from = (ch * hw + r * sc.W + q) * rows + r0
-                let at = packedAt sc (2 * half) ch r q
+    let c, h, wd = sc.C, sc.H, sc.W
+    let mutable from = r0
+    for ch in 0 .. c - 1 do
+        for r in 0 .. h - 1 do
+            let mutable at = packedAt sc chunk ch r 0
+            for _ in 0 .. wd - 1 do
                 Simd.store w (Simd.load w src from: ^V) dst at
                 Simd.store w (if full then Simd.load w src (from + half) else zero) dst (at + half)
+                from <- from + rows
+                at <- at + chunk
 
 /// The sums of one output pixel (r, q) for the output channels of group g: 9 taps × every input
 /// channel of a packed chunk, 6 channels × two vectors of examples in twelve registers, written
@@ -208,30 +221,39 @@ let private convolvePixel4 sc accumulate out k src g r q = convolvePixelWith V4 
 let inline private convolvePixel (w: ^W) (sc: Scratch) (accumulate: bool) (out: float[]) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
     if Simd.lanes w = 8 then convolvePixel8 sc accumulate out k src g r q else convolvePixel4 sc accumulate out k src g r q
 
-/// Runs `pixel g r q` for every group of output channels and output pixel, then `epilogue o p at`
-/// for each output channel o of the group, p = r·W + q, at the offset of o's sums in `Sums`.
+/// Runs `pixel g r q` for every group of output channels and output pixel (r, q), then
+/// `epilogue f pk at` for each output channel o of the group: f = o·H·W + r·W + q is the
+/// output's feature, pk its offset in a packed chunk, at the offset of its sums in `Sums`.
 let inline private overPixels (w: ^W) (sc: Scratch) ([<InlineIfLambda>] pixel: int -> int -> int -> unit) ([<InlineIfLambda>] epilogue: int -> int -> int -> unit) =
-    let c, wd = sc.C, sc.W
+    let c, h, wd = sc.C, sc.H, sc.W
     let chunk = 2 * Simd.lanes w
+    let hw = h * wd
+    let plane = (h + 2) * (wd + 2) * chunk
     for g in 0 .. sc.Padded / Group - 1 do
-        for r in 0 .. sc.H - 1 do
+        let last = min c (g * Group + Group) - 1
+        for r in 0 .. h - 1 do
             for q in 0 .. wd - 1 do
                 pixel g r q
-                let p = r * wd + q
-                for o in g * Group .. min c (g * Group + Group) - 1 do
-                    epilogue o p ((o - g * Group) * chunk)
+                let mutable f = g * Group * hw + r * wd + q
+                let mutable pk = packedAt sc chunk (g * Group) r q
+                let mutable at = 0
+                for _ in g * Group .. last do
+                    epilogue f pk at
+                    f <- f + hw
+                    pk <- pk + plane
+                    at <- at + chunk
 
 /// The convolution of a packed chunk with packed weights k, one output pixel at a time: for each
-/// output channel o and pixel p = r·W + q, `epilogue o p lo hi` receives the sums of the chunk's
-/// two halves.
+/// output, `epilogue f pk lo hi` receives its feature f, its offset pk in a packed chunk and the
+/// sums of the chunk's two halves.
 let inline private convolve (w: ^W) (sc: Scratch) (k: float[]) (src: float[]) ([<InlineIfLambda>] epilogue: int -> int -> ^V -> ^V -> unit) =
     let half = Simd.lanes w
     overPixels w sc
         (fun g r q -> convolvePixel w sc false sc.Sums k src g r q)
-        (fun o p at -> epilogue o p (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)))
+        (fun f pk at -> epilogue f pk (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)))
 
 /// The convolution of a packed chunk `src` with k and its linearisation in the direction of the
-/// packed chunk `dSrc` and the packed weights dk (`src` dk + `dSrc` k): `epilogue o p lo hi dlo
+/// packed chunk `dSrc` and the packed weights dk (`src` dk + `dSrc` k): `epilogue f pk lo hi dlo
 /// dhi` receives both sums of the chunk's two halves.
 let inline private convolveLinearised (w: ^W) (sc: Scratch) (k: float[]) (src: float[]) (dk: float[]) (dSrc: float[]) ([<InlineIfLambda>] epilogue: int -> int -> ^V -> ^V -> ^V -> ^V -> unit) =
     let half = Simd.lanes w
@@ -240,7 +262,7 @@ let inline private convolveLinearised (w: ^W) (sc: Scratch) (k: float[]) (src: f
             convolvePixel w sc false sc.Sums k src g r q
             convolvePixel w sc false sc.DSums k dSrc g r q
             convolvePixel w sc true sc.DSums dk src g r q)
-        (fun o p at -> epilogue o p (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)) (Simd.load w sc.DSums at) (Simd.load w sc.DSums (at + half)))
+        (fun f pk at -> epilogue f pk (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)) (Simd.load w sc.DSums at) (Simd.load w sc.DSums (at + half)))
 
 /// GK ← GK + ∂⟨X K(θ), V⟩/∂θ lane-wise, for packed chunks x and v: entry (9·i + tap)·c + o
 /// gains Σ_pixels x[i, pixel + tap] v[o, pixel] over both halves of the chunk. For each input
@@ -327,9 +349,11 @@ let inline private reduceWith (w: ^W) (sc: Scratch) (gK: float[]) (gb: float[]) 
 let reduce (sc: Scratch) (gK: float[]) (gb: float[]) (gc: float[]) =
     if useVector512 then reduceWith V8 sc gK gb gc else reduceWith V4 sc gK gb gc
 
-/// The bias entry of feature f on a side of width `width` with a bias of length `length` (tied
-/// over groups of width / length consecutive features).
-let inline private biasIndex (width: int) (length: int) (f: int) = f / (width / length)
+/// The bias entry of every feature for a bias of the scratch's sides (b or c).
+let private entriesOf (sc: Scratch) (bias: float[]) =
+    if bias.Length * Stride = sc.GB.Length then sc.IndexB
+    elif bias.Length * Stride = sc.GC.Length then sc.IndexC
+    else invalidArg (nameof bias) $"a bias of length {bias.Length} is neither b ({sc.GB.Length / Stride}) nor c ({sc.GC.Length / Stride}) of the scratch"
 
 /// Loads the two halves of a chunk of a block array at `at` (the upper half is zero when not `full`).
 let inline private loadPair (w: ^W) (full: bool) (a: float[]) (at: int) : struct (^V * ^V) =
@@ -340,12 +364,10 @@ let inline private storePair (w: ^W) (full: bool) (lo: ^V) (hi: ^V) (a: float[])
     Simd.store w lo a at
     if full then Simd.store w hi a (at + Simd.lanes w)
 
-/// Stores the two halves of a pair at pixel p of channel ch of a packed chunk.
-let inline private storePacked (w: ^W) (sc: Scratch) (ch: int) (p: int) (lo: ^V) (hi: ^V) (a: float[]) =
-    let half = Simd.lanes w
-    let at = packedAt sc (2 * half) ch (p / sc.W) (p % sc.W)
-    Simd.store w lo a at
-    Simd.store w hi a (at + half)
+/// Stores the two halves of a pair at offset pk of a packed chunk.
+let inline private storePacked (w: ^W) (pk: int) (lo: ^V) (hi: ^V) (a: float[]) =
+    Simd.store w lo a pk
+    Simd.store w hi a (pk + Simd.lanes w)
 
 /// Adds a pair to the lane accumulator of bias entry e.
 let inline private accumulate (w: ^W) (acc: float[]) (e: int) (lo: ^V) (hi: ^V) =
@@ -361,13 +383,12 @@ let inline private chunks (w: ^W) (rows: int) ([<InlineIfLambda>] chunk: int -> 
 // ---- forward Euler (ResNet): Y ← Y + h σ(Y K + 1bᵀ) -------------------------------------
 
 let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (y: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb = entriesOf sc b
     let hv: ^V = Simd.splat w h
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full y sc.X
-        convolve w sc sc.KDirect sc.X (fun o p lo hi ->
-            let f = o * sc.H * sc.W + p
-            let bias: ^V = Simd.splat w b[biasIndex n b.Length f]
+        convolve w sc sc.KDirect sc.X (fun f _ lo hi ->
+            let bias: ^V = Simd.splat w b[eb[f]]
             let at = f * rows + r0
             let struct (ylo, yhi) = loadPair w full y at
             let struct (tlo, _) = activate (lo + bias)
@@ -388,22 +409,21 @@ let resnetStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[
         | Identity -> resnetStepWith V4 (Fused.identityWithDerivative V4) sc rows h b y
 
 let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (rows: int) (h: float) (b: float[]) (y: float[]) (yBar: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb = entriesOf sc b
     let hv: ^V = Simd.splat w h
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full y sc.X
-        convolve w sc sc.KDirect sc.X (fun o p lo hi ->
-            let f = o * sc.H * sc.W + p
-            let e = biasIndex n b.Length f
+        convolve w sc sc.KDirect sc.X (fun f pk lo hi ->
+            let e = eb[f]
             let bias: ^V = Simd.splat w b[e]
             let struct (blo, bhi) = loadPair w full yBar (f * rows + r0)
             let struct (_, dlo) = activate (lo + bias)
             let struct (_, dhi) = activate (hi + bias)
             let wlo, whi = hv * dlo * blo, hv * dhi * bhi
-            storePacked w sc o p wlo whi sc.P
+            storePacked w pk wlo whi sc.P
             if withTheta then accumulate w sc.GB e wlo whi)
-        convolve w sc sc.KTransposed sc.P (fun i p lo hi ->
-            let at = (i * sc.H * sc.W + p) * rows + r0
+        convolve w sc sc.KTransposed sc.P (fun f _ lo hi ->
+            let at = f * rows + r0
             let struct (blo, bhi) = loadPair w full yBar at
             storePair w full (blo + lo) (bhi + hi) yBar at)
         if withTheta then gradient w sc sc.X sc.P)
@@ -426,23 +446,21 @@ let resnetAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (rows: int) 
 // ---- Verlet, K square: Z ← Z − h σ(Y K + 1cᵀ), Y ← Y + h σ(Z Kᵀ + 1bᵀ) -------------------
 
 let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb, ec = entriesOf sc b, entriesOf sc c
     let hv: ^V = Simd.splat w h
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full y sc.X
-        convolve w sc sc.KDirect sc.X (fun o p lo hi ->
-            let f = o * sc.H * sc.W + p
-            let bias: ^V = Simd.splat w c[biasIndex n c.Length f]
+        convolve w sc sc.KDirect sc.X (fun f pk lo hi ->
+            let bias: ^V = Simd.splat w c[ec[f]]
             let at = f * rows + r0
             let struct (zlo, zhi) = loadPair w full z at
             let struct (tlo, _) = activate (lo + bias)
             let struct (thi, _) = activate (hi + bias)
             let zlo, zhi = Simd.fma w -hv tlo zlo, Simd.fma w -hv thi zhi
             storePair w full zlo zhi z at
-            storePacked w sc o p zlo zhi sc.Z)
-        convolve w sc sc.KTransposed sc.Z (fun i p lo hi ->
-            let f = i * sc.H * sc.W + p
-            let bias: ^V = Simd.splat w b[biasIndex n b.Length f]
+            storePacked w pk zlo zhi sc.Z)
+        convolve w sc sc.KTransposed sc.Z (fun f _ lo hi ->
+            let bias: ^V = Simd.splat w b[eb[f]]
             let at = f * rows + r0
             let struct (ylo, yhi) = loadPair w full y at
             let struct (tlo, _) = activate (lo + bias)
@@ -463,15 +481,13 @@ let verletStep (act: Activation) (sc: Scratch) (rows: int) (h: float) (b: float[
         | Identity -> verletStepWith V4 (Fused.identityWithDerivative V4) sc rows h b c y z
 
 let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (reversing: bool) (rows: int) (h: float) (b: float[]) (c: float[]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) =
-    let n = sc.C * sc.H * sc.W
-    let hw = sc.H * sc.W
+    let eb, ec = entriesOf sc b, entriesOf sc c
     let hv: ^V = Simd.splat w h
     chunks w rows (fun r0 full ->
         // w = h σ'(a) ⊙ Ȳ with a = Z_{j+½} Kᵀ + 1bᵀ (and Y_j = Y_{j+1} − h σ(a) when reversing).
         pack w sc rows r0 full z sc.Z
-        convolve w sc sc.KTransposed sc.Z (fun i p lo hi ->
-            let f = i * hw + p
-            let e = biasIndex n b.Length f
+        convolve w sc sc.KTransposed sc.Z (fun f pk lo hi ->
+            let e = eb[f]
             let bias: ^V = Simd.splat w b[e]
             let at = f * rows + r0
             let struct (tlo, dlo) = activate (lo + bias)
@@ -481,19 +497,18 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
                 storePair w full (Simd.fma w -hv tlo ylo) (Simd.fma w -hv thi yhi) y at
             let struct (blo, bhi) = loadPair w full yBar at
             let wlo, whi = hv * dlo * blo, hv * dhi * bhi
-            storePacked w sc i p wlo whi sc.P
+            storePacked w pk wlo whi sc.P
             if withTheta then accumulate w sc.GB e wlo whi)
         // Z̄ ← Z̄ + w K, and ∂⟨w K, Z_{j+½}⟩/∂θ.
-        convolve w sc sc.KDirect sc.P (fun o p lo hi ->
-            let at = (o * hw + p) * rows + r0
+        convolve w sc sc.KDirect sc.P (fun f _ lo hi ->
+            let at = f * rows + r0
             let struct (zlo, zhi) = loadPair w full zBar at
             storePair w full (zlo + lo) (zhi + hi) zBar at)
         if withTheta then gradient w sc sc.P sc.Z
         // v = −h σ'(e) ⊙ Z̄ with e = Y_j K + 1cᵀ (and Z_{j−½} = Z_{j+½} + h σ(e) when reversing).
         pack w sc rows r0 full y sc.X
-        convolve w sc sc.KDirect sc.X (fun o p lo hi ->
-            let f = o * hw + p
-            let e = biasIndex n c.Length f
+        convolve w sc sc.KDirect sc.X (fun f pk lo hi ->
+            let e = ec[f]
             let bias: ^V = Simd.splat w c[e]
             let at = f * rows + r0
             let struct (tlo, dlo) = activate (lo + bias)
@@ -503,11 +518,11 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V ->
                 storePair w full (Simd.fma w hv tlo zlo) (Simd.fma w hv thi zhi) z at
             let struct (blo, bhi) = loadPair w full zBar at
             let vlo, vhi = -hv * dlo * blo, -hv * dhi * bhi
-            storePacked w sc o p vlo vhi sc.Q
+            storePacked w pk vlo vhi sc.Q
             if withTheta then accumulate w sc.GC e vlo vhi)
         // Ȳ ← Ȳ + v Kᵀ, and ∂⟨Y_j K, v⟩/∂θ.
-        convolve w sc sc.KTransposed sc.Q (fun i p lo hi ->
-            let at = (i * hw + p) * rows + r0
+        convolve w sc sc.KTransposed sc.Q (fun f _ lo hi ->
+            let at = f * rows + r0
             let struct (ylo, yhi) = loadPair w full yBar at
             storePair w full (ylo + lo) (yhi + hi) yBar at)
         if withTheta then gradient w sc sc.X sc.Q)
@@ -536,14 +551,13 @@ let inline private sides (fromY: bool) (direct: float[]) (transposed: float[]) =
     if fromY then struct (direct, transposed) else struct (transposed, direct)
 
 let inline private kickWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb = entriesOf sc bias
     let av: ^V = Simd.splat w alpha
     let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full source sc.X
-        convolve w sc k sc.X (fun o p lo hi ->
-            let f = o * sc.H * sc.W + p
-            let bv: ^V = Simd.splat w bias[biasIndex n bias.Length f]
+        convolve w sc k sc.X (fun f _ lo hi ->
+            let bv: ^V = Simd.splat w bias[eb[f]]
             let at = f * rows + r0
             let struct (tlo, thi) = loadPair w full target at
             let struct (ulo, _) = activate (lo + bv)
@@ -566,16 +580,15 @@ let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float
         | Identity -> kickWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias source target
 
 let inline private kickSensitivityWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb = entriesOf sc bias
     let av: ^V = Simd.splat w alpha
     let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
     let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full source sc.X
         pack w sc rows r0 full dSource sc.P
-        convolveLinearised w sc k sc.X dk sc.P (fun o p lo hi dlo dhi ->
-            let f = o * sc.H * sc.W + p
-            let e = biasIndex n bias.Length f
+        convolveLinearised w sc k sc.X dk sc.P (fun f _ lo hi dlo dhi ->
+            let e = eb[f]
             let bv: ^V = Simd.splat w bias[e]
             let dbv: ^V = Simd.splat w dBias[e]
             let at = f * rows + r0
@@ -602,23 +615,22 @@ let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (a
         | Identity -> kickSensitivityWith V4 (Fused.identityWithDerivative V4) sc fromY rows alpha bias dBias source dSource target dTarget
 
 let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> struct (^V * ^V)) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
-    let n = sc.C * sc.H * sc.W
+    let eb = entriesOf sc bias
     let av: ^V = Simd.splat w alpha
     let struct (k, kt) = sides fromY sc.KDirect sc.KTransposed
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full source sc.X
-        convolve w sc k sc.X (fun o p lo hi ->
-            let f = o * sc.H * sc.W + p
-            let e = biasIndex n bias.Length f
+        convolve w sc k sc.X (fun f pk lo hi ->
+            let e = eb[f]
             let bv: ^V = Simd.splat w bias[e]
             let struct (blo, bhi) = loadPair w full tBar (f * rows + r0)
             let struct (_, dlo) = activate (lo + bv)
             let struct (_, dhi) = activate (hi + bv)
             let wlo, whi = av * dlo * blo, av * dhi * bhi
-            storePacked w sc o p wlo whi sc.P
+            storePacked w pk wlo whi sc.P
             if withTheta then accumulate w gBias e wlo whi)
-        convolve w sc kt sc.P (fun i p lo hi ->
-            let at = (i * sc.H * sc.W + p) * rows + r0
+        convolve w sc kt sc.P (fun f _ lo hi ->
+            let at = f * rows + r0
             let struct (slo, shi) = loadPair w full sBar at
             storePair w full (slo + lo) (shi + hi) sBar at)
         // ∂⟨Y K, w⟩/∂θ reading Y; reading Z, ⟨Z Kᵀ, w⟩ = ⟨w K, Z⟩.

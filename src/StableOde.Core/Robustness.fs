@@ -120,8 +120,8 @@ module Robustness =
     /// Examples per chunk of an attack: as many as `ChunkBytes` holds, at 8 bytes a double, of the
     /// states the tape keeps per example (N + 1 under StoreAll, the final state and its working
     /// copy under reversal, each of n + m doubles) and four more of n (the widened input, Y_N, Ȳ_N
-    /// and ∂L/∂Y_0); in whole multiples of 64, at least 64 (two of the 32-row blocks of a wide
-    /// network, one a core) and at most `Solve.ChunkRows`. Each chunk is attacked and evaluated on
+    /// and ∂L/∂Y_0); in whole multiples of 64, at least 64 (four of the 16-row blocks of a wide
+    /// network, two a core) and at most `Solve.ChunkRows`. Each chunk is attacked and evaluated on
     /// its own, so that memory holds one chunk's tape and workspaces, however many examples
     /// there are: 832 images of 6×28×28 through a Verlet network, 512 through an 8-layer ResNet.
     let chunkRows (model: Model) =
