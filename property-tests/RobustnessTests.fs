@@ -178,4 +178,18 @@ let tests =
                 Expect.isLessThanOrEqual estimate[i] (sigma * (1.0 + 1e-12) + 1e-300) $"example {i}: from below"
                 let gap = if exact[i].Count > 1 then exact[i][1] / exact[i][0] else 0.0
                 if gap <= 0.8 then Expect.floatClose Accuracy.iterative estimate[i] sigma $"example {i}: σ_max (σ₂/σ₁ = {gap})")
+
+        testCase "predictions are taken on the scores: the first largest on a tie, as torch.argmax; logistic z > 0" <| fun () ->
+            let tenth = 0.1
+            let above = BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits tenth + 1L)
+            let z = Matrix<float>.Build.DenseOfArray(array2D [ [ 0.0; 2.0; 2.0 ]; [ 5.0; 5.0; 5.0 ]; [ tenth; above; -1.0 ]; [ -1.0; above; tenth ]; [ -3.0; -2.0; -1.0 ] ])
+            let softmax = Classifier.probabilitiesOfScores Softmax z
+            Expect.equal softmax[2, 0] softmax[2, 1] "softmax rounds scores one ulp apart to equal probabilities"
+            let expected = [| 1; 0; 1; 1; 2 |]
+            Expect.equal (Classifier.predictOfScores Softmax z) expected "softmax"
+            Expect.equal (Classifier.predictOfScores LeastSquares z) expected "least squares"
+            let logistic = Matrix<float>.Build.DenseOfArray(array2D [ [ 0.0 ]; [ 1e-17 ]; [ -1e-17 ]; [ 2.0 ] ])
+            let sigmoid = Classifier.probabilitiesOfScores Logistic logistic
+            Expect.equal sigmoid[1, 0] 0.5 "sigmoid rounds z = 1e-17 to ½"
+            Expect.equal (Classifier.predictOfScores Logistic logistic) [| 0; 1; 0; 1 |] "logistic"
     ]

@@ -21,6 +21,7 @@ Needs torch: run with /usr/bin/python3 (python3-torch). After a Release build:
 """
 import argparse, gzip, json, math, os, random, shutil, struct, subprocess, sys, tempfile
 import torch
+from concurrent.futures import ThreadPoolExecutor
 
 torch.set_default_dtype(torch.float64)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -213,34 +214,45 @@ def run_cli(args):
     return json.loads(out.stdout)
 
 
-def compare(name, model, y, labels, kind, epsilons, steps, clip, cli_args, strict):
-    """Attacks in torch and through the CLI; prints one line per ε; returns the number of
-    mismatches: accuracies more than one example apart, or (when `strict`) amplifications more
-    than 1e-6 apart where the accuracies agree exactly."""
+def compare(name, model, y, labels, kind, epsilons, steps, clip, cli_args, strict, cli=None):
+    """Attacks in torch and compares with the CLI's report (`cli`, or one `stableode robustness`
+    run); prints one line per ε; returns the number of mismatches: a clean accuracy or an
+    accuracy more than one example apart, an ε = 0 result other than the clean accuracy with zero
+    amplification, or (when `strict`) amplifications more than 1e-6 apart where the accuracies
+    agree exactly."""
     net = Net(model)
     tiny = int((gradient(net, y, labels).abs() < TINY).sum())
     print(f"{name}: {tiny} components of the clean input gradients below {TINY:g} in magnitude, "
           "whose sign round-off decides", flush=True)
+    with torch.no_grad():
+        clean = int((net.predict(net.forward(net.widen(y))) == labels).sum())
     mine = evaluate(net, y, labels, kind, epsilons, steps, clip)
-    args = cli_args + ["--attack", kind, "--epsilon", ",".join(repr(e) for e in epsilons)]
-    if kind == "pgd":
-        args += ["--steps", str(steps)]
-    args += ["--clip"] if clip else ["--no-clip"]
-    cli = run_cli(args)
+    if cli is None:
+        cli = run_cli(cli_args + attack_args(kind, epsilons, steps, clip))
     s = y.shape[0]
-    failures = 0
+    cli_clean = round(cli["cleanAccuracy"] * s)
+    failures = 0 if abs(cli_clean - clean) <= 1 else 1
+    print(f"{name:38s} clean: CLI {cli_clean}/{s}, torch {clean}/{s}  {'ok' if failures == 0 else 'MISMATCH'}", flush=True)
     for eps, (correct, amp_mean, amp_max), r in zip(epsilons, mine, cli["results"]):
         cli_correct = round(r["accuracy"] * s)
         diff = abs(cli_correct - correct)
         rel = lambda a, b: abs(a - b) / max(abs(b), 1e-300) if b != 0 else abs(a)
         amp_ok = diff > 0 or eps == 0.0 or (rel(r["amplificationMean"], amp_mean) <= 1e-6 and rel(r["amplificationMax"], amp_max) <= 1e-6)
-        ok = diff <= 1 and (amp_ok or not strict)
+        zero_ok = eps != 0.0 or (r["accuracy"] == cli["cleanAccuracy"] and r["amplificationMean"] == 0 and r["amplificationMax"] == 0)
+        ok = diff <= 1 and zero_ok and (amp_ok or not strict)
         failures += 0 if ok else 1
-        print(f"{name:34s} {kind}{'-' + str(steps) if kind == 'pgd' else ''} clip={str(clip):5s} ε={eps:<6g}: "
+        print(f"{name:38s} {kind}{'-' + str(steps) if kind == 'pgd' else ''} clip={str(clip):5s} ε={eps:<6g}: "
               f"CLI {cli_correct}/{s}, torch {correct}/{s}; amplification mean {r['amplificationMean']:.8g} vs {amp_mean:.8g}, "
               f"max {r['amplificationMax']:.8g} vs {amp_max:.8g}  {'ok' if ok else 'MISMATCH'}"
-              f"{'' if amp_ok else ' (the amplifications differ)'}", flush=True)
+              f"{'' if amp_ok else ' (the amplifications differ)'}{'' if zero_ok else ' (ε = 0 is not the clean result)'}", flush=True)
     return failures
+
+
+def attack_args(kind, epsilons, steps, clip):
+    args = ["--attack", kind, "--epsilon", ",".join(repr(e) for e in epsilons)]
+    if kind == "pgd":
+        args += ["--steps", str(steps)]
+    return args + (["--clip"] if clip else ["--no-clip"])
 
 
 def write_csv(path, y, labels):
@@ -253,7 +265,7 @@ def rnd(*shape, scale=1.0):
     return (torch.randn(*shape) * scale).tolist()
 
 
-def random_model(prop, n, m=None, conv=None, param=None, scheme=None, hypothesis="softmax", classes=3, layers=4, activation="tanh"):
+def random_model(prop, n, m=None, conv=None, param=None, scheme=None, hypothesis="softmax", classes=3, layers=4, activation="tanh", w_scale=2.0):
     """A small random model of a kind, as stableode-model/1 JSON."""
     if conv:
         c, H, W = conv
@@ -266,7 +278,7 @@ def random_model(prop, n, m=None, conv=None, param=None, scheme=None, hypothesis
         op, bw, cw = {"kind": "dense"}, n, (n if param == "negativeSemidefinite" else r)
     model = {"format": "stableode-model/1", "propagator": prop, "activation": activation, "finalTime": 2.0, "layers": layers,
              "width": n, "operator": op, "K": K, "b": [rnd(bw) for _ in range(layers)],
-             "classifier": {"hypothesis": hypothesis, "W": rnd(n, 1 if hypothesis == "logistic" else classes, scale=2.0),
+             "classifier": {"hypothesis": hypothesis, "W": rnd(n, 1 if hypothesis == "logistic" else classes, scale=w_scale),
                             "mu": rnd(1 if hypothesis == "logistic" else classes)}}
     if prop == "custom":
         model["scheme"] = scheme
@@ -282,25 +294,92 @@ def random_model(prop, n, m=None, conv=None, param=None, scheme=None, hypothesis
     return model
 
 
+def drift(target, source, a):
+    return {"stage": "drift", "target": target, "source": source, "a": a}
+
+
+def tied(model):
+    """The model with classes 0 and 1 tied on every example: their columns of W zero, their μ equal."""
+    W = torch.tensor(model["classifier"]["W"])
+    W[:, :2] = 0.0
+    mu = model["classifier"]["mu"]
+    model["classifier"]["W"], model["classifier"]["mu"] = W.tolist(), [mu[0], mu[0]] + mu[2:]
+    return model
+
+
+def zero_logistic(model):
+    """The model with W = 0 and μ = 0: z = 0, P = ½ on every example, and a zero input gradient."""
+    model["classifier"]["W"] = [[0.0] for _ in model["classifier"]["W"]]
+    model["classifier"]["mu"] = [0.0]
+    return model
+
+
+RANDOM_EPSILONS = [0.0, 0.01, 0.05, 0.2, 0.5]
+RANDOM_STEPS = 5
+
+
 def random_cases():
-    """Small random models of every propagator and operator, labelled by their own predictions."""
+    """Seeded small random models of every propagator, dense and convolutional, as (name, model,
+    data width d, examples s): data narrower than the network among them, one example, more
+    examples than one chunk of the attack (4,096), and classes tied on every example."""
     torch.manual_seed(5)
     symmetric = [kick("Z", "Y", "c", -0.5), kick("Y", "Z", "b", 1.0), kick("Z", "Y", "c", -0.5)]
-    cases = [
-        ("resnet, data d = 2 < n = 3", random_model("resnet", 3), 2, False),
-        ("antisymmetric", random_model("antisymmetric", 3), 3, False),
-        ("leapfrog", random_model("leapfrog", 3), 3, False),
-        ("leapfrog · −BBᵀ", random_model("leapfrog", 3, m=2, param="negativeSemidefinite"), 3, False),
-        ("verlet n = 3, m = 2", random_model("verlet", 3, m=2), 3, False),
-        ("verlet4 n = 2, m = 3, relu", random_model("verlet4", 2, m=3, activation="relu"), 2, False),
-        ("custom symmetric Verlet, logistic", random_model("custom", 3, m=3, scheme=symmetric, hypothesis="logistic"), 3, False),
-        ("resnet, least squares", random_model("resnet", 3, hypothesis="leastsquares"), 3, False),
-        ("conv resnet 2×3×3, d = 9, clip", random_model("resnet", 0, conv=(2, 3, 3)), 9, True),
-        ("conv verlet 2×3×3, d = 9, clip", random_model("verlet", 0, conv=(2, 3, 3)), 9, True),
-        ("conv verlet4 2×3×3, clip", random_model("verlet4", 0, conv=(2, 3, 3)), 18, True),
-        ("conv antisymmetric 2×3×3, clip", random_model("antisymmetric", 0, conv=(2, 3, 3)), 18, True),
+    kick_drift = [kick("Z", "Y", "b", 1.0), drift("Y", "Z", 1.0)]
+    conv = (2, 4, 4)
+    return [
+        ("resnet, d = 2 < n = 3", random_model("resnet", 3), 2, 24),
+        ("antisymmetric, d = 3 < n = 4", random_model("antisymmetric", 4), 3, 24),
+        ("leapfrog", random_model("leapfrog", 3), 3, 24),
+        ("leapfrog · −BBᵀ", random_model("leapfrog", 3, m=2, param="negativeSemidefinite"), 3, 24),
+        ("verlet n = 3, m = 2", random_model("verlet", 3, m=2), 3, 24),
+        ("verlet4 n = 2, m = 3, relu", random_model("verlet4", 2, m=3, activation="relu"), 2, 24),
+        ("custom symmetric Verlet, logistic", random_model("custom", 3, m=3, scheme=symmetric, hypothesis="logistic"), 3, 24),
+        ("custom kick-drift, d = 2 < n = 3", random_model("custom", 3, m=3, scheme=kick_drift), 2, 24),
+        ("resnet, least squares", random_model("resnet", 3, hypothesis="leastsquares"), 3, 24),
+        ("resnet, one example", random_model("resnet", 3), 3, 1),
+        ("resnet, 4,500 examples (two chunks)", random_model("resnet", 3, w_scale=8.0), 3, 4500),
+        ("resnet, classes 0 and 1 tied", tied(random_model("resnet", 3)), 3, 24),
+        ("verlet, logistic with z = 0", zero_logistic(random_model("verlet", 3, m=3, hypothesis="logistic")), 3, 24),
+        ("conv resnet 2×4×4, d = 16", random_model("resnet", 0, conv=conv), 16, 24),
+        ("conv antisymmetric 2×4×4", random_model("antisymmetric", 0, conv=conv), 32, 24),
+        ("conv leapfrog 2×4×4", random_model("leapfrog", 0, conv=conv, w_scale=0.5), 32, 24),
+        ("conv verlet 2×4×4, d = 16", random_model("verlet", 0, conv=conv), 16, 24),
+        ("conv verlet4 2×4×4", random_model("verlet4", 0, conv=conv), 32, 24),
+        ("conv custom symmetric Verlet, d = 16", random_model("custom", 0, conv=conv, scheme=symmetric), 16, 24),
     ]
-    return cases
+
+
+def random_labels(net, y, classes):
+    """Every even example labelled by the model's own prediction, every odd one at random, with
+    the boundary classes 0 and classes − 1 among them."""
+    with torch.no_grad():
+        labels = net.predict(net.forward(net.widen(y)))
+    odd = torch.randint(0, classes, (labels[1::2].numel(),))
+    labels[1::2] = odd
+    if odd.numel() >= 2:
+        labels[1], labels[3] = 0, classes - 1
+    return labels
+
+
+def run_random(work):
+    """Every random case × FGSM and PGD × clipping on and off; the CLI runs two at a time in the
+    background while torch attacks. Returns the number of mismatches."""
+    jobs, cases = [], []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for i, (name, model, d, s) in enumerate(random_cases()):
+            net = Net(model)
+            y = torch.rand(s, d)
+            classes = 2 if model["classifier"]["hypothesis"] == "logistic" else len(model["classifier"]["mu"])
+            labels = random_labels(net, y, classes)
+            mp, dp = os.path.join(work, f"m{i}.json"), os.path.join(work, f"d{i}.csv")
+            json.dump(model, open(mp, "w"))
+            write_csv(dp, y, labels)
+            for kind in ("fgsm", "pgd"):
+                for clip in (False, True):
+                    args = ["--model", mp, "--data", dp] + attack_args(kind, RANDOM_EPSILONS, RANDOM_STEPS, clip)
+                    jobs.append((name, model, y, labels, kind, clip, pool.submit(run_cli, args)))
+        return sum(compare(name, model, y, labels, kind, RANDOM_EPSILONS, RANDOM_STEPS, clip, None, True, cli.result())
+                   for name, model, y, labels, kind, clip, cli in jobs)
 
 
 def main():
@@ -315,7 +394,7 @@ def main():
     ap.add_argument("--epsilon", default="0,0.01,0.05,0.1")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--clip", action="store_true")
-    ap.add_argument("--random", action="store_true", help="small random models of every kind, FGSM and PGD")
+    ap.add_argument("--random", action="store_true", help="seeded small random models of every kind × FGSM and PGD × clipping on and off")
     ap.add_argument("--strict", action="store_true", help="require the amplifications to agree to 1e-6 too")
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -324,16 +403,7 @@ def main():
     failures = 0
     try:
         if a.random:
-            for name, model, d, clip in random_cases():
-                net = Net(model)
-                y = torch.rand(24, d) if clip else torch.randn(24, d)
-                with torch.no_grad():
-                    labels = net.predict(net.forward(net.widen(y)))
-                mp, dp = os.path.join(work, "m.json"), os.path.join(work, "d.csv")
-                json.dump(model, open(mp, "w"))
-                write_csv(dp, y, labels)
-                for kind in ("fgsm", "pgd"):
-                    failures += compare(name, model, y, labels, kind, [0.0, 0.05, 0.2], 5, clip, ["--model", mp, "--data", dp], True)
+            failures += run_random(work)
         else:
             model = json.load(open(a.model))
             if a.data:

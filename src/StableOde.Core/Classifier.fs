@@ -211,11 +211,26 @@ module Classifier =
         | Logistic -> Matrix<float>.Build.Dense(y.RowCount, 2, fun i k -> if k = 1 then p[i, 0] else 1.0 - p[i, 0])
         | _ -> p
 
-    /// The most probable class of each row of class probabilities (the first on a tie).
-    let mostProbable (p: Matrix<float>) : int[] = Array.init p.RowCount (fun i -> p.Row(i).MaximumIndex())
+    /// The predicted class of each row of scores Z = Y_N W + 1μᵀ: the index of the largest score,
+    /// the first of them on a tie (as torch.argmax); logistic: class 1 when z > 0, so z = 0 (P = ½)
+    /// is class 0. The decision is taken on Z, not on P: softmax can round scores a few ulps apart
+    /// to equal probabilities, and sigmoid a z of 1e-17 to exactly ½.
+    let predictOfScores (h: Hypothesis) (z: Matrix<float>) : int[] =
+        let zs = columnMajor z
+        let s = z.RowCount
+        let firstLargest i =
+            let mutable best = 0
+            for k in 1 .. z.ColumnCount - 1 do
+                if zs[k * s + i] > zs[best * s + i] then best <- k
+            best
+        match h with
+        | Logistic -> Array.init s (fun i -> if zs[i] > 0.0 then 1 else 0)
+        | Softmax | LeastSquares -> Array.init s firstLargest
 
-    /// The predicted label of each example: the most probable class (logistic: class 1 when P > ½).
-    let predict (cl: Classifier) (y: Matrix<float>) : int[] = mostProbable (probabilities cl y)
+    /// The predicted label of each example (`predictOfScores` of its scores).
+    let predict (cl: Classifier) (y: Matrix<float>) : int[] =
+        validate y.ColumnCount cl
+        predictOfScores cl.Hypothesis (scores cl y)
 
     /// The number of examples whose predicted label equals the given one.
     let correct (cl: Classifier) (y: Matrix<float>) (labels: int[]) : int =

@@ -55,3 +55,10 @@ module Model =
     let predict (model: Model) (y0: Matrix<float>) : int[] =
         validate model
         Classifier.predict model.Classifier (Solve.forward model.Network model.Parameters y0)
+
+    /// The predicted label (`Classifier.predict`) and the class probabilities of each example of
+    /// Y_0, from one forward pass.
+    let prediction (model: Model) (y0: Matrix<float>) : int[] * Matrix<float> =
+        validate model
+        let yN = Solve.forward model.Network model.Parameters y0
+        Classifier.predict model.Classifier yN, Classifier.probabilities model.Classifier yN

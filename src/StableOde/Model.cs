@@ -161,8 +161,8 @@ public sealed class Model
 
     private Prediction PredictMatrix(Matrix<double> features)
     {
-        var probabilities = Core.ModelModule.probabilities(Inner, features);
-        return new Prediction(Core.ClassifierModule.mostProbable(probabilities), probabilities.ToArray());
+        var (labels, probabilities) = Core.ModelModule.prediction(Inner, features);
+        return new Prediction(labels, probabilities.ToArray());
     }
 
     /// <summary>The fraction of examples whose predicted class is their label.</summary>
