@@ -165,6 +165,20 @@ let private optimiserTests =
                 e * (a * e)
             let errors = [ for k in 0 .. 6 -> energyError k ]
             errors |> List.pairwise |> List.iter (fun (x, y) -> Expect.isLessThan y x "‖x − x*‖_A decreases")
+        testCase "PCG's product is A x without another application of A, stopped early or not" <| fun () ->
+            let n = 30
+            let a, apply = spd 21 n
+            let b = randomArray 22 n
+            let jacobi (x: float[]) = Array.init n (fun i -> x[i] / a[i, i])
+            for k in [ 0; 1; 3; 8; 60 ] do
+                let applications = ref 0
+                let counted (v: float[]) =
+                    applications.Value <- applications.Value + 1
+                    apply v
+                let r = Optimisers.pcg { MaxIterations = k; RelativeTolerance = 1e-12 } counted jacobi b
+                Expect.equal applications.Value r.Iterations $"{k}: one application an iteration"
+                let ax = apply r.Solution
+                Expect.isLessThan (norm (Array.map2 (-) r.Product ax)) (1e-12 * norm b) $"{k}: the product is A x"
         testCase "PCG applies the preconditioner: one iteration suffices when M = A" <| fun () ->
             let n = 12
             let a, apply = spd 11 n
@@ -202,7 +216,31 @@ let private optimiserTests =
                 Expect.equal last.Trial r.Solution "the last accepted trial is the solution's"
                 Expect.equal last.Linearisation.Value (f last.From) "the last step's linearisation is at its start"
                 Expect.isLessThan (f r.Solution) (f last.From) "the last step decreased f"
+                let s = Array.map2 (-) r.Solution last.From
+                let predicted = Optimisers.predictedDecrease last.Linearisation s (last.Linearisation.Curvature s)
+                expectRelative 1e-10 "the predicted decrease is the quadratic model's" last.PredictedDecrease.Value predicted
             | None -> failtest "Newton–PCG accepted no step"
+        testCase "Newton–PCG predicts a step's decrease from PCG without another curvature product" <| fun () ->
+            let n = 10
+            let _, apply = spd 23 n
+            let b = randomArray 24 n
+            // f(x) = Σ cosh(x_i)/5 + ½xᵀAx − bᵀx, its Hessian diag(cosh(x)/5) + A.
+            let f (x: float[]) = Array.sumBy (fun v -> cosh v / 5.0) x + 0.5 * dotArrays x (apply x) - dotArrays b x
+            let products = ref 0
+            let lin (x: float[]) =
+                { Value = f x
+                  Gradient = Array.init n (fun i -> sinh x[i] / 5.0 + (apply x)[i] - b[i])
+                  Curvature = fun v -> products.Value <- products.Value + 1; Array.init n (fun i -> cosh x[i] / 5.0 * v[i] + (apply v)[i])
+                  Preconditioner = Array.copy }
+            let options = { Optimisers.newtonDefaults with MaxIterations = 1; Pcg = { MaxIterations = 4; RelativeTolerance = 0.0 } }
+            let r = Optimisers.newtonPcg options CancellationToken.None (fun x -> f x, ()) lin (randomArray 25 n)
+            match r.LastStep, r.Result.History with
+            | Some last, [ step ] ->
+                let predicted = last.PredictedDecrease.Value
+                Expect.equal products.Value step.PcgIterations "the prediction took no product beyond PCG's"
+                let s = Array.map2 (-) r.Result.Solution last.From
+                expectRelative 1e-10 "it is the quadratic model's" predicted (Optimisers.predictedDecrease last.Linearisation s (last.Linearisation.Curvature s))
+            | _ -> failtest "one accepted Newton step"
         testCase "Newton–PCG stops with Cancelled before its next iteration when the token is signalled" <| fun () ->
             use cancel = new CancellationTokenSource()
             let linearisations = ref 0
@@ -305,7 +343,7 @@ let private objectiveTests =
                 let labels = labelsFor Softmax 8 s 3
                 let c = Objective.classifierOfVector Softmax n 3 (randomArray 9 (3 * n + 3))
                 let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
-                let problem = Objective.propagation Ranks.single StoreAll reg 1e-3 net c (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
+                let problem = Objective.propagation Ranks.single None StoreAll reg 1e-3 net c (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
                 let x = theta 10 net
                 let v, u = theta 11 net, theta 12 net
                 let lin = problem.Linearise x
@@ -549,9 +587,14 @@ let private trainingTests =
                   Gradient = [| a[0] * x0[0] + 1.0; a[1] * x0[1] - 2.0 |]
                   Curvature = fun v -> [| a[0] * v[0]; a[1] * v[1] |]
                   Preconditioner = id }
+            let predicted (x1: float[]) =
+                let s = Array.map2 (-) x1 x0
+                Optimisers.predictedDecrease lin s (lin.Curvature s)
             for x1 in [ [| 0.1; 0.2 |]; [| -0.3; 4.0 |] ] do
-                Expect.floatClose Accuracy.high (Training.gainRatio lin x0 x1 (f x1)) 1.0 "ρ = 1"
-            Expect.floatClose Accuracy.high (Training.gainRatio lin x0 [| 0.1; 0.2 |] (lin.Value + 1.0)) (-1.0 / (lin.Value - f [| 0.1; 0.2 |])) "an increase gives ρ < 0"
+                Expect.floatClose Accuracy.high (Training.gainRatio lin.Value (predicted x1) (f x1)) 1.0 "ρ = 1"
+            let x1 = [| 0.1; 0.2 |]
+            Expect.floatClose Accuracy.high (Training.gainRatio lin.Value (predicted x1) (lin.Value + 1.0)) (-1.0 / (lin.Value - f x1)) "an increase gives ρ < 0"
+            Expect.equal (Training.gainRatio lin.Value (predicted x0) (f x0)) 1.0 "a step that does not move: ρ = 1"
         testCase "the damping of every iteration is recorded: fixed, or adapted from the floor" <| fun () ->
             let split = smallSplit 6
             let start o = Training.initialModel o (Network.resnet { Network.defaults with width = 2; depth = 4; finalTime = 20.0 }) 2
@@ -598,6 +641,39 @@ let private imageTests =
                 close "V Kᵀ" (Kernels.timesTranspose v k) (v * k.Transpose())
                 close "Yᵀ V" (Kernels.transposeTimes y v) (y.Transpose() * v)
                 Expect.throwsT<ArgumentException> (fun () -> Kernels.times y v |> ignore) "7 columns against 3 rows"
+        testCase "the products on rows of a matrix read in place give the bits of the products on a copy of them" <| fun () ->
+            let s, n, m = 1300, 7, 3
+            let y, w = batch 4 s n, batch 5 n m
+            let c = { Hypothesis = Softmax; W = w; mu = Vector<float>.Build.DenseOfArray(randomArray 6 m) }
+            for first, rows in [ 0, s; 0, 129; 513, 700; 1299, 1; 17, 0 ] do
+                let copied = y.SubMatrix(first, rows, 0, n)
+                Expect.equal ((Classifier.scoresOfRows c y first rows).ToColumnMajorArray()) ((Classifier.scores c copied).ToColumnMajorArray()) $"scores of rows {first}+{rows}"
+                if rows > 0 then
+                    let labels = labelsFor Softmax (first + 3) rows m
+                    Expect.equal (Classifier.lossOfRows c y first rows labels) (Classifier.loss c copied labels) $"loss of rows {first}+{rows}"
+                let v = batch 7 rows m
+                let inPlace = Array.zeroCreate (n * m)
+                Kernels.transposeMulAddRows false 1.0 s first rows n m (Kernels.storage y) (Kernels.storage v) inPlace
+                Expect.equal inPlace ((Kernels.transposeTimes copied v).ToColumnMajorArray()) $"Xᵀ V of rows {first}+{rows}"
+            Expect.throwsT<ArgumentException> (fun () -> Classifier.scoresOfRows c y 1299 2 |> ignore) "rows beyond Y"
+        testCase "the classification subproblem on parts of rows equals it on one part" <| fun () ->
+            let s, n, classes = 40, 5, 3
+            let y = batch 8 s n
+            let labels = labelsFor Softmax 9 s classes
+            let reg = { Regulariser = Tikhonov; Alpha = 0.05; Shift = 0.1 }
+            let parts = { Slots = 4; Rows = [| struct (0, 13); struct (13, 0); struct (13, 20); struct (33, 7) |] }
+            let one = Objective.classification Ranks.single (Ranks.whole s) reg Softmax y labels
+            let split = Objective.classification Ranks.single parts reg Softmax y labels
+            let x, v = randomArray 10 (n * classes + classes), randomArray 11 (n * classes + classes)
+            let lin1, lin2 = one.Linearise x, split.Linearise x
+            expectRelative 1e-13 "value" lin2.Value lin1.Value
+            expectRelative 1e-13 "Evaluate" (split.Evaluate x) (one.Evaluate x)
+            let close name (a: float[]) (b: float[]) = Expect.isLessThanOrEqual (norm (Array.map2 (-) a b)) (1e-13 * norm b) name
+            close "gradient" lin2.Gradient lin1.Gradient
+            let first = lin2.Curvature v
+            close "curvature product" first (lin1.Curvature v)
+            lin2.Curvature x |> ignore
+            Expect.equal (lin2.Curvature v) first "a product is the same after the buffers served another"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
             let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
             let s = Objective.blockRows 2 + 37

@@ -92,13 +92,18 @@ module Classifier =
         labels |> Array.iteri (fun i l -> if h = Logistic then c[i, 0] <- float l else c[i, l] <- 1.0)
         c
 
-    /// The scores Z = Y W + 1μᵀ.
-    let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> =
-        let s, n, m = y.RowCount, c.W.RowCount, c.W.ColumnCount
-        let z = Kernels.zeros s m
-        mulAdd false 1.0 s n m (columnMajor y) (columnMajor c.W) (storage z)
-        Layer.addBias s m (c.mu.ToArray()) (storage z)
+    /// The scores Z = Y W + 1μᵀ of the rows first … first+rows−1 of Y, read in place.
+    let scoresOfRows (c: Classifier) (y: Matrix<float>) (first: int) (rows: int) : Matrix<float> =
+        let n, m = c.W.RowCount, c.W.ColumnCount
+        if y.ColumnCount <> n then invalidArg (nameof y) $"Y must have {n} columns (the rows of W), got {y.ColumnCount}"
+        if first < 0 || rows < 0 || first + rows > y.RowCount then invalidArg (nameof rows) $"rows {first} … {first + rows - 1} are not rows of the {y.RowCount} of Y"
+        let z = Kernels.zeros rows m
+        mulAddRows false 1.0 y.RowCount first rows n m (columnMajor y) (columnMajor c.W) (storage z)
+        Layer.addBias rows m (c.mu.ToArray()) (storage z)
         z
+
+    /// The scores Z = Y W + 1μᵀ.
+    let scores (c: Classifier) (y: Matrix<float>) : Matrix<float> = scoresOfRows c y 0 y.RowCount
 
     let private softplus (x: float) = max x 0.0 + Math.Log(1.0 + Math.Exp(-(abs x)))
 
@@ -173,21 +178,25 @@ module Classifier =
             out
         | LeastSquares -> dz / s
 
-    let private checkLabelMatrix (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) =
-        if isNull c || c.RowCount <> y.RowCount || c.ColumnCount <> cl.W.ColumnCount then
-            invalidArg "labels" $"labels must be {y.RowCount}×{cl.W.ColumnCount}"
+    let private checkLabelMatrix (cl: Classifier) (rows: int) (c: Matrix<float>) =
+        if isNull c || c.RowCount <> rows || c.ColumnCount <> cl.W.ColumnCount then
+            invalidArg "labels" $"labels must be {rows}×{cl.W.ColumnCount}"
         if not (allFinite (c.ToColumnMajorArray())) then invalidArg "labels" "labels contain NaN or infinity"
 
-    /// The loss S(h(Y W + 1μᵀ), C).
-    let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float =
+    /// The loss S(h(Y W + 1μᵀ), C) of the rows first … first+rows−1 of Y, read in place, whose
+    /// labels are C (rows × classes).
+    let lossOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) : float =
         validate y.ColumnCount cl
-        checkLabelMatrix cl y c
-        fst (lossOfScores cl.Hypothesis (scores cl y) c)
+        checkLabelMatrix cl rows c
+        fst (lossOfScores cl.Hypothesis (scoresOfRows cl y first rows) c)
+
+    /// The loss S(h(Y W + 1μᵀ), C).
+    let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float = lossOfRows cl y 0 y.RowCount c
 
     /// The loss and its gradients with respect to W, μ and Y.
     let lossGradient (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : LossGradient =
         validate y.ColumnCount cl
-        checkLabelMatrix cl y c
+        checkLabelMatrix cl y.RowCount c
         let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
         { Loss = value
           GradW = transposeTimes y gz

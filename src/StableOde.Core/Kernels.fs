@@ -63,20 +63,27 @@ let inline ro (s: Span<float>) : ReadOnlySpan<float> = Span<float>.op_Implicit s
 /// cache while the tall matrix streams through once.
 let private productRows = 512
 
-/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major). Y is read
-/// once, block of rows by block of rows; every entry sums over i in ascending order.
-let mulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
+/// dst ← (accumulate ? dst : 0) + α · Y K, for Y the s rows first … first+s−1 of a column-major
+/// matrix of `ld` rows and n columns (read in place, not copied), K ∈ R^{n×m} and dst ∈ R^{s×m}
+/// (column-major). Y is read once, block of rows by block of rows; every entry sums over i in
+/// ascending order, so the rows give the same bits as a copy of them would.
+let mulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
     let mutable r0 = 0
     while r0 < s do
         let len = min productRows (s - r0)
         for o in 0 .. m - 1 do
             if not accumulate then Span<float>(dst, o * s + r0, len).Clear()
         for i in 0 .. n - 1 do
-            let yi = ReadOnlySpan<float>(y, i * s + r0, len)
+            let yi = ReadOnlySpan<float>(y, i * ld + first + r0, len)
             for o in 0 .. m - 1 do
                 let d = Span<float>(dst, o * s + r0, len)
                 TensorPrimitives.MultiplyAdd(yi, alpha * k[o * n + i], ro d, d)
         r0 <- r0 + len
+
+/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major): `mulAddRows`
+/// on all of Y's rows.
+let mulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
+    mulAddRows accumulate alpha s 0 s n m y k dst
 
 /// dst ← (accumulate ? dst : 0) + α · V Kᵀ, for V ∈ R^{s×m}, K ∈ R^{n×m} (column-major).
 let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (v: float[]) (k: float[]) (dst: float[]) =
@@ -86,14 +93,22 @@ let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int)
         for o in 0 .. m - 1 do
             TensorPrimitives.MultiplyAdd(rcol v s o, alpha * k[o * n + i], ro d, d)
 
-/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X ∈ R^{s×n}, V ∈ R^{s×m}; g is n×m column-major.
-/// Each column of X is read once and dotted with every column of V.
-let transposeMulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
+/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X the s rows first … first+s−1 of a column-major
+/// matrix of `ld` rows and n columns (read in place, not copied) and V ∈ R^{s×m}; g is n×m
+/// column-major. Each column of X is read once and dotted with every column of V; a dot product of
+/// doubles depends on its values alone (not on where they lie), so the rows give the same bits as
+/// a copy of them would.
+let transposeMulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
     for i in 0 .. n - 1 do
-        let xi = rcol x s i
+        let xi = ReadOnlySpan<float>(x, i * ld + first, s)
         for o in 0 .. m - 1 do
             let dot = alpha * TensorPrimitives.Dot(xi, rcol v s o)
             g[o * n + i] <- (if accumulate then g[o * n + i] + dot else dot)
+
+/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X ∈ R^{s×n}, V ∈ R^{s×m}; g is n×m column-major:
+/// `transposeMulAddRows` on all of X's rows.
+let transposeMulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
+    transposeMulAddRows accumulate alpha s 0 s n m x v g
 
 /// Y K as a new matrix, for a tall Y ∈ R^{s×n} and a small K ∈ R^{n×m}: Y is read once.
 let times (y: Matrix<float>) (k: Matrix<float>) : Matrix<float> =

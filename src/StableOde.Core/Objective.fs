@@ -25,22 +25,25 @@ type Weighted<'r> =
       /// The shift ε > 0 of the preconditioner (α∇²R + εI)⁻¹.
       Shift: float }
 
-/// Where training spends its time and memory: with the environment variable STABLEODE_PROFILE
-/// set (to anything), every timed phase writes one line to standard error — its name, seconds,
-/// the bytes it allocated, the heap after the last collection, the memory the collector has
-/// committed, the process's resident and peak resident memory, and the collector's pauses so far
-/// (docs/images.md). Unset, a phase is only its function call.
+/// Where training spends its time and memory (docs/images.md): given a sink, every timed phase
+/// gives it one line — its name, seconds, the bytes it allocated, the heap after the last
+/// collection, the memory the collector has committed, the process's resident and peak resident
+/// memory, and the collector's pauses so far. Without one (None, the default of
+/// `Training.noControl`) a phase is only its function call. The command line supplies a sink that
+/// writes to standard error when the environment variable STABLEODE_PROFILE is set.
 module Profile =
 
-    let private enabled = not (System.String.IsNullOrEmpty(System.Environment.GetEnvironmentVariable "STABLEODE_PROFILE"))
+    /// Gives the sink, if any, the line `profile <text>`.
+    let note (sink: (string -> unit) option) (text: string) =
+        match sink with
+        | Some write -> write ("profile " + text)
+        | None -> ()
 
-    /// With STABLEODE_PROFILE set, writes the line `profile <text>` to standard error.
-    let note (text: string) = if enabled then eprintfn "profile %s" text
-
-    /// Runs f, and with STABLEODE_PROFILE set reports it as the phase `name`.
-    let timed (name: string) (f: unit -> 'a) : 'a =
-        if not enabled then f ()
-        else
+    /// Runs f, and with a sink reports it as the phase `name`.
+    let timed (sink: (string -> unit) option) (name: string) (f: unit -> 'a) : 'a =
+        match sink with
+        | None -> f ()
+        | Some write ->
             let allocated = System.GC.GetTotalAllocatedBytes false
             let clock = System.Diagnostics.Stopwatch.StartNew()
             let result = f ()
@@ -48,10 +51,12 @@ module Profile =
             let info = System.GC.GetGCMemoryInfo()
             use self = System.Diagnostics.Process.GetCurrentProcess()
             let mb (bytes: int64) = float bytes / 1e6
-            eprintfn
-                "profile %s: %.2f s, %.0f MB allocated, heap %.0f MB, committed %.0f MB, RSS %.0f MB, peak RSS %.0f MB, gen2 collections %d, paused %.1f s in all"
-                name seconds (mb (System.GC.GetTotalAllocatedBytes false - allocated)) (mb info.HeapSizeBytes) (mb info.TotalCommittedBytes)
-                (mb self.WorkingSet64) (mb self.PeakWorkingSet64) (System.GC.CollectionCount 2) (System.GC.GetTotalPauseDuration()).TotalSeconds
+            write (
+                sprintf
+                    "profile %s: %.2f s, %.0f MB allocated, heap %.0f MB, committed %.0f MB, RSS %.0f MB, peak RSS %.0f MB, gen2 collections %d, paused %.1f s in all"
+                    name seconds (mb (System.GC.GetTotalAllocatedBytes false - allocated)) (mb info.HeapSizeBytes) (mb info.TotalCommittedBytes)
+                    (mb self.WorkingSet64) (mb self.PeakWorkingSet64) (System.GC.CollectionCount 2) (System.GC.GetTotalPauseDuration()).TotalSeconds
+            )
             result
 
 /// The objective and its subproblems.
@@ -87,32 +92,49 @@ module Objective =
     /// the loss a mean over the batch of all ranks whose rows of Y_N and C on this rank are laid
     /// out by `layout` (`Ranks.mean`, part by part). It is convex; its curvature is the exact
     /// Hessian (from `Classifier.hessianOfScores`) and its preconditioner (α_W∇²R + εI)⁻¹ on W and ε⁻¹ on μ.
+    /// Every part reads its rows of Y_N in place (`Classifier.scoresOfRows`, `Kernels.transposeMulAddRows`)
+    /// and writes its share of a gradient or of a curvature product into a buffer of its own,
+    /// allocated here and reused by every linearisation and product, so these must not run concurrently.
     let classification (ranks: Ranks) (layout: Layout) (reg: Weighted<ClassifierRegulariser>) (h: Hypothesis) (yN: Matrix<float>) (labels: Matrix<float>) : Subproblem =
         let n, m = yN.ColumnCount, labels.ColumnCount
         if labels.RowCount <> yN.RowCount then invalidArg (nameof labels) "Y_N and the labels must have the same number of rows"
         let unpack = classifierOfVector h n m
+        let size = n * m + m
+        let y = columnMajor yN
+        let partLabels = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then null else rowsOf labels r0 rows)
+        let buffers (length: int) = layout.Rows |> Array.map (fun (struct (_, rows)) -> if rows = 0 then null else Array.zeroCreate<float> length)
+        // A part's (W, μ) share of a gradient ([W; μ; the loss]) or of a product ([W; μ]):
+        // (Y_N's rows)ᵀ dZ and dZ's column sums.
+        let gradientBuffers, productBuffers = buffers (size + 1), buffers size
+        let share (buffer: float[]) (r0: int) (rows: int) (dz: Matrix<float>) =
+            transposeMulAddRows false 1.0 yN.RowCount r0 rows n m y (columnMajor dz) buffer
+            let sums = dz.ColumnSums()
+            for k in 0 .. m - 1 do
+                buffer[n * m + k] <- sums[k]
+            buffer
         let evaluate (x: float[]) =
             let c = unpack x
-            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| fst (Classifier.lossOfScores h (Classifier.scores c (rowsOf yN r0 rows)) (rowsOf labels r0 rows)) |])
+            let loss = Ranks.mean ranks layout 1 (fun k r0 rows -> [| fst (Classifier.lossOfScores h (Classifier.scoresOfRows c yN r0 rows) partLabels[k]) |])
             loss[0] + classifierPenalty reg c
         let linearise (x: float[]) =
             let c = unpack x
-            let z = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(Classifier.scores c (rowsOf yN r0 rows)))
-            let valueAndGradient =
-                Ranks.mean ranks layout (1 + n * m + m) (fun k r0 rows ->
-                    let value, gz = Classifier.lossOfScores h z[k].Value (rowsOf labels r0 rows)
-                    Array.concat [ [| value |]; classifierToVector { c with W = transposeTimes (rowsOf yN r0 rows) gz; mu = gz.ColumnSums() } ])
-            let value = valueAndGradient[0]
-            let g = unpack valueAndGradient[1..]
+            let z = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(Classifier.scoresOfRows c yN r0 rows))
+            let gradientAndValue =
+                Ranks.mean ranks layout (size + 1) (fun k r0 rows ->
+                    let value, gz = Classifier.lossOfScores h z[k].Value partLabels[k]
+                    let buffer = share gradientBuffers[k] r0 rows gz
+                    buffer[size] <- value
+                    buffer)
+            let value = gradientAndValue[size]
+            let g = unpack gradientAndValue[.. size - 1]
             let gW = g.W
             if reg.Alpha <> 0.0 then gW.Add(reg.Alpha * Regulariser.classifierGradient reg.Regulariser c.W, gW)
             let curvature (v: float[]) =
                 let d = unpack v
                 let hd =
-                    Ranks.mean ranks layout (n * m + m) (fun k r0 rows ->
-                        let y = rowsOf yN r0 rows
-                        let hz = Classifier.hessianOfScores h z[k].Value (rowsOf labels r0 rows) (Classifier.scores d y)
-                        classifierToVector { d with W = transposeTimes y hz; mu = hz.ColumnSums() })
+                    Ranks.mean ranks layout size (fun k r0 rows ->
+                        let hz = Classifier.hessianOfScores h z[k].Value partLabels[k] (Classifier.scoresOfRows d yN r0 rows)
+                        share productBuffers[k] r0 rows hz)
                     |> unpack
                 let hW = hd.W
                 if reg.Alpha <> 0.0 then hW.Add(reg.Alpha * Regulariser.classifierHessian reg.Regulariser d.W, hW)
@@ -254,7 +276,7 @@ module Objective =
         else
             let p = parametersOfVector net x
             let yN = Solve.forward net p y0
-            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.loss c (rowsOf yN r0 rows) (rowsOf labels r0 rows) |])
+            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
             loss[0] + parameterPenalty reg net p, Some yN
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
@@ -264,14 +286,16 @@ module Objective =
     /// term has none along the null space of ∇²R (weights constant in time) — a saturated
     /// classifier does that — which would otherwise let PCG take unbounded steps. The batch and the
     /// subsample are of all ranks, this rank's rows laid out by `layout` and `layoutHessian`.
-    let propagation (ranks: Ranks) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
+    /// With a `profile` sink, the gradient, the curvature's set-up and every product report their
+    /// time and memory to it (`Profile.timed`).
+    let propagation (ranks: Ranks) (profile: (string -> unit) option) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
                     (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
         let evaluate (x: float[]) = fst (propagationTrial ranks layout reg net c y0 labels x)
         let linearise (x: float[]) =
             let p = unpack x
-            let loss, gTheta = Profile.timed "gradient" (fun () -> dataGradient ranks layout strategy net p c y0 labels)
-            let data = Profile.timed "curvature set-up" (fun () -> gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian)
+            let loss, gTheta = Profile.timed profile "gradient" (fun () -> dataGradient ranks layout strategy net p c y0 labels)
+            let data = Profile.timed profile "curvature set-up" (fun () -> gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian)
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
             { Value = loss + parameterPenalty reg net p
@@ -279,7 +303,7 @@ module Objective =
               Curvature =
                 fun v ->
                     let d = unpack v
-                    let hv = parametersToVector (withPenalty (Profile.timed "Gauss–Newton product" (fun () -> data d)) d)
+                    let hv = parametersToVector (withPenalty (Profile.timed profile "Gauss–Newton product" (fun () -> data d)) d)
                     if damping <> 0.0 then axpy damping v hv
                     hv
               Preconditioner = fun v -> parametersToVector (Regulariser.solveShifted reg.Regulariser net reg.Alpha reg.Shift (unpack v)) }

@@ -36,7 +36,10 @@ type PcgResult =
       /// The number of iterations (operator applications) done.
       Iterations: int
       /// ‖b − A x‖ / ‖b‖ (0 when b = 0).
-      RelativeResidual: float }
+      RelativeResidual: float
+      /// A x, as PCG's recurrence of the residual r = b − A x has it (b − r, no further
+      /// application of A; zeros before the first iteration).
+      Product: float[] }
 
 /// Armijo backtracking: try t = InitialStep, Shrink·t, … until f(x + t d) ≤ f(x) + c t ∇f·d.
 type LineSearchOptions =
@@ -102,13 +105,19 @@ type Linearisation =
       /// The preconditioner v ↦ M⁻¹ v (symmetric positive definite).
       Preconditioner: float[] -> float[] }
 
-/// The last step Newton–PCG accepted: where it started, the linearisation there, and what the
-/// accepted trial gave beside the objective (its point is the result's Solution).
+/// The last step Newton–PCG accepted: where it started, the linearisation there, the decrease its
+/// quadratic model predicted, and what the accepted trial gave beside the objective (its point is
+/// the result's Solution).
 type NewtonStep<'trial> =
     { /// The iterate the step started from.
       From: float[]
-      /// The linearisation at `From` that gave the direction (for the gain ratio of the step).
+      /// The linearisation at `From` that gave the direction.
       Linearisation: Linearisation
+      /// −(∇f·s + ½ sᵀH s) for the step s from `From` to the accepted point, H the linearisation's
+      /// curvature (for the gain ratio of the step): along the Newton direction d, H s = t H d from
+      /// PCG's residual (`PcgResult.Product`), no further curvature product; along the steepest-
+      /// descent fallback, one curvature product when first asked.
+      PredictedDecrease: Lazy<float>
       /// What `evaluate` gave beside the objective at the accepted point.
       Trial: 'trial }
 
@@ -162,7 +171,7 @@ module Optimisers =
         if options.MaxIterations < 0 then invalidArg (nameof options) "PCG needs MaxIterations ≥ 0"
         let bNorm = norm b
         let x = Array.zeroCreate b.Length
-        if bNorm = 0.0 then { Solution = x; Iterations = 0; RelativeResidual = 0.0 }
+        if bNorm = 0.0 then { Solution = x; Iterations = 0; RelativeResidual = 0.0; Product = Array.zeroCreate b.Length }
         else
             let r = Array.copy b
             let mutable z = precondition r
@@ -189,7 +198,7 @@ module Optimisers =
                         rz <- rz'
                         for i in 0 .. p.Length - 1 do
                             p[i] <- z[i] + beta * p[i]
-            { Solution = x; Iterations = k; RelativeResidual = residual }
+            { Solution = x; Iterations = k; RelativeResidual = residual; Product = Array.map2 (-) b r }
 
     /// Armijo backtracking on φ(t) = f(x + t d), given φ(0) and the slope φ'(0) = ∇f·d < 0; `phi`
     /// gives the objective and what the caller keeps of the trial, returned with the accepted step.
@@ -208,6 +217,10 @@ module Optimisers =
         let y = Array.copy x
         axpy t d y
         y
+
+    /// The decrease −(∇f·s + ½ sᵀ(H s)) that the quadratic model of a linearisation predicts for
+    /// the step s, given H s.
+    let predictedDecrease (lin: Linearisation) (s: float[]) (hs: float[]) : float = -(dot lin.Gradient s + 0.5 * dot s hs)
 
     /// Inexact Newton–PCG: at each iterate the direction d solves H d = −∇f approximately by PCG
     /// (H from `linearise`, which may be Gauss–Newton's curvature), then an Armijo line search
@@ -233,16 +246,26 @@ module Optimisers =
                     let steepest = lazy (lin.Preconditioner minusG)
                     let search (d: float[]) = armijo options.LineSearch (fun t -> evaluate (step x t d)) lin.Value (dot d lin.Gradient)
                     let newton = Kernels.allFinite solve.Solution && dot solve.Solution lin.Gradient < 0.0
-                    let d, outcome =
+                    // H d for the direction taken, when known without a product: PCG's for its solution.
+                    let d, curvatureOfD, outcome =
                         match (if newton then search solve.Solution else Rejected 0) with
-                        | Accepted _ as accepted -> solve.Solution, accepted
-                        | Rejected _ -> steepest.Value, search steepest.Value
+                        | Accepted _ as accepted -> solve.Solution, Some solve.Product, accepted
+                        | Rejected _ -> steepest.Value, None, search steepest.Value
                     match outcome with
                     | Accepted(t, v, _, trial) ->
                         let record =
                             { Objective = v; GradientNorm = gNorm; PcgIterations = solve.Iterations
                               StepLength = t; Seconds = clock.Elapsed.TotalSeconds }
-                        iterate (step x t d) (k + 1) (record :: history) (Some { From = x; Linearisation = lin; Trial = trial })
+                        let next = step x t d
+                        let predicted =
+                            lazy
+                                (let s = Array.map2 (-) next x
+                                 let hs =
+                                     match curvatureOfD with
+                                     | Some hd -> Array.map (fun v -> t * v) hd
+                                     | None -> lin.Curvature s
+                                 predictedDecrease lin s hs)
+                        iterate next (k + 1) (record :: history) (Some { From = x; Linearisation = lin; PredictedDecrease = predicted; Trial = trial })
                     | Rejected _ -> stop (if allFinite d then LineSearchFailed else Diverged)
         iterate (Array.copy x0) 0 [] None
 

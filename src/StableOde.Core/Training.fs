@@ -165,7 +165,10 @@ type TrainingControl =
       Cancellation: CancellationToken
       /// The ranks of data-parallel training (SPEC §11), whose training and validation sets are
       /// this rank's shards (`Ranks.shard`); `Ranks.single` for one process.
-      Ranks: Ranks }
+      Ranks: Ranks
+      /// Where the phases of every iteration report their time and memory (`Profile`), one line
+      /// each; None reports nothing.
+      Profile: (string -> unit) option }
 
 /// A first-order method for the baseline.
 type FirstOrderMethod =
@@ -314,8 +317,8 @@ module TrainingOptions =
 /// Block coordinate descent, prolongation and multilevel training.
 module Training =
 
-    /// No progress reports and no cancellation.
-    let noControl = { Progress = None; Cancellation = CancellationToken.None; Ranks = Ranks.single }
+    /// No progress reports, no cancellation, one process and no profile.
+    let noControl = { Progress = None; Cancellation = CancellationToken.None; Ranks = Ranks.single; Profile = None }
 
     /// The piecewise-linear prolongation in time of §5.3 from N to 2N layers (h → h/2): fine layer
     /// 2j copies coarse layer j, fine layer 2j+1 averages coarse layers j and j+1, and the last fine
@@ -338,13 +341,11 @@ module Training =
     /// The largest λ adaptive damping reaches.
     let maxDamping = 1e3
 
-    /// The gain ratio ρ of a step from x0 to x1 that reached the value f1: the actual decrease
-    /// f(x0) − f1 over the decrease −(∇f·s + ½ sᵀH s), s = x1 − x0, that the quadratic model of the
-    /// linearisation at x0 predicts (1 for a step that does not move).
-    let gainRatio (lin: Linearisation) (x0: float[]) (x1: float[]) (f1: float) : float =
-        let s = Array.map2 (-) x1 x0
-        let predicted = -(Kernels.dot lin.Gradient s + 0.5 * Kernels.dot s (lin.Curvature s))
-        if predicted > 0.0 then (lin.Value - f1) / predicted else 1.0
+    /// The gain ratio ρ of a step from the value f0 to the value f1: the actual decrease f0 − f1
+    /// over the decrease the quadratic model predicted (`NewtonStep.PredictedDecrease`,
+    /// `Optimisers.predictedDecrease`); 1 when the model predicts none (a step that does not move).
+    let gainRatio (f0: float) (predicted: float) (f1: float) : float =
+        if predicted > 0.0 then (f0 - f1) / predicted else 1.0
 
     /// The trust-region update of the Levenberg–Marquardt damping λ from the gain ratio ρ of the
     /// step taken: a poor model (ρ < ¼) doubles λ, a good one (ρ > ¾) divides it by 3, anything
@@ -538,13 +539,13 @@ module Training =
         // the new θ when the step was accepted with finite features — reused for the training
         // accuracy and, when every batch is the whole training set, by the next classification step.
         let propagation (damping: float) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation ranks options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
-            let trial (x: float[]) = Profile.timed "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x)
+            let problem = Objective.propagation ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
+            let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x)
             let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
             let theta = Objective.parametersOfVector net r.Result.Solution
             let nextDamping =
                 match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
-                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation last.From r.Result.Solution step.Objective)
+                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
                 | _ -> damping
             let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun yN -> y0, theta, yN)
             r.Result, theta, nextDamping, features
@@ -577,10 +578,10 @@ module Training =
                     invalidArg "options" $"a rank holds none of the {batch.Length} examples of the batch: use fewer ranks or a larger batch"
                 let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
-                let yN = Profile.timed "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
+                let yN = Profile.timed control.Profile "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
                 // The previous step's Y_N is not needed again: released before the propagation step.
                 computed <- None
-                let cr, classifier = Profile.timed "classification" (fun () -> classification layoutT yN labelsT current.Classifier)
+                let cr, classifier = Profile.timed control.Profile "classification" (fun () -> classification layoutT yN labelsT current.Classifier)
                 match cr.Status with
                 | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
@@ -600,8 +601,8 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value ranks layoutT options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = Profile.timed "training accuracy" (fun () -> accuracyOf ranks classifier (forwardAt computed theta training) training)
-                        let validationAccuracy = Profile.timed "validation accuracy" (fun () -> accuracyOn ranks model split.Validation)
+                        let trainingAccuracy = Profile.timed control.Profile "training accuracy" (fun () -> accuracyOf ranks classifier (forwardAt computed theta training) training)
+                        let validationAccuracy = Profile.timed control.Profile "validation accuracy" (fun () -> accuracyOn ranks model split.Validation)
                         let record =
                             { Iteration = k
                               Objective = objective
@@ -613,7 +614,7 @@ module Training =
                               Damping = usedDamping
                               Seconds = clock.Elapsed.TotalSeconds }
                         history <- record :: history
-                        Profile.note $"iteration {k} at {net.Depth} layers: validation {validationAccuracy:P2}, training {trainingAccuracy:P2}, {record.Seconds:F1} s into the level"
+                        Profile.note control.Profile $"iteration {k} at {net.Depth} layers: validation {validationAccuracy:P2}, training {trainingAccuracy:P2}, {record.Seconds:F1} s into the level"
                         if not (Double.IsFinite objective) then status <- Diverged
                         elif validationAccuracy > bestAccuracy then
                             best <- model

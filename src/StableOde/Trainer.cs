@@ -11,10 +11,11 @@ namespace StableOde;
 /// </summary>
 public sealed class Trainer
 {
-    private Trainer(Core.TrainingOptions options, Core.Ranks? ranks = null)
+    private Trainer(Core.TrainingOptions options, Core.Ranks? ranks = null, Action<string>? profile = null)
     {
         Options = options;
         Ranks = ranks ?? Core.RanksModule.single;
+        ProfileSink = profile;
     }
 
     /// <summary>A trainer with the paper's settings; any option may be overridden.</summary>
@@ -35,6 +36,8 @@ public sealed class Trainer
     internal Core.TrainingOptions Options { get; }
 
     private Core.Ranks Ranks { get; }
+
+    private Action<string>? ProfileSink { get; }
 
     /// <summary>The rank of this process in data-parallel training (SPEC §11); 0 for one process.</summary>
     public int Rank => Ranks.Rank;
@@ -60,7 +63,21 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(gather);
         var ranks = new Core.Ranks(rank, size, FuncConvert.FromFunc(gather));
         Core.RanksModule.validate(ranks);
-        return new Trainer(Options, ranks);
+        return new Trainer(Options, ranks, ProfileSink);
+    }
+
+    /// <summary>
+    /// This trainer with a profile: every phase of every iteration (the classification step, the gradient, the curvature's
+    /// set-up, each Gauss–Newton product, each line-search trial, the accuracies) gives <paramref name="sink"/> one line
+    /// with its seconds, the bytes it allocated and the process's memory (docs/images.md).
+    /// </summary>
+    /// <param name="sink">Receives one line (without its newline) per phase, on the training thread.</param>
+    /// <returns>The trainer with the profile.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="sink"/> is null.</exception>
+    public Trainer WithProfile(Action<string> sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        return new Trainer(Options, Ranks, sink);
     }
 
     /// <summary>α_θ, the weight of the smoothness-in-time regulariser.</summary>
@@ -335,7 +352,10 @@ public sealed class Trainer
         var report = progress is null
             ? FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.None
             : FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.Some(FuncConvert.FromAction<Core.TrainingProgress>(p => progress.Report(new TrainingProgress(p, iterations))));
-        return new Core.TrainingControl(report, cancellationToken, Ranks);
+        var profile = ProfileSink is null
+            ? FSharpOption<FSharpFunc<string, Unit>>.None
+            : FSharpOption<FSharpFunc<string, Unit>>.Some(FuncConvert.FromAction(ProfileSink));
+        return new Core.TrainingControl(report, cancellationToken, Ranks, profile);
     }
 
     /// <summary>The training and validation sets widened to the network's width, with the same number of classes.</summary>

@@ -1,5 +1,33 @@
 namespace StableOde;
 
+/// <summary>One block coordinate descent iteration of a level, as its history records it. Immutable.</summary>
+public sealed class TrainingIteration
+{
+    internal TrainingIteration(Core.TrainingIteration inner)
+    {
+        Iteration = inner.Iteration;
+        Objective = inner.Objective;
+        TrainingAccuracy = inner.TrainingAccuracy;
+        ValidationAccuracy = inner.ValidationAccuracy;
+        Seconds = inner.Seconds;
+    }
+
+    /// <summary>1, 2, … within the level.</summary>
+    public int Iteration { get; }
+
+    /// <summary>The objective (Eq. 2.4) on the iteration's batch after both steps.</summary>
+    public double Objective { get; }
+
+    /// <summary>The accuracy on the whole training set after the iteration.</summary>
+    public double TrainingAccuracy { get; }
+
+    /// <summary>The accuracy on the validation set after the iteration.</summary>
+    public double ValidationAccuracy { get; }
+
+    /// <summary>Seconds since the level started, at the iteration's end (its accuracies included).</summary>
+    public double Seconds { get; }
+}
+
 /// <summary>The training of one level (one depth N) of multilevel training. Immutable.</summary>
 public sealed class TrainingLevel
 {
@@ -8,6 +36,7 @@ public sealed class TrainingLevel
         Depth = inner.Depth;
         Status = TrainingResult.StatusOf(inner.Status);
         Iterations = inner.History.Length;
+        History = Array.AsReadOnly(inner.History.Select(i => new TrainingIteration(i)).ToArray());
         BestValidationAccuracy = inner.BestValidationAccuracy;
         BestIteration = inner.BestIteration;
         TrainingAccuracy = inner.TrainingAccuracy;
@@ -23,6 +52,9 @@ public sealed class TrainingLevel
 
     /// <summary>The iterations done.</summary>
     public int Iterations { get; }
+
+    /// <summary>Every iteration done, in order.</summary>
+    public IReadOnlyList<TrainingIteration> History { get; }
 
     /// <summary>The best validation accuracy of the level, its starting model included.</summary>
     public double BestValidationAccuracy { get; }

@@ -28,6 +28,21 @@ public sealed class TrainCliTests : IDisposable
         Assert.Equal(path, root.GetProperty("model").GetString());
         var best = root.GetProperty("bestValidationAccuracy").GetDouble();
         Assert.Equal(levels.Max(l => l.GetProperty("bestValidationAccuracy").GetDouble()), best);
+        foreach (var level in levels)
+        {
+            var history = level.GetProperty("history").EnumerateArray().ToList();
+            Assert.Equal([1, 2], history.Select(i => i.GetProperty("iteration").GetInt32()));
+            var seconds = history.Select(i => i.GetProperty("seconds").GetDouble()).ToList();
+            Assert.True(seconds[0] >= 0.0 && seconds[1] >= seconds[0] && seconds[1] <= level.GetProperty("seconds").GetDouble(), "seconds into the level, increasing");
+            var accuracies = history.Select(i => i.GetProperty("validationAccuracy").GetDouble()).ToList();
+            var bestIteration = level.GetProperty("bestIteration").GetInt32();
+            if (bestIteration > 0)
+            {
+                Assert.Equal(level.GetProperty("bestValidationAccuracy").GetDouble(), accuracies[bestIteration - 1]);
+            }
+
+            Assert.All(history, i => Assert.InRange(i.GetProperty("trainingAccuracy").GetDouble(), 0.0, 1.0));
+        }
         var model = Model.Load(path);
         Assert.Equal(Propagator.ResNet, model.Network.Propagator);
         Assert.Equal((2, 20.0), (model.Network.Width, model.Network.FinalTime));

@@ -39,6 +39,8 @@ public sealed class TrainCommand : Command
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
         "diverged, cancelled).\n" +
+        "With STABLEODE_PROFILE set (to anything) in the environment, every phase of every iteration writes\n" +
+        "one line to standard error: its seconds, the bytes it allocated and the process's memory.\n" +
         "mpirun -np R stableode train … (Open MPI) trains data-parallel: every rank reads the data and trains\n" +
         "on its shard, rank 0 alone prints (progress as one line an iteration on standard error) and writes\n" +
         "--model-out, and the parameters are one process's, whatever R (at most one rank per 128 training\n" +
@@ -69,7 +71,7 @@ public sealed class TrainCommand : Command
         new("seed", "The seed of the data and of training (default 1).", "S"),
         new("model-out", "Where to write the best model (stableode-model/1 JSON): a checkpoint, rewritten atomically before the first level, after every level and at least every five minutes.", "FILE"),
         new("resume", "Continue the run whose --model-out checkpoint this is, with its settings, after its last finished level (writes to the same file unless --model-out is given).", "FILE"),
-        new("json", "Print only one JSON object with the per-level results."),
+        new("json", "Print only one JSON object with the per-level results and every iteration's accuracies and seconds (its \"history\")."),
     ];
 
     /// <inheritdoc/>
@@ -211,6 +213,11 @@ public sealed class TrainCommand : Command
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
 
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("STABLEODE_PROFILE")))
+        {
+            trainer = trainer.WithProfile(line => stderr.Write(line + "\n"));
+        }
+
         var checkpointing = modelOut is null ? null : new Checkpointing(modelOut, RunOf(options));
         var (training, validation) = (source.Training, source.Validation);
         if (mpi is not null)
@@ -338,6 +345,26 @@ public sealed class TrainCommand : Command
                 json.WriteNumber("iterations", level.Iterations);
                 json.WriteNumber("bestIteration", level.BestIteration);
                 json.WriteString("status", StatusName(level.Status));
+                json.WriteStartArray("history");
+                foreach (var iteration in level.History)
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("iteration", iteration.Iteration);
+                    if (double.IsFinite(iteration.Objective))
+                    {
+                        json.WriteNumber("objective", iteration.Objective);
+                    }
+                    else
+                    {
+                        json.WriteNull("objective");
+                    }
+                    json.WriteNumber("trainingAccuracy", iteration.TrainingAccuracy);
+                    json.WriteNumber("validationAccuracy", iteration.ValidationAccuracy);
+                    json.WriteNumber("seconds", Math.Round(iteration.Seconds, 3));
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
                 json.WriteEndObject();
             }
 

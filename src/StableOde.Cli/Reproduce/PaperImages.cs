@@ -49,7 +49,7 @@ internal static class PaperImages
         var kind = NetworkModule.tryParsePropagator(propagator).Value;
         var defaults = TrainingOptionsModule.images(kind, Channels, data.Height, data.Width);
         var options = TrainingOptionsModule.withSchedule(iterations ?? defaults.Iterations, maxDepth, defaults);
-        var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel, RanksModule.single);
+        var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel, RanksModule.single, FSharpOption<FSharpFunc<string, Unit>>.None);
         var network = Experiments.imageNetwork(kind, data.Height, data.Width, Experiments.images.Levels.Head);
         return new ImageRun(propagator, Training.multilevel(options, control, network, data.Split));
     }

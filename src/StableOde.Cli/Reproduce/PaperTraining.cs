@@ -48,7 +48,7 @@ internal static class PaperTraining
         var width = NetworkModule.width(network);
         var widened = new Split(DatasetModule.widen(width, split.Training), DatasetModule.widen(width, split.Validation));
         var options = TrainingOptionsModule.withSchedule(iterations ?? experiment.Options.Iterations, maxDepth, experiment.Options);
-        var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel, RanksModule.single);
+        var control = new TrainingControl(FSharpOption<FSharpFunc<TrainingProgress, Unit>>.Some(FuncConvert.FromAction(progress)), cancel, RanksModule.single, FSharpOption<FSharpFunc<string, Unit>>.None);
         var result = Training.multilevel(options, control, network, widened);
         var sample = DatasetModule.select(Enumerable.Range(0, Math.Min(200, widened.Validation.Labels.Length)).ToArray(), widened.Validation);
         var jacobian = result.Levels.Select(l =>
