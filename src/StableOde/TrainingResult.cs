@@ -35,7 +35,6 @@ public sealed class TrainingLevel
     {
         Depth = inner.Depth;
         Status = TrainingResult.StatusOf(inner.Status);
-        Iterations = inner.History.Length;
         History = Array.AsReadOnly(inner.History.Select(i => new TrainingIteration(i)).ToArray());
         BestValidationAccuracy = inner.BestValidationAccuracy;
         BestIteration = inner.BestIteration;
@@ -51,7 +50,7 @@ public sealed class TrainingLevel
     public TrainingStatus Status { get; }
 
     /// <summary>The iterations done.</summary>
-    public int Iterations { get; }
+    public int Iterations => History.Count;
 
     /// <summary>Every iteration done, in order.</summary>
     public IReadOnlyList<TrainingIteration> History { get; }
