@@ -161,12 +161,18 @@ open System.Runtime.Intrinsics
 /// inside their arrays by construction, and the tests cover every kernel.
 let inline elem (a: float[]) (i: int) : byref<float> = &Unsafe.Add(&MemoryMarshal.GetArrayDataReference a, i)
 
+/// `elem` at a native-int index: an int index is sign-extended to 64 bits again for every
+/// offset added to it, a native one is not (the FMA loops' index arithmetic).
+let inline elemAt (a: float[]) (i: nativeint) : byref<float> = &Unsafe.Add(&MemoryMarshal.GetArrayDataReference a, i)
+
 /// The operations the width-generic kernels need on Vector512 (8 lanes, AVX-512). A value of
 /// this type is the witness that selects the width: `Simd.load (Vec512()) a i` is a Vector512.
 [<Struct; NoEquality; NoComparison>]
 type Vec512 =
     static member inline Lanes() = 8
     static member inline Load(a: float[], i: int) = Vector512.LoadUnsafe(&elem a i)
+    static member inline LoadAt(a: float[], i: nativeint) = Vector512.LoadUnsafe(&elemAt a i)
+    static member inline SplatAt(a: float[], i: nativeint) = Vector512.Create(elemAt a i)
     static member inline Store(v: Vector512<float>, a: float[], i: int) = v.StoreUnsafe(&elem a i)
     static member inline Splat(x: float) = Vector512.Create x
     static member inline Fma(a: Vector512<float>, b: Vector512<float>, c: Vector512<float>) = Vector512.FusedMultiplyAdd(a, b, c)
@@ -186,6 +192,8 @@ type Vec512 =
 type Vec256 =
     static member inline Lanes() = 4
     static member inline Load(a: float[], i: int) = Vector256.LoadUnsafe(&elem a i)
+    static member inline LoadAt(a: float[], i: nativeint) = Vector256.LoadUnsafe(&elemAt a i)
+    static member inline SplatAt(a: float[], i: nativeint) = Vector256.Create(elemAt a i)
     static member inline Store(v: Vector256<float>, a: float[], i: int) = v.StoreUnsafe(&elem a i)
     static member inline Splat(x: float) = Vector256.Create x
     static member inline Fma(a: Vector256<float>, b: Vector256<float>, c: Vector256<float>) = Vector256.FusedMultiplyAdd(a, b, c)
@@ -210,6 +218,10 @@ module Simd =
     let inline lanes (_: ^W) : int = (^W: (static member Lanes: unit -> int) ())
     /// The vector at a[i…].
     let inline load (_: ^W) (a: float[]) (i: int) : ^V = (^W: (static member Load: float[] * int -> ^V) (a, i))
+    /// The vector at a[i…], for a native-int index.
+    let inline loadAt (_: ^W) (a: float[]) (i: nativeint) : ^V = (^W: (static member LoadAt: float[] * nativeint -> ^V) (a, i))
+    /// a[i] in every lane (a broadcast from memory), for a native-int index.
+    let inline splatAt (_: ^W) (a: float[]) (i: nativeint) : ^V = (^W: (static member SplatAt: float[] * nativeint -> ^V) (a, i))
     /// a[i…] ← v.
     let inline store (_: ^W) (v: ^V) (a: float[]) (i: int) : unit = (^W: (static member Store: ^V * float[] * int -> unit) (v, a, i))
     /// x in every lane.
