@@ -293,15 +293,18 @@ let inline private activateRowWith (w: ^W) ([<InlineIfLambda>] activate: ^V -> s
 
 // One method for each width, apart from the convolution: a row's activations are independent of
 // each other, and in a small loop of their own the JIT keeps σ's constants out of the way of the
-// processor, which then overlaps them.
+// processor, which then overlaps them. tanh without `slopes` is a loop of its own too, so that
+// the JIT drops σ' from it.
 let private activateRow8 (act: Activation) sc slopes bias entries g r =
     match act with
-    | Tanh -> activateRowWith V8 (tanhWithDerivative V8) sc slopes bias entries g r
+    | Tanh when slopes -> activateRowWith V8 (tanhWithDerivative V8) sc true bias entries g r
+    | Tanh -> activateRowWith V8 (tanhWithDerivative V8) sc false bias entries g r
     | Relu -> activateRowWith V8 (Fused.reluWithDerivative V8) sc slopes bias entries g r
     | Identity -> activateRowWith V8 (Fused.identityWithDerivative V8) sc slopes bias entries g r
 let private activateRow4 (act: Activation) sc slopes bias entries g r =
     match act with
-    | Tanh -> activateRowWith V4 (tanhWithDerivative V4) sc slopes bias entries g r
+    | Tanh when slopes -> activateRowWith V4 (tanhWithDerivative V4) sc true bias entries g r
+    | Tanh -> activateRowWith V4 (tanhWithDerivative V4) sc false bias entries g r
     | Relu -> activateRowWith V4 (Fused.reluWithDerivative V4) sc slopes bias entries g r
     | Identity -> activateRowWith V4 (Fused.identityWithDerivative V4) sc slopes bias entries g r
 
@@ -355,7 +358,8 @@ let inline private gradientWith (w: ^W) (sc: Scratch) (x: float[]) (v: float[]) 
     let half = Simd.lanes w
     let chunk = 2 * half
     let pw = wd + 2
-    let plane = (h + 2) * pw * chunk
+    let nhalf, nchunk = nativeint half, nativeint chunk
+    let nplane = nativeint ((h + 2) * pw * chunk)
     let zero: ^V = Simd.splat w 0.0
     for ic in 0 .. c - 1 do
         for u in 0 .. 2 do
@@ -370,28 +374,28 @@ let inline private gradientWith (w: ^W) (sc: Scratch) (x: float[]) (v: float[]) 
                 let mutable s21 = zero
                 let mutable s22 = zero
                 for r in 0 .. h - 1 do
-                    let vrow = ((og * (h + 2) + r + 1) * pw + 1) * chunk
-                    let xrow = ((ic * (h + 2) + r + u) * pw) * chunk
-                    for e in 0 .. 2 * wd - 1 do
-                        // e runs over the row's pixels and, within each, its two halves.
-                        let off = (e >>> 1) * chunk + (e &&& 1) * half
-                        let vat = vrow + off
-                        let xat = xrow + off
-                        let x0: ^V = Simd.load w x xat
-                        let x1: ^V = Simd.load w x (xat + chunk)
-                        let x2: ^V = Simd.load w x (xat + 2 * chunk)
-                        let v0: ^V = Simd.load w v vat
+                    // Native-int offsets running over the row's pixels and, within each, its two
+                    // halves (as in `convolvePixelWith`).
+                    let mutable vat = nativeint (((og * (h + 2) + r + 1) * pw + 1) * chunk)
+                    let mutable xat = nativeint (((ic * (h + 2) + r + u) * pw) * chunk)
+                    for _ in 0 .. 2 * wd - 1 do
+                        let x0: ^V = Simd.loadAt w x xat
+                        let x1: ^V = Simd.loadAt w x (xat + nchunk)
+                        let x2: ^V = Simd.loadAt w x (xat + 2n * nchunk)
+                        let v0: ^V = Simd.loadAt w v vat
                         s00 <- Simd.fma w x0 v0 s00
                         s10 <- Simd.fma w x1 v0 s10
                         s20 <- Simd.fma w x2 v0 s20
-                        let v1: ^V = Simd.load w v (vat + plane)
+                        let v1: ^V = Simd.loadAt w v (vat + nplane)
                         s01 <- Simd.fma w x0 v1 s01
                         s11 <- Simd.fma w x1 v1 s11
                         s21 <- Simd.fma w x2 v1 s21
-                        let v2: ^V = Simd.load w v (vat + 2 * plane)
+                        let v2: ^V = Simd.loadAt w v (vat + 2n * nplane)
                         s02 <- Simd.fma w x0 v2 s02
                         s12 <- Simd.fma w x1 v2 s12
                         s22 <- Simd.fma w x2 v2 s22
+                        vat <- vat + nhalf
+                        xat <- xat + nhalf
                 let inline put (tapV: int) (o: int) (s: ^V) =
                     if og + o < c then
                         let at = ((9 * ic + 3 * u + tapV) * c + og + o) * Stride
