@@ -41,7 +41,7 @@ internal abstract record DataChoice
             throw new UsageException("--data DIR goes with --dataset mnist or fashion-mnist");
         }
 
-        foreach (var name in new[] { "train-size", "validation-size" })
+        foreach (var name in new[] { "train-size", "validation-size", "hessian-subsample" })
         {
             if (options.Has(name) && !imageData)
             {

@@ -48,7 +48,7 @@ public sealed class ImageTrainingTests : IDisposable
     {
         var trainer = Trainer.ForImages(Propagator.Verlet, 6, 28, 28);
 
-        Assert.Equal((5e-3, 5000, int.MaxValue, 10), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
+        Assert.Equal((5e-3, 1000, int.MaxValue, 5), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
         Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
         Assert.False(trainer.RefitsClassifier);
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));
@@ -90,9 +90,10 @@ public sealed class ImageTrainingTests : IDisposable
     {
         IdxFiles.WriteTwoClassImages(folder.Path, 50, 5, 5);
 
-        var output = CliRunner.Succeed("train", "--dataset", "mnist", "--data", folder.Path, "--width", "1", "--levels", "2", "--iterations", "1");
+        var output = CliRunner.Succeed("train", "--dataset", "mnist", "--data", folder.Path, "--width", "1", "--levels", "2", "--iterations", "1", "--hessian-subsample", "7");
 
         Assert.Contains("on mnist (40 training, 10 validation examples)", output, StringComparison.Ordinal);
+        Assert.Contains("the curvature on 7, seed 1", System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " "), StringComparison.Ordinal);
         Assert.Contains("convolutional", output, StringComparison.Ordinal);
     }
 
@@ -105,6 +106,8 @@ public sealed class ImageTrainingTests : IDisposable
         Assert.Contains("--images needs --labels FILE as well", CliRunner.Fail("train", "--images", images), StringComparison.Ordinal);
         Assert.Contains("more than the 20 there are", CliRunner.Fail("train", "--images", images, "--labels", labels, "--train-size", "18"), StringComparison.Ordinal);
         Assert.Contains("--train-size applies to image data", CliRunner.Fail("train", "--dataset", "ellipses", "--train-size", "10"), StringComparison.Ordinal);
+        Assert.Contains("--hessian-subsample applies to image data", CliRunner.Fail("train", "--dataset", "ellipses", "--hessian-subsample", "10"), StringComparison.Ordinal);
+        Assert.Contains("--hessian-subsample must be at least 1, got 0", CliRunner.Fail("train", "--images", images, "--labels", labels, "--hessian-subsample", "0"), StringComparison.Ordinal);
         Assert.Contains("--aux-width does not apply to images", CliRunner.Fail("train", "--images", images, "--labels", labels, "--aux-width", "2"), StringComparison.Ordinal);
         Assert.Contains("give one of", CliRunner.Fail("train", "--dataset", "ellipses", "--images", images, "--labels", labels), StringComparison.Ordinal);
         Assert.Contains("no such folder", CliRunner.Fail("train", "--dataset", "mnist", "--data", folder.File("none")), StringComparison.Ordinal);

@@ -21,10 +21,10 @@ public sealed class MemoryEstimateTests
         Assert.InRange(needed, 8L * 4704 * 10000, 2_500_000_000L);
         Assert.True(Core.Training.memoryNeeded(Images, ConvVerlet(4), 50000, 10000) > needed);
         var jacobianGrowth = Core.Objective.usesJacobian(ConvVerlet(4))
-            ? Core.Solve.jacobianBytes(ConvVerlet(16), 5000) - Core.Solve.jacobianBytes(ConvVerlet(4), 5000)
+            ? Core.Solve.jacobianBytes(ConvVerlet(16), Images.Propagation.HessianSubsample) - Core.Solve.jacobianBytes(ConvVerlet(4), Images.Propagation.HessianSubsample)
             : 0L;
         Assert.Equal(needed + jacobianGrowth, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
-        Assert.True(Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * 5000 * 12, "ResNet stores its states for the adjoint");
+        Assert.True(Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * resNet.Propagation.HessianSubsample * 12, "ResNet stores its states for the adjoint");
     }
 
     [Fact]
