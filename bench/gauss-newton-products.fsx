@@ -13,17 +13,9 @@ open System
 open StableOde.Core
 open ImageBench
 
-let set = imageSet "dotnet fsi bench/gauss-newton-products.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]"
 let count, depth, products = argOr 2 1000, argOr 3 4, argOr 4 3
-let width = channels * set.Height * set.Width
-let images = Dataset.widen width (Dataset.splitCounts 1 count 1 set.Data).Training
-let net = Network.create Verlet Tanh (Conv3x3(channels, set.Height, set.Width)) depth 6.0 false
-let options = TrainingOptions.images Verlet channels set.Height set.Width
-let model = Training.initialModel options net 10
-let labels = Classifier.labelMatrix model.Classifier.Hypothesis 10 images.Labels
-let classifier =
-    Objective.classifierOfVector model.Classifier.Hypothesis width 10
-        (Parameters.gaussians (Random 2) (width * 10 + 10) |> Array.map (fun g -> 0.01 * g))
+let setUp = curvatureCase "dotnet fsi bench/gauss-newton-products.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]" count depth
+let width, images, net, options, model, labels, classifier = setUp.Width, setUp.Images, setUp.Net, setUp.Options, setUp.Model, setUp.Labels, setUp.Classifier
 let v = Parameters.random 3 1.0 net
 
 printfn "Gauss–Newton products: %d images of %d features, Verlet, %d layers, %s strategy for the tape; Objective.usesJacobian = %b"

@@ -618,14 +618,21 @@ let kickKeeping (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha
     if useVector512 then kickWith V8 act sc fromY rows alpha bias source target kept
     else kickWith V4 act sc fromY rows alpha bias source target kept
 
-let inline private kickSensitivityWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    let eb = entriesOf sc bias
-    let av: ^V = Simd.splat w alpha
+/// Runs `chunk k dk r0 full` over the block's chunks (`chunks`) with the chunk of the source S
+/// packed into `X` and of its direction δS into `P`; k and dk are the packed weights and
+/// direction of the kick's side (`sides`).
+let inline private linearisedChunks (w: ^W) (sc: Scratch) (fromY: bool) (rows: int) (source: float[]) (dSource: float[]) ([<InlineIfLambda>] chunk: float[] -> float[] -> int -> bool -> unit) =
     let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
     let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full source sc.X
         pack w sc rows r0 full dSource sc.P
+        chunk k dk r0 full)
+
+let inline private kickSensitivityWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
+    let eb = entriesOf sc bias
+    let av: ^V = Simd.splat w alpha
+    linearisedChunks w sc fromY rows source dSource (fun k dk r0 full ->
         convolveLinearised w act sc k sc.X dk sc.P bias eb (fun f _ ulo uhi slo shi dlo dhi ->
             let dbv: ^V = Simd.splat w dBias[eb[f]]
             let at = f * rows + r0
@@ -673,11 +680,7 @@ let kickAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) 
 let inline private kickLinearisedWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (dBias: float[]) (kept: float[]) (source: float[]) (dSource: float[]) (dTarget: float[]) =
     let eb = entriesOf sc dBias
     let av: ^V = Simd.splat w alpha
-    let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
-    let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
-    chunks w rows (fun r0 full ->
-        pack w sc rows r0 full source sc.X
-        pack w sc rows r0 full dSource sc.P
+    linearisedChunks w sc fromY rows source dSource (fun k dk r0 full ->
         overSums w sc
             (fun g r q ->
                 convolvePixel w sc false sc.Sums k sc.P g r q
