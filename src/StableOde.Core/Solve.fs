@@ -128,8 +128,8 @@ type Jacobian =
           Parameters: Parameters
           /// The row blocks; the blocks of one group share their workspaces.
           Blocks: Engine.Block[]
-          /// The blocks' indices in groups of consecutive blocks, at most one group a core: a
-          /// group runs its blocks one after another.
+          /// The blocks' indices in groups of consecutive blocks, at most `GroupsPerCore` a core:
+          /// a group runs its blocks one after another, the groups on all cores as they free up.
           Groups: int[][]
           /// Per block, layer and stage: the activation u = σ(a) of a kick; empty for a drift.
           Activations: float[][][][]
@@ -432,11 +432,15 @@ module Solve =
             |> List.sumBy (fun st -> if st.Kind = Kick then int64 (outputWidth op (sideOf st)) else 0L)
         8L * int64 s * (int64 net.Depth * perLayer + 2L * n + m)
 
+    /// Groups of blocks a core in a Jacobian: more than one, so that a core that another
+    /// process slows does not hold up the others (the groups are taken as cores free up); few, as
+    /// each group has its own working states.
+    [<Literal>]
+    let private GroupsPerCore = 4
+
     /// Runs f on every block (with its index) group by group, the groups on all cores.
     let private inGroups (jac: Jacobian) (f: int -> Engine.Block -> unit) =
-        let run g = for i in jac.Groups[g] do f i jac.Blocks[i]
-        if jac.Groups.Length = 1 then run 0
-        else System.Threading.Tasks.Parallel.For(0, jac.Groups.Length, run) |> ignore
+        Engine.parallelRange jac.Groups.Length (fun g -> for i in jac.Groups[g] do f i jac.Blocks[i])
 
     /// The linearisation of `linearise`, its activations rented from `store` on the calling
     /// thread before the blocks run (every entry is written by the forward pass).
@@ -446,7 +450,7 @@ module Solve =
         let stages = List.toArray (Network.scheme net).Stages
         let op = net.Operator
         let src = columnMajor y0
-        let count = min own.Length System.Environment.ProcessorCount
+        let count = min own.Length (GroupsPerCore * System.Environment.ProcessorCount)
         let groups = Array.init count (fun g -> [| own.Length * g / count .. own.Length * (g + 1) / count - 1 |])
         let group = Array.zeroCreate own.Length
         groups |> Array.iteri (fun g members -> for i in members do group[i] <- g)
@@ -487,7 +491,7 @@ module Solve =
 
     /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
     /// stage: every kick's activation, block by block. The blocks of a group of consecutive
-    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
+    /// blocks (a few groups a core) share their workspaces, so that what the Jacobian holds besides
     /// its activations and two states is a few block-sized arrays a core.
     let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian = lineariseInto (TapeStore()) net p y0
 
