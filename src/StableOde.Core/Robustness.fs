@@ -132,10 +132,12 @@ module Robustness =
         Solve.withJacobian model.Network model.Parameters (widened model y) (fun jac ->
             let yN = jac.YN
             let lg = Classifier.lossGradient model.Classifier yN c
-            let g = Kernels.zeros y.RowCount (Network.width model.Network)
-            // The loss is the mean over the chunk: ∇ℓ_i is s times row i of its gradient.
-            Solve.vjpInputInto jac (lg.GradY * float y.RowCount) g
-            foldCopies y.ColumnCount g, yN)
+            // The loss is the mean over the chunk: ∇ℓ_i is s times row i of its gradient. The
+            // product overwrites its output, so Ȳ_N's own matrix (scaled in place) receives it.
+            let yBar = lg.GradY
+            yBar.Multiply(float y.RowCount, yBar)
+            Solve.vjpInputInto jac yBar yBar
+            foldCopies y.ColumnCount yBar, yN)
 
     /// ∇ℓ_i for every example i at once (s×d): row i is the gradient of example i's own loss with
     /// respect to its features as given, by one forward pass and one input-only transposed

@@ -128,8 +128,8 @@ type Jacobian =
           Parameters: Parameters
           /// The row blocks; the blocks of one group share their workspaces.
           Blocks: Engine.Block[]
-          /// The blocks' indices in groups of consecutive blocks, at most `GroupsPerCore` a core:
-          /// a group runs its blocks one after another, the groups on all cores as they free up.
+          /// The blocks' indices in groups of consecutive blocks, at most one group a core: a
+          /// group runs its blocks one after another.
           Groups: int[][]
           /// Per block, layer and stage: the activation u = σ(a) of a kick; empty for a drift.
           Activations: float[][][][]
@@ -432,12 +432,6 @@ module Solve =
             |> List.sumBy (fun st -> if st.Kind = Kick then int64 (outputWidth op (sideOf st)) else 0L)
         8L * int64 s * (int64 net.Depth * perLayer + 2L * n + m)
 
-    /// Groups of blocks a core in a Jacobian: more than one, so that a core that another
-    /// process slows does not hold up the others (the groups are taken as cores free up); few, as
-    /// each group has its own working states.
-    [<Literal>]
-    let private GroupsPerCore = 4
-
     /// Runs f on every block (with its index) group by group, the groups on all cores.
     let private inGroups (jac: Jacobian) (f: int -> Engine.Block -> unit) =
         Engine.parallelRange jac.Groups.Length (fun g -> for i in jac.Groups[g] do f i jac.Blocks[i])
@@ -450,7 +444,7 @@ module Solve =
         let stages = List.toArray (Network.scheme net).Stages
         let op = net.Operator
         let src = columnMajor y0
-        let count = min own.Length (GroupsPerCore * System.Environment.ProcessorCount)
+        let count = min own.Length System.Environment.ProcessorCount
         let groups = Array.init count (fun g -> [| own.Length * g / count .. own.Length * (g + 1) / count - 1 |])
         let group = Array.zeroCreate own.Length
         groups |> Array.iteri (fun g members -> for i in members do group[i] <- g)
@@ -491,7 +485,7 @@ module Solve =
 
     /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
     /// stage: every kick's activation, block by block. The blocks of a group of consecutive
-    /// blocks (a few groups a core) share their workspaces, so that what the Jacobian holds besides
+    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
     /// its activations and two states is a few block-sized arrays a core.
     let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian = lineariseInto (TapeStore()) net p y0
 
@@ -575,7 +569,8 @@ module Solve =
     /// The input-only transposed product Ȳ_0 = (∂Y_N/∂Y_0)ᵀ Ȳ_N (Z̄_N = 0), written into the
     /// caller's s×n matrix `yBar0` (every entry overwritten), by the transposed linearised layers
     /// from their kept activations alone: no state is rebuilt and no parameter gradient formed.
-    /// Equal to `backwardInput`'s result on a tape of the same (θ, Y_0) to round-off.
+    /// Equal to `backwardInput`'s result on a tape of the same (θ, Y_0) to round-off. `yBar0` may
+    /// be `yBarN` itself: each block reads its rows of Ȳ_N before it writes them.
     let vjpInputInto (jac: Jacobian) (yBarN: Matrix<float>) (yBar0: Matrix<float>) =
         checkOutputShape (nameof yBarN) jac yBarN
         checkOutputShape (nameof yBar0) jac yBar0
