@@ -577,7 +577,7 @@ let private trainingTests =
                 let p = o.Propagation
                 Expect.equal (p.Regulariser.Alpha, p.Regulariser.Shift, p.Damping) (alpha, alpha, alpha) $"α_θ = {alpha}"
                 Expect.equal o.Refit (Some { NewtonIterations = 10; PcgIterations = 10 }) "the classifier is fitted anew after prolongation"
-            Expect.equal (TrainingOptions.images Verlet 6 28 28).Refit None "images keep the classifier at prolongation"
+            Expect.equal (TrainingOptions.images Verlet 6 28 28).Refit (Some { NewtonIterations = 5; PcgIterations = 10 }) "images fit the classifier anew at prolongation, with the classification step's iterations"
         testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
             let a = [| 3.0; 0.5 |]
             let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]

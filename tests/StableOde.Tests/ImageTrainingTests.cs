@@ -50,7 +50,8 @@ public sealed class ImageTrainingTests : IDisposable
 
         Assert.Equal((5e-3, 1000, int.MaxValue, 5), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
         Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
-        Assert.False(trainer.RefitsClassifier);
+        Assert.True(trainer.RefitsClassifier);
+        Assert.False(trainer.WithClassifierRefit(false).RefitsClassifier);
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));
     }
 

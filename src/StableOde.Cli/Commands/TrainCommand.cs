@@ -21,7 +21,7 @@ public sealed class TrainCommand : Command
     /// <inheritdoc/>
     public override string Details =>
         "Trains at the first depth of --levels, doubles the depth by prolongation in time, fits the\n" +
-        "classifier anew to the deeper network (images keep it), trains again, … and keeps the model\n" +
+        "classifier anew to the deeper network (--classifier-at-prolongation), trains again, … and keeps the model\n" +
         "with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
         "(Verlet 2, momentum 8), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
