@@ -198,11 +198,28 @@ let private checkDirectConvolution (seed: int) =
         both (fun fast dst -> (if fast then Operator.fastDerivativeInto else Operator.derivativeInto) true 0.7 op s theta x dTheta dst) start
         both (fun fast g -> (if fast then Operator.fastDerivativeTransposeInto else Operator.derivativeTransposeInto) true 0.7 op s theta x v g) (random (rows * cols))
 
-/// Forward, sensitivity and adjoint (every strategy) agree with Plain.
+/// The recorded Jacobian's products agree with Plain: J δθ (δY_0 = 0) with the sensitivity,
+/// Jᵀ Ȳ_N with the adjoint's ∂L/∂θ, the input-only (∂Y_N/∂Y_0)ᵀ Ȳ_N with its ∂L/∂Y_0.
+let private checkJacobian (c: Case) =
+    let jac = Solve.linearise c.Net c.P c.Y0
+    let s, n = c.Y0.RowCount, c.Y0.ColumnCount
+    let jv = zeros s n
+    Solve.jvpInto jac c.DTheta jv
+    expectClose $"{c}: J δθ" (storage jv) (storage (Plain.sensitivity c.Net c.P c.Y0 c.DTheta (zeros s n)))
+    let gRef, y0Ref = Plain.adjoint c.Net c.P c.Y0 c.YBar
+    let g = Parameters.zeros c.Net
+    Solve.vjpInto jac c.YBar g
+    expectClose $"{c}: Jᵀ Ȳ_N" ((Parameters.toVector g).AsArray()) ((Parameters.toVector gRef).AsArray())
+    let yBar0 = zeros s n
+    Solve.vjpInputInto jac c.YBar yBar0
+    expectClose $"{c}: (∂Y_N/∂Y_0)ᵀ Ȳ_N" (storage yBar0) (storage y0Ref)
+
+/// Forward, sensitivity, adjoint (every strategy) and the Jacobian's products agree with Plain.
 let private checkAll (c: Case) =
     checkForward c
     checkSensitivity c
     checkAdjoint c
+    checkJacobian c
 
 /// Runs f with the fused dense and convolution kernels and tanhInto on Vector256, as on a
 /// machine without AVX-512. The switch is process-wide, so the tests that use it run on their own (sequenced).
@@ -213,7 +230,7 @@ let private on256 (f: unit -> unit) =
 
 let tests =
     testList "speed never changes a result" [
-        testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (convCaseOf >> checkAll)
+        testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity, adjoint and the Jacobian's products agree with Plain" (convCaseOf >> checkAll)
 
         testCase "the fused kernels inline σ: Fused and FusedConv make no closures" (fun () ->
             // A σ passed through a lambda that is not inlined becomes a closure called per vector:
@@ -248,6 +265,25 @@ let tests =
         testPropertyWithConfig config "sensitivity agrees with Plain.sensitivity" (caseOf >> checkSensitivity)
 
         testPropertyWithConfig config "adjoint agrees with Plain.adjoint under every strategy" (caseOf >> checkAdjoint)
+
+        testPropertyWithConfig config "the Jacobian's products agree with Plain" (caseOf >> checkJacobian)
+
+        testCase "the Jacobian's products refuse a cotangent or an output of the wrong shape and a non-finite cotangent, naming the argument" (fun () ->
+            let c = convCaseOf 3
+            let jac = Solve.linearise c.Net c.P c.Y0
+            let s, n = c.Y0.RowCount, c.Y0.ColumnCount
+            let refused (name: string) (f: unit -> unit) =
+                let e = Expect.throwsC f id
+                match e with
+                | :? ArgumentException as a -> Expect.equal a.ParamName name $"the argument named by: {a.Message}"
+                | other -> failtest $"expected an ArgumentException, got {other.GetType().Name}"
+            let poisoned = zeros s n
+            poisoned[0, 0] <- Double.NaN
+            refused "yBarN" (fun () -> Solve.vjpInputInto jac (zeros (s + 1) n) (zeros s n))
+            refused "yBarN" (fun () -> Solve.vjpInputInto jac poisoned (zeros s n))
+            refused "yBar0" (fun () -> Solve.vjpInputInto jac (zeros s n) (zeros s (n + 1)))
+            refused "yBarN" (fun () -> Solve.vjpInto jac poisoned (Parameters.zeros c.Net))
+            refused "dYN" (fun () -> Solve.jvpInto jac c.DTheta (zeros (s + 1) n)))
 
         testCase "a recorded tape gives the same adjoint twice" (fun () ->
             let c = caseOf 7
@@ -309,10 +345,10 @@ let tests =
 
         testSequenced
         <| testList "with the kernels on 256-bit vectors (no AVX-512)" [
-            testPropertyWithConfig config "forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
+            testPropertyWithConfig config "forward, sensitivity, adjoint and the Jacobian's products agree with Plain" (fun (seed: int) ->
                 let c = caseOf seed
                 on256 (fun () -> checkAll c))
-            testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity and adjoint agree with Plain" (fun (seed: int) ->
+            testPropertyWithConfig { config with maxTest = 40 } "convolution: forward, sensitivity, adjoint and the Jacobian's products agree with Plain" (fun (seed: int) ->
                 let c = convCaseOf seed
                 on256 (fun () -> checkAll c))
             testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh)

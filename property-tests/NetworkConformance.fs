@@ -137,6 +137,25 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
 
         property "Taylor test of the loss gradient through the Jacobian's transposed product" smoothActivation hypothesis jacobianTaylorTest
 
+        property "the Jacobian's input product: ⟨J_Y δY_0, W⟩ = ⟨δY_0, vjpInputInto W⟩, equal to backwardInput" anyActivation hypothesis (fun c ->
+            let net, p, y0 = c.Network, c.Parameters, c.Y0
+            let _, dY0, w = directions c
+            let jv = Solve.sensitivity net p y0 (Parameters.zeros net) dY0
+            let jac = Solve.linearise net p y0
+            let gY0 = Kernels.zeros y0.RowCount y0.ColumnCount
+            Solve.vjpInputInto jac w gY0
+            let scale = jv.FrobeniusNorm() * w.FrobeniusNorm()
+            Expect.floatClose (Accuracy.relativeTo scale Accuracy.dotProduct) (inner jv w) (inner dY0 gY0) "⟨J_Y δY_0, w⟩ against ⟨δY_0, J_Yᵀ w⟩"
+            expectNormClose Accuracy.roundOff (gY0.ToColumnMajorArray()) ((Solve.backwardInput (Solve.record StoreAll net p y0) w).ToColumnMajorArray()) "vjpInputInto against backwardInput")
+
+        property "Taylor test of the loss in Y_0 with the Jacobian's input product as slope" smoothActivation hypothesis (fun c ->
+            let jac = Solve.linearise c.Network c.Parameters c.Y0
+            let gY0 = Kernels.zeros c.Y0.RowCount c.Y0.ColumnCount
+            Solve.vjpInputInto jac (Classifier.lossGradient c.Classifier jac.YN c.Labels).GradY gY0
+            expectTaylor 4 (fun i ->
+                let dY0 = gaussianMatrix (c.Seed + 10 * i + 7) 1.0 c.Y0.RowCount c.Y0.ColumnCount
+                (fun t -> Model.loss c.Model (c.Y0 + t * dY0) c.Labels), inner gY0 dY0))
+
         property "the Gauss–Newton product from the Jacobian equals the sensitivity and adjoint solves' product" anyActivation hypothesis (fun c ->
             let net, p, y0, cl = c.Network, c.Parameters, c.Y0, c.Classifier
             let v = Parameters.random (c.Seed + 3) 1.0 net
@@ -185,7 +204,11 @@ let suite (name: string) (maxTest: int) (cases: Gen<Activation> -> Gen<Hypothesi
                 yield "Solve.linearise", fun () -> (Solve.linearise net p y0).YN.ToColumnMajorArray()
                 yield "Solve.jvpInto and Solve.vjpInto on one Jacobian", fun () ->
                     let jv, g = jacobianProducts jac dTheta w net
-                    flatten g [ jv ] ])
+                    flatten g [ jv ]
+                yield "Solve.vjpInputInto on one Jacobian", fun () ->
+                    let gY0 = Kernels.zeros y0.RowCount y0.ColumnCount
+                    Solve.vjpInputInto jac w gY0
+                    gY0.ToColumnMajorArray() ])
 
         property "invertible schemes: reconstruct recovers (Y_0, Z_0 = 0) from the final state, as the plain inverse does" anyActivation hypothesis (fun c ->
             if reversible c.Network then

@@ -8,7 +8,9 @@
 /// transpose) or a drift — on the fused per-stage kernels on machines with 512-bit or 256-bit
 /// vectors: `Fused` for dense operators (and their antisymmetric and negative-semidefinite
 /// parametrisations), `FusedConv` for 3×3 convolutions (and their antisymmetric
-/// parametrisation); every other case on whole-column operator products (`Operator.fast…`).
+/// parametrisation), the linearised layer of the recorded Jacobian on a convolution included
+/// (its kicks from their kept activations); every other case on whole-column operator products
+/// (`Operator.fast…`).
 /// A parametrised operator runs the kernels of the plain one on its effective weights, and the
 /// gradient is pulled back to θ. Fusion across stages is this backend's business: it recognises
 /// the stage lists of ResNet, leapfrog and Verlet and runs their whole-layer kernels (`Fused`,
@@ -400,10 +402,10 @@ let private kickTransposed (b: Block) (stage: Stage) (alpha: float) (w: Weights)
         | Transposed -> Operator.fastDerivativeTransposeInto true alpha op s w.K t source g.K
         addBiasTranspose alpha s (outputWidth op side) t (biasOf stage g)
 
-/// The linearised stage and the stage, in place, a kick's activation u = σ(a) and σ'(a) given by
-/// `values` from the source S it reads: δT ← δT + α σ'(a) ⊙ (δS K̂ + S K̂'[δθ] + 1δβᵀ) and
-/// T ← T + α u for a kick; δT ← δT + α δS and T ← T + α S for a drift.
-let inline private linearisedStage (b: Block) (j: int) (stage: Stage) (w: Weights) (dw: Weights) ([<InlineIfLambda>] values: float[] -> struct (float[] * float[])) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+/// The linearised stage and the stage, in place: for a kick, `linearisedKick α S δS δT` adds
+/// α σ'(a) ⊙ (δS K̂ + S K̂'[δθ] + 1δβᵀ) to δT and returns the activation u = σ(a), and then
+/// T ← T + α u; for a drift δT ← δT + α δS and T ← T + α S.
+let inline private linearisedStage (b: Block) (j: int) (stage: Stage) ([<InlineIfLambda>] linearisedKick: float -> float[] -> float[] -> float[] -> float[]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
     let alpha = alphaOf b j stage
     let source, target = pick stage.Source y z, pick stage.Target y z
     let dSource, dTarget = pick stage.Source dy dz, pick stage.Target dy dz
@@ -411,10 +413,7 @@ let inline private linearisedStage (b: Block) (j: int) (stage: Stage) (w: Weight
     | Drift ->
         axpy alpha dSource dTarget
         axpy alpha source target
-    | Kick ->
-        let struct (u, d) = values source
-        kickLinearised b stage alpha w dw d source dSource dTarget
-        axpy alpha u target
+    | Kick -> axpy alpha (linearisedKick alpha source dSource dTarget) target
 
 /// The linearised stage and the stage, in place (`linearisedStage`), with the kick's activation
 /// evaluated at its pre-activation, or by the fused per-stage kernel (dense or convolution).
@@ -432,11 +431,12 @@ let private stageSensitivity (b: Block) (j: int) (stage: Stage) (k: float[]) (dk
         FusedConv.kickSensitivity net.Activation sc (stage.Source = Variable.Y) b.Ctx.S (alphaOf b j stage) (biasOf stage w) (biasOf stage dw)
             (pick stage.Source y z) (pick stage.Source dy dz) (pick stage.Target y z) (pick stage.Target dy dz)
     else
-        linearisedStage b j stage w dw (fun source ->
+        linearisedStage b j stage (fun alpha source dSource dTarget ->
             let struct (a, u, d, _) = buffers b.Ws.Value stage
             pre b (sideOf stage) w.K (biasOf stage w) source a
             activate b a u d
-            struct (u, d)) y z dy dz
+            kickLinearised b stage alpha w dw d source dSource dTarget
+            u) y z dy dz
 
 /// The transposed stage at the source S it read: S̄ ← S̄ + α K̂ᵀ(σ'(a) ⊙ T̄) with the gradients
 /// of K and β added to g (or to the fused kernels' accumulators; neither when `inputOnly g`) for
@@ -578,17 +578,33 @@ let reverseAdjointStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]
         stagesAdjoint b j w y z yBar zBar g
 
 // ---- the linearised layer: recorded once, applied by every Jacobian product -------------
+// On a convolution (`onConv`) every kick runs the fused per-stage kernels from its kept
+// activation (`FusedConv.kickKeeping`, `kickLinearised`, `kickTransposed`) on the effective
+// weights, the gradient pulled back to θ once a layer (`reduceInto`); elsewhere whole-column
+// operator products.
 
-/// Layer j, stage by stage on whole-column operator products, keeping for every kick i its
-/// activation u = σ(a) (copied into `activations[i]`, of the block's rows);
-/// (Y_j, Z_j) ← (Y_{j+1}, Z_{j+1}) in place.
+/// The weights the linearised layer multiplies by: the fused convolution kernels' effective
+/// weights on a convolution, else θ (the whole-column products take the parametrisation).
+let private linearisedMatrix (b: Block) (w: Weights) = if onConv b then matrixOf b w.K else w.K
+
+/// The calling thread's convolution scratch with the weights k packed, for a kick's kernel.
+let private preparedConv (b: Block) (k: float[]) =
+    let sc = convScratch b.Ctx.Net
+    FusedConv.prepare sc k
+    sc
+
+/// Layer j stage by stage, keeping for every kick i its activation u = σ(a) (written into
+/// `activations[i]`, of the block's rows); (Y_j, Z_j) ← (Y_{j+1}, Z_{j+1}) in place.
 let lineariseStep (b: Block) (j: int) (w: Weights) (y: float[]) (z: float[]) (activations: float[][]) =
+    let k = linearisedMatrix b w
     for i in 0 .. b.Stages.Length - 1 do
         let stage = b.Stages[i]
         let alpha = alphaOf b j stage
         let source, target = pick stage.Source y z, pick stage.Target y z
         match stage.Kind with
         | Drift -> axpy alpha source target
+        | Kick when onConv b ->
+            FusedConv.kickKeeping b.Ctx.Net.Activation (preparedConv b k) (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage w) source target activations[i]
         | Kick ->
             let struct (a, _, _, _) = buffers b.Ws.Value stage
             let u = activations[i]
@@ -604,18 +620,37 @@ let private keptDerivative (b: Block) (stage: Stage) (u: float[]) =
 
 /// The linearised layer j from the activations `lineariseStep` kept, in place: (δY, δZ) advance
 /// for the direction dw of layer j's parameters, and (Y, Z), which start as (Y_j, Z_j), advance
-/// to (Y_{j+1}, Z_{j+1}) by adding the kept increments: no activation is evaluated and no
-/// operator applied to the states.
+/// to (Y_{j+1}, Z_{j+1}) by adding the kept increments: no activation is evaluated, and a kick
+/// applies the operator to (S, δS) for δT alone (two convolutions on a convolution).
 let linearisedStep (b: Block) (j: int) (w: Weights) (dw: Weights) (activations: float[][]) (y: float[]) (z: float[]) (dy: float[]) (dz: float[]) =
+    let conv = onConv b
+    let sc = if conv then convScratch b.Ctx.Net else Unchecked.defaultof<_>
+    if conv then
+        FusedConv.prepare sc (matrixOf b w.K)
+        FusedConv.prepareDirection sc (matrixDirectionOf b w.K dw.K)
     for i in 0 .. b.Stages.Length - 1 do
         let stage, u = b.Stages[i], activations[i]
-        linearisedStage b j stage w dw (fun _ -> struct (u, keptDerivative b stage u)) y z dy dz
+        linearisedStage b j stage (fun alpha source dSource dTarget ->
+            if conv then FusedConv.kickLinearised b.Ctx.Net.Activation sc (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage dw) u source dSource dTarget
+            else kickLinearised b stage alpha w dw (keptDerivative b stage u) source dSource dTarget
+            u) y z dy dz
+
+/// The transposed kick from its kept activation u at the source S it read (null when
+/// `inputOnly g`): S̄ ← S̄ + α K̂ᵀ(σ'(u) ⊙ T̄), with the gradients of K and β added to g (on a
+/// convolution, to the fused kernels' accumulators) unless `inputOnly g`.
+let private keptTransposed (b: Block) (stage: Stage) (alpha: float) (k: float[]) (w: Weights) (g: Weights) (u: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    if onConv b then
+        let sc = preparedConv b k
+        let gBias = if stage.Bias = Some BiasName.C then sc.GC else sc.GB
+        FusedConv.kickTransposed b.Ctx.Net.Activation sc (not (inputOnly g)) (stage.Source = Variable.Y) b.Ctx.S alpha (biasOf stage w) gBias u source tBar sBar
+    else kickTransposed b stage alpha w g (keptDerivative b stage u) source tBar sBar
 
 /// The transpose of `linearisedStep`, in place: (Y, Z) go from (Y_{j+1}, Z_{j+1}) back to
 /// (Y_j, Z_j) by subtracting the kept increments stage by stage in reverse order (exact for every
 /// scheme, since the increments are kept, to round-off that does not grow), and (Ȳ, Z̄) from j+1
 /// back to j, each stage transposed at the source it read; the gradients of layer j are added to g.
 let linearisedAdjointStep (b: Block) (j: int) (w: Weights) (activations: float[][]) (y: float[]) (z: float[]) (yBar: float[]) (zBar: float[]) (g: Weights) =
+    let k = linearisedMatrix b w
     for i in b.Stages.Length - 1 .. -1 .. 0 do
         let stage = b.Stages[i]
         let alpha = alphaOf b j stage
@@ -628,4 +663,19 @@ let linearisedAdjointStep (b: Block) (j: int) (w: Weights) (activations: float[]
         | Kick ->
             let u = activations[i]
             axpy -alpha u target
-            kickTransposed b stage alpha w g (keptDerivative b stage u) source tBar sBar
+            keptTransposed b stage alpha k w g u source tBar sBar
+    if onConv b then reduceInto b w.K g g.c
+
+/// The input-only transpose of layer j's linearisation from the activations `lineariseStep`
+/// kept, in place: (Ȳ, Z̄) go from j+1 back to j, Ȳ_j = (∂Y_{j+1}/∂Y_j)ᵀ Ȳ_{j+1} (and Z̄ alike),
+/// each kick transposed from σ'(u) alone: no state is rebuilt and no parameter gradient formed
+/// (one convolution a kick on a convolution).
+let linearisedInputAdjointStep (b: Block) (j: int) (w: Weights) (activations: float[][]) (yBar: float[]) (zBar: float[]) =
+    let k = linearisedMatrix b w
+    for i in b.Stages.Length - 1 .. -1 .. 0 do
+        let stage = b.Stages[i]
+        let alpha = alphaOf b j stage
+        let sBar, tBar = pick stage.Source yBar zBar, pick stage.Target yBar zBar
+        match stage.Kind with
+        | Drift -> axpy alpha tBar sBar
+        | Kick -> keptTransposed b stage alpha k w noGradient activations[i] null tBar sBar

@@ -86,6 +86,14 @@ let inline private relu (w: ^W) (x: ^V) : ^V =
 /// The identity and its derivative 1 on the lanes of x.
 let inline identityWithDerivative (w: ^W) (x: ^V) : struct (^V * ^V) = struct (x, Simd.splat w 1.0)
 
+/// σ'(a) on the lanes of the activation u = σ(a) alone: 1 − u² for tanh, 1 where u > 0 for
+/// relu (σ'(0) = 0), 1 for the identity, as `Activation.derivativeOfValueInto`.
+let inline derivativeOfValue (w: ^W) (act: Activation) (u: ^V) : ^V =
+    match act with
+    | Tanh -> Simd.fma w -u u (Simd.splat w 1.0)
+    | Relu -> Simd.select w (Simd.greater w u (Simd.splat w 0.0)) (Simd.splat w 1.0) (Simd.splat w 0.0)
+    | Identity -> Simd.splat w 1.0
+
 /// dst ← the bias of each feature of a side of width `width`, one vector each (a bias of length
 /// |b| is tied over groups of width / |b| consecutive features).
 let inline private splatBias (w: ^W) (b: float[]) (width: int) (dst: float[]) =

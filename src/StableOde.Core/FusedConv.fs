@@ -141,22 +141,31 @@ let prepareDirection (sc: Scratch) (dTheta: float[]) = packWeights sc.C dTheta s
 let inline private packedAt (sc: Scratch) (chunk: int) (ch: int) (r: int) (q: int) =
     ((ch * (sc.H + 2) + r + 1) * (sc.W + 2) + q + 1) * chunk
 
-/// Copies the chunk of rows r0 … r0 + 2·lanes − 1 (its lower half only when not `full`; the
-/// upper half is then zero) of a block array with `rows` rows per column into a packed chunk.
-let inline private pack (w: ^W) (sc: Scratch) (rows: int) (r0: int) (full: bool) (src: float[]) (dst: float[]) =
-    let half = Simd.lanes w
-    let chunk = 2 * half
-    let zero: ^V = Simd.splat w 0.0
+/// Runs `entry f from at` for every feature f of a chunk of rows r0 … r0 + 2·lanes − 1 of a
+/// block array with `rows` rows per column: from is the chunk's offset in the block array, at
+/// its offset in a packed chunk.
+let inline private overChunk (w: ^W) (sc: Scratch) (rows: int) (r0: int) ([<InlineIfLambda>] entry: int -> int -> int -> unit) =
+    let chunk = 2 * Simd.lanes w
     let c, h, wd = sc.C, sc.H, sc.W
+    let mutable f = 0
     let mutable from = r0
     for ch in 0 .. c - 1 do
         for r in 0 .. h - 1 do
             let mutable at = packedAt sc chunk ch r 0
             for _ in 0 .. wd - 1 do
-                Simd.store w (Simd.load w src from: ^V) dst at
-                Simd.store w (if full then Simd.load w src (from + half) else zero) dst (at + half)
+                entry f from at
+                f <- f + 1
                 from <- from + rows
                 at <- at + chunk
+
+/// Copies the chunk of rows r0 … r0 + 2·lanes − 1 (its lower half only when not `full`; the
+/// upper half is then zero) of a block array with `rows` rows per column into a packed chunk.
+let inline private pack (w: ^W) (sc: Scratch) (rows: int) (r0: int) (full: bool) (src: float[]) (dst: float[]) =
+    let half = Simd.lanes w
+    let zero: ^V = Simd.splat w 0.0
+    overChunk w sc rows r0 (fun _ from at ->
+        Simd.store w (Simd.load w src from: ^V) dst at
+        Simd.store w (if full then Simd.load w src (from + half) else zero) dst (at + half))
 
 /// The sums of one output pixel (r, q) for the output channels of group g: 9 taps × every input
 /// channel of a packed chunk, 6 channels × two vectors of examples in twelve registers, written
@@ -312,15 +321,16 @@ let private activateRow4 (act: Activation) sc slopes bias entries g r =
 let inline private activateRow (w: ^W) (act: Activation) (sc: Scratch) (slopes: bool) (bias: float[]) (entries: int[]) (g: int) (r: int) =
     if Simd.lanes w = 8 then activateRow8 act sc slopes bias entries g r else activateRow4 act sc slopes bias entries g r
 
-/// The convolution of a packed chunk with packed weights k, one output pixel at a time: for each
-/// output, `epilogue f pk lo hi` receives its feature f, its offset pk in a packed chunk and the
-/// sums of the chunk's two halves.
-let inline private convolve (w: ^W) (sc: Scratch) (k: float[]) (src: float[]) ([<InlineIfLambda>] epilogue: int -> int -> ^V -> ^V -> unit) =
+/// The sums `pixel g r q` writes into `Sums` for every output pixel, one output pixel at a time:
+/// for each output, `epilogue f pk lo hi` receives its feature f, its offset pk in a packed
+/// chunk and the sums of the chunk's two halves.
+let inline private overSums (w: ^W) (sc: Scratch) ([<InlineIfLambda>] pixel: int -> int -> int -> unit) ([<InlineIfLambda>] epilogue: int -> int -> ^V -> ^V -> unit) =
     let half = Simd.lanes w
-    overPixels w sc false
-        (fun g r q -> convolvePixel w sc false sc.Sums k src g r q)
-        (fun _ _ -> ())
-        (fun f pk at -> epilogue f pk (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)))
+    overPixels w sc false pixel (fun _ _ -> ()) (fun f pk at -> epilogue f pk (Simd.load w sc.Sums at) (Simd.load w sc.Sums (at + half)))
+
+/// The convolution of a packed chunk with packed weights k (`overSums`).
+let inline private convolve (w: ^W) (sc: Scratch) (k: float[]) (src: float[]) ([<InlineIfLambda>] epilogue: int -> int -> ^V -> ^V -> unit) =
+    overSums w sc (fun g r q -> convolvePixel w sc false sc.Sums k src g r q) epilogue
 
 /// `convolve` followed by the bias and σ: `epilogue f pk tlo thi dlo dhi` receives σ(a) of the
 /// chunk's two halves, a = the sums + β (β the entry of `bias` of f, by `entries`), and, when
@@ -582,7 +592,7 @@ let verletAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (reversing: 
 let inline private sides (fromY: bool) (direct: float[]) (transposed: float[]) =
     if fromY then struct (direct, transposed) else struct (transposed, direct)
 
-let inline private kickWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) =
+let inline private kickWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) (kept: float[]) =
     let eb = entriesOf sc bias
     let av: ^V = Simd.splat w alpha
     let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
@@ -590,6 +600,7 @@ let inline private kickWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool
         pack w sc rows r0 full source sc.X
         convolveActivated w act sc false k sc.X bias eb (fun f _ ulo uhi _ _ ->
             let at = f * rows + r0
+            if not (isNull kept) then storePair w full ulo uhi kept at
             let struct (tlo, thi) = loadPair w full target at
             storePair w full (Simd.fma w av ulo tlo) (Simd.fma w av uhi thi) target at))
 
@@ -597,8 +608,15 @@ let inline private kickWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool
 /// packed: `fromY` says whether S is Y (K̂ = K) or Z (K̂ = Kᵀ). Source and target may be the
 /// same array.
 let kick (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) =
-    if useVector512 then kickWith V8 act sc fromY rows alpha bias source target
-    else kickWith V4 act sc fromY rows alpha bias source target
+    if useVector512 then kickWith V8 act sc fromY rows alpha bias source target null
+    else kickWith V4 act sc fromY rows alpha bias source target null
+
+/// `kick` keeping its activation: u = σ(S K̂ + 1βᵀ) is written into `kept` (of the target's
+/// shape, the block's rows) as T ← T + α u, for the linearised kicks (`kickLinearised`,
+/// `kickTransposed`) to read.
+let kickKeeping (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (source: float[]) (target: float[]) (kept: float[]) =
+    if useVector512 then kickWith V8 act sc fromY rows alpha bias source target kept
+    else kickWith V4 act sc fromY rows alpha bias source target kept
 
 let inline private kickSensitivityWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
     let eb = entriesOf sc bias
@@ -649,3 +667,66 @@ let inline private kickAdjointWith (w: ^W) (act: Activation) (sc: Scratch) (with
 let kickAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     if useVector512 then kickAdjointWith V8 act sc withTheta fromY rows alpha bias gBias source tBar sBar
     else kickAdjointWith V4 act sc withTheta fromY rows alpha bias gBias source tBar sBar
+
+// ---- a kick linearised and transposed from its kept activation u = σ(S K̂ + 1βᵀ) ---------
+
+let inline private kickLinearisedWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (dBias: float[]) (kept: float[]) (source: float[]) (dSource: float[]) (dTarget: float[]) =
+    let eb = entriesOf sc dBias
+    let av: ^V = Simd.splat w alpha
+    let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
+    let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
+    chunks w rows (fun r0 full ->
+        pack w sc rows r0 full source sc.X
+        pack w sc rows r0 full dSource sc.P
+        overSums w sc
+            (fun g r q ->
+                convolvePixel w sc false sc.Sums k sc.P g r q
+                convolvePixel w sc true sc.Sums dk sc.X g r q)
+            (fun f _ lo hi ->
+                let dbv: ^V = Simd.splat w dBias[eb[f]]
+                let at = f * rows + r0
+                let struct (ulo, uhi) = loadPair w full kept at
+                let slo, shi = Fused.derivativeOfValue w act ulo, Fused.derivativeOfValue w act uhi
+                let struct (dtlo, dthi) = loadPair w full dTarget at
+                storePair w full (Simd.fma w av (slo * (lo + dbv)) dtlo) (Simd.fma w av (shi * (hi + dbv)) dthi) dTarget at))
+
+/// The linearised kick from its kept activation u (`kickKeeping`), for the weights `prepare`
+/// and the direction `prepareDirection` packed: δT ← δT + α σ'(u) ⊙ (δS K̂ + S δK̂ + 1δβᵀ), two
+/// convolutions (σ' from u: `Fused.derivativeOfValue`). The state T is left to the caller
+/// (T ← T + α u). δS may be δT's array.
+let kickLinearised (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (dBias: float[]) (kept: float[]) (source: float[]) (dSource: float[]) (dTarget: float[]) =
+    if useVector512 then kickLinearisedWith V8 act sc fromY rows alpha dBias kept source dSource dTarget
+    else kickLinearisedWith V4 act sc fromY rows alpha dBias kept source dSource dTarget
+
+let inline private kickTransposedWith (w: ^W) (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (kept: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    let eb = entriesOf sc bias
+    let av: ^V = Simd.splat w alpha
+    let struct (_, kt) = sides fromY sc.KDirect sc.KTransposed
+    chunks w rows (fun r0 full ->
+        // w = α σ'(u) ⊙ T̄ packed (the upper half zero when not `full`, as T̄'s is then), and
+        // with θ the source packed too.
+        overChunk w sc rows r0 (fun f from pk ->
+            let struct (ulo, uhi) = loadPair w full kept from
+            let struct (blo, bhi) = loadPair w full tBar from
+            let wlo: ^V = av * Fused.derivativeOfValue w act ulo * blo
+            let whi: ^V = av * Fused.derivativeOfValue w act uhi * bhi
+            storePacked w pk wlo whi sc.P
+            if withTheta then
+                let struct (slo, shi) = loadPair w full source from
+                storePacked w pk slo shi sc.X
+                accumulate w gBias eb[f] wlo whi)
+        convolve w sc kt sc.P (fun f _ lo hi ->
+            let at = f * rows + r0
+            let struct (slo, shi) = loadPair w full sBar at
+            storePair w full (slo + lo) (shi + hi) sBar at)
+        if withTheta then
+            if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X)
+
+/// The transposed kick from its kept activation u (`kickKeeping`), for the weights `prepare`
+/// packed: with w = α σ'(u) ⊙ T̄, S̄ ← S̄ + w K̂ᵀ (one convolution), and, when `withTheta`, the
+/// gradient of K at the source S it read and colsum w (into `gBias`: `GB` for b, `GC` for c)
+/// accumulated in the scratch, as by `kickAdjoint`. Without `withTheta` the source is not read
+/// (it may be null). S̄ may be T̄'s array.
+let kickTransposed (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (kept: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
+    if useVector512 then kickTransposedWith V8 act sc withTheta fromY rows alpha bias gBias kept source tBar sBar
+    else kickTransposedWith V4 act sc withTheta fromY rows alpha bias gBias kept source tBar sBar

@@ -546,6 +546,29 @@ module Solve =
                 axpy 1.0 part.b total.b
                 axpy 1.0 part.c total.c
 
+    /// The input-only transposed product Ȳ_0 = (∂Y_N/∂Y_0)ᵀ Ȳ_N (Z̄_N = 0), written into the
+    /// caller's s×n matrix `yBar0` (every entry overwritten), by the transposed linearised layers
+    /// from their kept activations alone: no state is rebuilt and no parameter gradient formed.
+    /// Equal to `backwardInput`'s result on a tape of the same (θ, Y_0) to round-off.
+    let vjpInputInto (jac: Jacobian) (yBarN: Matrix<float>) (yBar0: Matrix<float>) =
+        checkOutputShape (nameof yBarN) jac yBarN
+        checkOutputShape (nameof yBar0) jac yBar0
+        let src = columnMajor yBarN
+        if not (allFinite src) then invalidArg (nameof yBarN) "Ȳ_N contains NaN or infinity"
+        let net, p, s = jac.Net, jac.Parameters, jac.S
+        let n = Operator.inWidth net.Operator
+        let out = storage yBar0
+        inGroups jac (fun i b ->
+            let struct (_, _, yBar, zBar) = jac.Work[i]
+            System.Array.Clear yBar
+            if not (isNull zBar) then System.Array.Clear zBar
+            for c in 0 .. n - 1 do
+                System.Array.Copy(src, c * s + b.Start, yBar, c * b.Ctx.S, b.Rows)
+            let kept = jac.Activations[i]
+            for j in net.Depth - 1 .. -1 .. 0 do
+                Engine.linearisedInputAdjointStep b j (layer p j) kept[j] yBar zBar
+            Engine.insert b s n yBar out)
+
     /// Adjoint (transpose product): (∂L/∂θ, ∂L/∂Y_0) for Ȳ_N = ∂L/∂Y_N, under `strategy`.
     let adjoint (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (yBarN: Matrix<float>) =
         backward (record strategy net p y0) yBarN
