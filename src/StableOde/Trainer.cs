@@ -191,7 +191,8 @@ public sealed class Trainer
     /// whole training set and the Gauss–Newton curvature on 1,000 of its examples (≤ 10 PCG
     /// iterations; the paper's 5,000 and 20 cost more time for the same accuracy, docs/images.md);
     /// the classifier ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations with the
-    /// Laplacian on its weight images, α_W = 0.01; 5 iterations a level (the paper's levels are 4, 8, 16).
+    /// Laplacian on its weight images, α_W = 0.01, fitted anew after every prolongation (the paper keeps it: docs/images.md);
+    /// 5 iterations a level (the paper's levels are 4, 8, 16).
     /// Leapfrog and Verlet recompute their states backwards for the adjoint, so memory does not grow with depth.
     /// </summary>
     /// <param name="propagator">The network's time-stepping scheme.</param>
