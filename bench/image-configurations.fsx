@@ -4,7 +4,7 @@
 // PCG iterations and the batch given, every iteration's accuracies and seconds printed as it ends.
 // Build first (dotnet build src/StableOde.Core -c Release), then
 //   dotnet fsi bench/image-configurations.fsx IMAGES LABELS TRAIN VALIDATION DEPTH ITERATIONS
-//     SUBSAMPLE PCG PCG-TOLERANCE NEWTON CLASSIFICATION-PCG [BATCH]
+//     SUBSAMPLE PCG PCG-TOLERANCE NEWTON CLASSIFICATION-PCG [BATCH [LATER-NEWTON [REFIT]]]
 // (Verlet, the library's image options for everything not given; STABLEODE_PROFILE=1 adds the
 // profile of every phase on standard error).
 #load "ImageBench.fsx"
@@ -13,7 +13,7 @@ open System
 open StableOde.Core
 open ImageBench
 
-let set = imageSet "dotnet fsi bench/image-configurations.fsx IMAGES LABELS TRAIN VALIDATION DEPTH ITERATIONS SUBSAMPLE PCG PCG-TOLERANCE NEWTON CLASSIFICATION-PCG [BATCH]"
+let set = imageSet "dotnet fsi bench/image-configurations.fsx IMAGES LABELS TRAIN VALIDATION DEPTH ITERATIONS SUBSAMPLE PCG PCG-TOLERANCE NEWTON CLASSIFICATION-PCG [BATCH [LATER-NEWTON [REFIT]]]"
 let trainCount, validationCount, depth, iterations = argOr 2 8000, argOr 3 2000, argOr 4 4, argOr 5 3
 let width = channels * set.Height * set.Width
 let split = Dataset.splitCounts 1 trainCount validationCount set.Data
@@ -24,7 +24,11 @@ let options =
     { o with
         Iterations = iterations
         BatchSize = argOr 11 o.BatchSize
-        Classification = { o.Classification with NewtonIterations = argOr 9 o.Classification.NewtonIterations; PcgIterations = argOr 10 o.Classification.PcgIterations }
+        Classification =
+            { o.Classification with
+                NewtonIterations = argOr 9 o.Classification.NewtonIterations
+                LaterNewtonIterations = (if args.Length > 12 then Some(int args[12]) else o.Classification.LaterNewtonIterations)
+                PcgIterations = argOr 10 o.Classification.PcgIterations }
         Propagation = { o.Propagation with HessianSubsample = argOr 6 o.Propagation.HessianSubsample; PcgIterations = argOr 7 o.Propagation.PcgIterations; PcgTolerance = tolerance } }
 printfn "train %d validation %d depth %d: subsample %d, PCG ≤ %d to %g, classification %d × ≤ %d, batch %d"
     trainCount validationCount depth options.Propagation.HessianSubsample options.Propagation.PcgIterations tolerance

@@ -343,7 +343,7 @@ let private objectiveTests =
                 let labels = labelsFor Softmax 8 s 3
                 let c = Objective.classifierOfVector Softmax n 3 (randomArray 9 (3 * n + 3))
                 let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
-                let problem = Objective.propagation Ranks.single None StoreAll reg 1e-3 net c (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
+                let problem = Objective.propagation Ranks.single None StoreAll reg 1e-3 net c None (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
                 let x = theta 10 net
                 let v, u = theta 11 net, theta 12 net
                 let lin = problem.Linearise x
@@ -577,7 +577,7 @@ let private trainingTests =
                 let p = o.Propagation
                 Expect.equal (p.Regulariser.Alpha, p.Regulariser.Shift, p.Damping) (alpha, alpha, alpha) $"α_θ = {alpha}"
                 Expect.equal o.Refit (Some { NewtonIterations = 10; PcgIterations = 10 }) "the classifier is fitted anew after prolongation"
-            Expect.equal (TrainingOptions.images Verlet 6 28 28).Refit None "images keep the classifier at prolongation"
+            Expect.equal (TrainingOptions.images Verlet 6 28 28).Refit (Some { NewtonIterations = 5; PcgIterations = 10 }) "images fit the classifier anew at prolongation, with the classification step's iterations"
         testCase "the gain ratio of an exact quadratic model is 1" <| fun () ->
             let a = [| 3.0; 0.5 |]
             let f (x: float[]) = 0.5 * (a[0] * x[0] * x[0] + a[1] * x[1] * x[1]) + x[0] - 2.0 * x[1]
@@ -685,6 +685,48 @@ let private imageTests =
             expectRelative 1e-12 "loss" value whole.Loss
             let difference = Parameters.addScaled gradient -1.0 whole.GradTheta
             Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole.GradTheta whole.GradTheta)) "gradient"
+        testCase "a line-search trial's forward pass gives the gradient at its θ to the last bit, without a forward pass" <| fun () ->
+            let dense = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
+            let conv = Network.create Verlet Tanh (Conv3x3(2, 4, 5)) 3 1.5 false
+            for net, s in [ dense, Objective.blockRows 2 + 37; conv, 61 ] do
+                let n = Network.width net
+                let y0 = batch 31 s n
+                let labels = labelsFor Softmax 32 s 3
+                let c = Objective.classifierOfVector Softmax n 3 (randomArray 33 (3 * n + 3))
+                let p = Parameters.random 34 0.5 net
+                let x = Objective.parametersToVector p
+                let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
+                let parts = { Slots = 3; Rows = [| struct (0, 20); struct (20, 0); struct (20, s - 20) |] }
+                let value, forward = Objective.propagationTrial Ranks.single parts Reversal reg net c y0 labels x
+                let plainValue, plain = Objective.propagationTrial Ranks.single parts StoreAll reg net c y0 labels x
+                Expect.equal value plainValue "the trial's objective does not depend on the blocks"
+                Expect.equal (forward.Value.YN.ToColumnMajorArray()) (plain.Value.YN.ToColumnMajorArray()) "Y_N equals the forward pass's"
+                Expect.isNone plain.Value.ZN "no Z_N kept for a strategy that records its states"
+                let loss, gradient = Objective.dataGradient Ranks.single parts Reversal net p c y0 labels
+                let loss', gradient' = Objective.dataGradientFrom forward Ranks.single parts Reversal net p c y0 labels
+                Expect.equal loss' loss "loss"
+                Expect.equal (Objective.parametersToVector gradient') (Objective.parametersToVector gradient) "gradient, bit for bit"
+                let elsewhere = Parameters.random 35 0.5 net
+                Expect.throwsT<ArgumentException> (fun () -> Objective.dataGradientFrom forward Ranks.single parts Reversal net elsewhere c y0 labels |> ignore) "another θ"
+                Expect.throwsT<ArgumentException> (fun () -> Objective.dataGradientFrom forward Ranks.single (Ranks.whole s) Reversal net p c y0 labels |> ignore) "another layout"
+                let problem = Objective.propagation Ranks.single None Reversal reg 1e-3 net c forward parts y0 labels parts y0 labels
+                let lin = problem.Linearise x
+                Expect.equal lin.Value (loss + Objective.parameterPenalty reg net p) "the subproblem's value from the kept forward pass"
+                Expect.equal lin.Gradient (problem.Linearise x).Gradient "the kept forward pass serves once, then the gradient is recomputed alike"
+        testCase "the reversal tape of a known final state gives the recorded tape's adjoint to the last bit" <| fun () ->
+            let net = Network.create Verlet Tanh (Conv3x3(2, 4, 5)) 3 1.5 false
+            let s, n = 13, Network.width net
+            let y0 = batch 36 s n
+            let p = Parameters.random 37 0.5 net
+            let yBar = batch 38 s n
+            let recorded = Solve.backward (Solve.record Reversal net p y0) yBar
+            let final = (Solve.trajectory net p y0) |> Array.last
+            let known = Solve.backward (Solve.reversalTape net p final) yBar
+            Expect.equal (Objective.parametersToVector (fst known)) (Objective.parametersToVector (fst recorded)) "∂L/∂θ"
+            Expect.equal ((snd known).ToColumnMajorArray()) ((snd recorded).ToColumnMajorArray()) "∂L/∂Y_0"
+            Expect.throwsT<ArgumentException> (fun () -> Solve.reversalTape net p { final with Z = None } |> ignore) "Z_N missing"
+            let resnet = Network.create ResNet Tanh (Conv3x3(2, 4, 5)) 3 1.5 false
+            Expect.throwsT<ArgumentException> (fun () -> Solve.reversalTape resnet (Parameters.random 39 0.5 resnet) { Y = final.Y; Z = None } |> ignore) "forward Euler has no inverse"
         testCase "the Gauss–Newton product over blocks of examples equals J_θᵀ(∇²_Y S)J_θ v over the whole batch" <| fun () ->
             let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
             let s = Objective.blockRows 2 + 37

@@ -16,6 +16,22 @@ type Subproblem =
       /// f, ∇f, the curvature and the preconditioner at x.
       Linearise: float[] -> Linearisation }
 
+/// The forward pass of a trial point θ of the propagation subproblem on its batch
+/// (`Objective.propagationTrial`), which the caller keeps when the step is accepted: Y_N(θ) for
+/// the classification step and the accuracies, and, under the reversal strategy, Z_N(θ), from which
+/// with Y_N the gradient at θ starts its adjoint without repeating the forward pass
+/// (`Objective.propagation`, `Solve.reversalTape`).
+type TrialForward =
+    { /// θ, as the vector of the trial.
+      Theta: float[]
+      /// The layout of this rank's rows of the batch.
+      Layout: Layout
+      /// Y_N(θ) of this rank's rows of the batch.
+      YN: Matrix<float>
+      /// Z_N(θ) of the same rows under the reversal strategy for a scheme that names Z; None
+      /// otherwise (the other strategies record states that grow with the depth).
+      ZN: Matrix<float> option }
+
 /// A regulariser with its weight α and the shift ε of its preconditioner (α∇²R + εI)⁻¹.
 type Weighted<'r> =
     { /// Which regulariser.
@@ -175,24 +191,44 @@ module Objective =
     /// `blockRows n` examples recorded, differentiated and released in turn (a part of one block
     /// is not copied), its tape's states reused by the next block and the next call
     /// (`Solve.withTape`).
-    let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+    /// `final` given, the final state (Y_N, Z_N) of the part's forward pass at θ, the tapes of its
+    /// blocks start from it (`Solve.reversalTape`) instead of a forward pass.
+    let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (final: State option) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
         let block (struct (r0, len, weight)) =
-            Solve.withTape strategy net p (rowsOf y0 r0 len) (fun tape ->
+            let differentiate (tape: Tape) =
                 let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
-                weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY)))
+                weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
+            match final with
+            | Some f -> differentiate (Solve.reversalTape net p { Y = rowsOf f.Y r0 len; Z = f.Z |> Option.map (fun z -> rowsOf z r0 len) })
+            | None -> Solve.withTape strategy net p (rowsOf y0 r0 len) differentiate
         chunks (blockRows y0.ColumnCount) y0.RowCount
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
 
     /// The data term (1/s) Σ S(h(y_iᵀ(θ) W + μᵀ), c_i) on a batch of all ranks and its gradient in
     /// θ; this rank's rows of Y_0 and C are laid out by `layout`, and every part is propagated and
-    /// differentiated on its own (`Ranks.mean`).
-    let dataGradient (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+    /// differentiated on its own (`Ranks.mean`). With `known`, the forward pass of a trial at θ on
+    /// the same rows that kept Z_N (`propagationTrial` under the reversal strategy), the adjoints
+    /// start from its final states: the same gradient to the last bit, without a forward pass.
+    let dataGradientFrom (known: TrialForward option) (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+        let final =
+            match known with
+            | Some({ ZN = Some _ } as f) ->
+                if strategy <> Reversal then invalidArg (nameof known) "a trial's final states serve the reversal strategy only"
+                if f.Layout.Rows <> layout.Rows || f.YN.RowCount <> y0.RowCount then invalidArg (nameof known) "the trial's forward pass is not of this batch's rows"
+                if f.Theta <> parametersToVector p then invalidArg (nameof known) "the trial's forward pass is not at these parameters"
+                Some { Y = f.YN; Z = f.ZN }
+            | _ -> None
         let both =
             Ranks.mean ranks layout (1 + Parameters.count net) (fun _ r0 rows ->
-                let loss, g = partGradient strategy net p c (rowsOf y0 r0 rows) (rowsOf labels r0 rows)
+                let partFinal = final |> Option.map (fun f -> { Y = rowsOf f.Y r0 rows; Z = f.Z |> Option.map (fun z -> rowsOf z r0 rows) })
+                let loss, g = partGradient strategy net p c partFinal (rowsOf y0 r0 rows) (rowsOf labels r0 rows)
                 Array.append [| loss |] (parametersToVector g))
         both[0], parametersOfVector net both[1..]
+
+    /// `dataGradientFrom` without a known forward pass.
+    let dataGradient (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
+        dataGradientFrom None ranks layout strategy net p c y0 labels
 
     /// The Gauss–Newton curvature of the data term at θ on a batch, v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ, by the products of the Jacobian J_θ = ∂Y_N/∂θ: every block
@@ -269,16 +305,40 @@ module Objective =
         fun v -> parametersOfVector net (Ranks.mean ranks layout (Parameters.count net) (fun k _ _ -> parametersToVector (parts[k].Value v)))
 
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
-    /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the Y_N(θ) it computed, which the caller may reuse
-    /// (for the accuracy at an accepted step); NaN and no Y_N when x is not finite. The loss is the
-    /// mean over a batch of all ranks, this rank's rows laid out by `layout`.
-    let propagationTrial (ranks: Ranks) (layout: Layout) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * Matrix<float> option =
+    /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the forward pass it made (`TrialForward`), which the
+    /// caller may reuse (for the accuracies and the next classification step at an accepted step,
+    /// and for the gradient there); NaN and no forward pass when x is not finite. The loss is the
+    /// mean over a batch of all ranks, this rank's rows laid out by `layout`. Under the reversal
+    /// strategy (for a scheme that names Z) every part propagates its blocks of `blockRows`
+    /// examples, the gradient's, and Z_N is kept too (the memory of a second Y_N); under the others
+    /// the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
+    let propagationTrial (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
         if not (allFinite x) then nan, None
         else
             let p = parametersOfVector net x
-            let yN = Solve.forward net p y0
-            let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
-            loss[0] + parameterPenalty reg net p, Some yN
+            match strategy with
+            | Reversal when Engine.hasZ net ->
+                let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
+                let yN, zN = zeros s n, zeros s m
+                // Rows r … r+len−1 of a column-major s×width array from a len×width one.
+                let place (width: int) (src: float[]) (r: int) (len: int) (dst: Matrix<float>) =
+                    let out = storage dst
+                    for col in 0 .. width - 1 do
+                        System.Array.Copy(src, col * len, out, col * s + r, len)
+                let loss =
+                    Ranks.mean ranks layout 1 (fun _ r0 rows ->
+                        for struct (b0, len, _) in chunks (blockRows n) rows do
+                            let tape = Solve.record Reversal net p (rowsOf y0 (r0 + b0) len)
+                            let zb = Array.zeroCreate (len * m)
+                            tape.Blocks |> Array.iteri (fun i b -> let struct (_, z) = tape.Final[i] in Engine.insert b len m z zb)
+                            place n (storage tape.YN) (r0 + b0) len yN
+                            place m zb (r0 + b0) len zN
+                        [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
+                loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = Some zN }
+            | _ ->
+                let yN = Solve.forward net p y0
+                let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
+                loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = None }
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample
@@ -288,14 +348,23 @@ module Objective =
     /// classifier does that — which would otherwise let PCG take unbounded steps. The batch and the
     /// subsample are of all ranks, this rank's rows laid out by `layout` and `layoutHessian`.
     /// With a `profile` sink, the gradient, the curvature's set-up and every product report their
-    /// time and memory to it (`Profile.timed`).
+    /// time and memory to it (`Profile.timed`). `known`, the forward pass of an earlier trial on
+    /// the same batch (`propagationTrial`), serves the gradient at its θ once (`dataGradientFrom`)
+    /// and is then let go.
     let propagation (ranks: Ranks) (profile: (string -> unit) option) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
-                    (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
+                    (known: TrialForward option) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
-        let evaluate (x: float[]) = fst (propagationTrial ranks layout reg net c y0 labels x)
+        let evaluate (x: float[]) = fst (propagationTrial ranks layout strategy reg net c y0 labels x)
+        let pending = ref known
         let linearise (x: float[]) =
             let p = unpack x
-            let loss, gTheta = Profile.timed profile "gradient" (fun () -> dataGradient ranks layout strategy net p c y0 labels)
+            let start =
+                match pending.Value with
+                | Some f when f.Theta = x ->
+                    pending.Value <- None
+                    Some f
+                | _ -> None
+            let loss, gTheta = Profile.timed profile "gradient" (fun () -> dataGradientFrom start ranks layout strategy net p c y0 labels)
             let data = Profile.timed profile "curvature set-up" (fun () -> gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian)
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)

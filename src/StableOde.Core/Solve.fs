@@ -619,3 +619,23 @@ module Solve =
             Engine.insert b s n y yOut
             Engine.insert b s m z zOut)
         { Y = ofStorage s n yOut; Z = Some(ofStorage s m zOut) }
+
+    /// The tape of the reversal strategy for a forward pass whose final state (Y_N and, when a
+    /// stage names Z, Z_N) is already known, such as a line-search trial's: what `record Reversal`
+    /// of its Y_0 at θ = p returns, without running the forward pass, so that `backward` on it
+    /// starts the adjoint at once. The final state must be that forward pass's at p (the rows of
+    /// `forward`'s result, which do not depend on the blocks), or the adjoint differentiates another one.
+    let reversalTape (net: Network) (p: Parameters) (final: State) : Tape =
+        checkInput net final.Y
+        Parameters.validate net p
+        Scheme.requireInvertible "net" (Network.scheme net)
+        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
+        let zAll =
+            match final.Z with
+            | Some z when Engine.hasZ net && z.RowCount = s && z.ColumnCount = m && allFinite (columnMajor z) -> columnMajor z
+            | None when not (Engine.hasZ net) -> null
+            | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}, finite, exactly when the scheme names Z"
+        let blocks = Engine.blocks net s
+        let yAll = columnMajor final.Y
+        let finals = blocks |> Array.map (fun b -> struct (Engine.extract b s n yAll, (if isNull zAll then null else Engine.extract b s m zAll)))
+        { Strategy = Reversal; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = Array.map (fun _ -> Array.empty) blocks; Final = finals; Released = false }

@@ -13,6 +13,10 @@ open MathNet.Numerics.LinearAlgebra
 type ClassificationOptions =
     { /// Newton–PCG iterations per block coordinate descent iteration (paper §6.1–6.3: 2).
       NewtonIterations: int
+      /// Newton–PCG iterations of every iteration after the first of a level, which starts from
+      /// the classifier the previous iteration fitted to features one Gauss–Newton step away;
+      /// None: NewtonIterations in every iteration.
+      LaterNewtonIterations: int option
       /// PCG iterations per Newton iteration (paper: 2).
       PcgIterations: int
       /// Relative residual at which PCG stops early.
@@ -50,8 +54,11 @@ type PropagationOptions =
 
 /// Everything block coordinate descent and multilevel training need.
 type TrainingOptions =
-    { /// Block coordinate descent iterations at every level.
+    { /// Block coordinate descent iterations at every level after those of `LevelIterations`.
       Iterations: int
+      /// The iterations of the first levels of multilevel training, in order (the first level's
+      /// first); every later level takes `Iterations`. Empty: `Iterations` at every level.
+      LevelIterations: int list
       /// Training examples drawn (without replacement) for the batch T of every iteration; the
       /// whole training set when at least its size.
       BatchSize: int
@@ -140,6 +147,8 @@ type TrainingResult =
 type TrainingProgress =
     { /// The depth of the level being trained.
       Depth: int
+      /// The iterations the level runs unless it stops early.
+      Iterations: int
       /// The iteration just finished.
       Latest: TrainingIteration
       /// The best validation accuracy of the level so far.
@@ -216,12 +225,14 @@ module TrainingOptions =
     /// every deeper level with seed 2).
     let defaults =
         { Iterations = 40
+          LevelIterations = []
           BatchSize = 2000
           Seed = 1
           InitialScale = 0.1
           Hypothesis = None
           Classification =
             { NewtonIterations = 2
+              LaterNewtonIterations = None
               PcgIterations = 2
               PcgTolerance = 1e-4
               Regulariser = { Regulariser = Tikhonov; Alpha = 0.0; Shift = 1.0 } }
@@ -246,9 +257,28 @@ module TrainingOptions =
                     Regulariser = { o.Propagation.Regulariser with Alpha = alpha; Shift = alpha }
                     Damping = alpha } }
 
-    /// The same options with another schedule: `iterations` a level, depths up to `maxDepth`.
+    /// The same options with another schedule: `iterations` at every level, depths up to `maxDepth`.
     let withSchedule (iterations: int) (maxDepth: int) (o: TrainingOptions) =
-        { o with Iterations = iterations; MaxDepth = maxDepth }
+        { o with Iterations = iterations; LevelIterations = []; MaxDepth = maxDepth }
+
+    /// The same options with `first` Newton–PCG iterations in the classification step of a level's
+    /// first iteration and `later` in every later one.
+    let withClassificationNewton (first: int) (later: int) (o: TrainingOptions) =
+        { o with Classification = { o.Classification with NewtonIterations = first; LaterNewtonIterations = Some later } }
+
+    /// The same options with depths up to `maxDepth`.
+    let withMaxDepth (maxDepth: int) (o: TrainingOptions) = { o with MaxDepth = maxDepth }
+
+    /// The same options with the iterations of the levels in order, the last for every deeper
+    /// level too (one number: that many at every level).
+    let withLevelIterations (iterations: int list) (o: TrainingOptions) =
+        match List.rev iterations with
+        | [] -> invalidArg (nameof iterations) "give the iterations of at least one level"
+        | last :: earlier -> { o with Iterations = last; LevelIterations = List.rev earlier }
+
+    /// The iterations of multilevel training's level `index` (0 for the first).
+    let iterationsAt (index: int) (o: TrainingOptions) =
+        List.tryItem index o.LevelIterations |> Option.defaultValue o.Iterations
 
     /// The same options with batches of `batchSize` training examples.
     let withBatchSize (batchSize: int) (o: TrainingOptions) = { o with BatchSize = batchSize }
@@ -300,11 +330,15 @@ module TrainingOptions =
     /// layers the first three iterations gained most (96.35, 97.40, 97.95 %, then 97.65 and
     /// 98.45 %), and 5 leave time for the finer levels. Leapfrog and Verlet recompute their states
     /// backwards for the adjoint (Reversal): a recorded state of 5,000 images of 6 channels takes
-    /// 188 MB, and storing all of them per depth would dominate the memory of training. The
-    /// classifier is kept at prolongation, as in the paper (whose ResNet started its 16-layer
-    /// level at 98.41 %); the first classification step of the finer level fits it to the new
-    /// features. (At 4 → 8 layers the prolongated Verlet network is far from the coarse one on
-    /// MNIST, with either classifier: docs/images.md, "Prolongation loses the network".)
+    /// 188 MB, and storing all of them per depth would dominate the memory of training. After
+    /// every prolongation the classifier is fitted anew (5 Newton–PCG iterations of ≤ 10 PCG
+    /// iterations from zero; the paper keeps it): at 4 → 8 layers the prolongated Verlet network
+    /// computes other features on MNIST (the kept classifier scores 24 % on them, one fitted anew
+    /// 93 %), and the finer level's first three iterations reached 94.80, 95.60 and 96.90 % from
+    /// the classifier fitted anew against 90.70, 94.95 and 96.20 % from the kept one
+    /// (docs/images.md, sixth session). A warm classification step of 2 Newton iterations after a
+    /// level's first lost 0.3–0.55 % an iteration for 8–10 s, and more iterations at 4 layers
+    /// gained nothing (98.45 % at the fifth, then 98.10 and 98.30 %).
     let images (propagator: Propagator) (channels: int) (height: int) (width: int) =
         let o = withSmoothness 5e-3 defaults
         { o with
@@ -318,7 +352,7 @@ module TrainingOptions =
             Propagation = { o.Propagation with HessianSubsample = 1000; PcgIterations = 10 }
             Strategy = if Scheme.isInvertible (Scheme.ofPropagator propagator) then Reversal else StoreAll
             MaxDepth = 16
-            Refit = None }
+            Refit = Some { NewtonIterations = 5; PcgIterations = 10 } }
 
 /// Block coordinate descent, prolongation and multilevel training.
 module Training =
@@ -367,11 +401,12 @@ module Training =
         | None -> if classes = 2 then Logistic else Softmax
 
     let private checkOptions (o: TrainingOptions) =
-        if o.Iterations < 0 then invalidArg "options" "Iterations must be ≥ 0"
+        if o.Iterations < 0 || List.exists (fun k -> k < 0) o.LevelIterations then invalidArg "options" "Iterations must be ≥ 0"
         if o.BatchSize < 1 then invalidArg "options" "BatchSize must be ≥ 1"
         if o.Propagation.HessianSubsample < 1 then invalidArg "options" "HessianSubsample must be ≥ 1"
         let refitNegative = match o.Refit with Some r -> r.NewtonIterations < 0 || r.PcgIterations < 0 | None -> false
-        if o.Classification.NewtonIterations < 0 || o.Classification.PcgIterations < 0 || o.Propagation.PcgIterations < 0 || refitNegative then
+        let laterNegative = o.Classification.LaterNewtonIterations |> Option.exists (fun k -> k < 0)
+        if o.Classification.NewtonIterations < 0 || laterNegative || o.Classification.PcgIterations < 0 || o.Propagation.PcgIterations < 0 || refitNegative then
             invalidArg "options" "iteration limits must be ≥ 0"
         if not (o.Propagation.Regulariser.Shift > 0.0 && o.Classification.Regulariser.Shift > 0.0) then
             invalidArg "options" "preconditioner shifts must be > 0"
@@ -393,11 +428,13 @@ module Training =
     /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
     /// layer, which grows with the depth) or else its tape (one state for Reversal, N + 1 for
     /// StoreAll, N/interval + 1 + interval for Checkpoints), which the line search keeps for the
-    /// gain ratio; and the larger of what the line search and the gradient add to them — Y_N of
-    /// the batch with the copy and result of one chunk of `Solve.ChunkRows` examples of the forward
-    /// pass, or the tapes and four more states of the parts of the gradient that run at once (one
-    /// a core, of at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles
-    /// and, for a propagator with a second variable, Z's (the larger of n and m).
+    /// gain ratio; under the reversal strategy Z_N of the batch, which a trial of the line search
+    /// keeps with Y_N for the next gradient (`TrialForward`); and the larger of what
+    /// the line search and the gradient add to them — Y_N of the batch (with the copy and result of
+    /// one chunk of `Solve.ChunkRows` examples of the forward pass under the other strategies), or
+    /// the tapes and four more states of the parts of the gradient that run at once (one a core, of
+    /// at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles and, for a
+    /// propagator with a second variable, Z's (the larger of n and m).
     let memoryNeeded (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
         if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
         let n = int64 (Network.width net)
@@ -413,11 +450,15 @@ module Training =
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
         let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
-        let lineSearch = 8L * n * batch + (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
+        let trialStates, chunk =
+            match options.Strategy with
+            | Reversal -> 8L * z * batch, 0L
+            | StoreAll | Checkpoints _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
+        let lineSearch = 8L * n * batch + chunk
         let parts = int64 (Ranks.partCount trainingCount)
         let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
         let gradient = min parts (int64 Environment.ProcessorCount) * state * partRows * (kept + 4L)
-        features + curvature + max lineSearch gradient
+        features + curvature + trialStates + max lineSearch gradient
 
     /// How far the collector lets the heap grow past what survived its last full collection before
     /// it collects again: with `System.GC.ConserveMemory` c = 1 … 9 (the command line sets 5)
@@ -533,34 +574,43 @@ module Training =
         // A cancellation on one rank reaches the others only through the agreed check between
         // iterations (`Ranks.any`): inside a step it would leave them waiting in a reduction.
         let cancel = if ranks.Size = 1 then control.Cancellation else CancellationToken.None
-        let classification (layout: Layout) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
-            fitClassifier options cancel ranks layout options.Classification.NewtonIterations options.Classification.PcgIterations yN labels c
+        let classification (k: int) (layout: Layout) (yN: Matrix<float>) (labels: Matrix<float>) (c: Classifier) =
+            let newtonIterations =
+                if k = 1 then options.Classification.NewtonIterations
+                else Option.defaultValue options.Classification.NewtonIterations options.Classification.LaterNewtonIterations
+            fitClassifier options cancel ranks layout newtonIterations options.Classification.PcgIterations yN labels c
         let newton =
             { MaxIterations = 1
               GradientTolerance = 1e-12
               Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
               LineSearch = options.LineSearch }
-        // One Gauss–Newton–PCG step on θ with damping λ. Returns the optimiser's result, the new θ,
-        // the damping for the next step (adapted by the step's gain ratio) and Y_N of the batch at
-        // the new θ when the step was accepted with finite features — reused for the training
-        // accuracy and, when every batch is the whole training set, by the next classification step.
-        let propagation (damping: float) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c layout y0 labels layoutH y0H labelsH
-            let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Propagation.Regulariser net c y0 labels x)
+        // One Gauss–Newton–PCG step on θ with damping λ, its gradient from the forward pass
+        // `known` when that was made at θ on the same batch. Returns the optimiser's result, the
+        // new θ, the damping for the next step (adapted by the step's gain ratio) and the forward
+        // pass of the batch at the new θ when the step was accepted with finite features — reused
+        // for the training accuracy and, when every batch is the whole training set, by the next
+        // classification step and the next gradient.
+        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            let problem = Objective.propagation ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
+            let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
             let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
             let theta = Objective.parametersOfVector net r.Result.Solution
             let nextDamping =
                 match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
                 | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
                 | _ -> damping
-            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun yN -> y0, theta, yN)
+            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
             r.Result, theta, nextDamping, features
         // Y_N of a data set at θ: the propagation step's when it was on the same features at the
         // same θ (the forward pass is deterministic), else a forward pass.
-        let forwardAt (computed: (Matrix<float> * Parameters * Matrix<float>) option) (theta: Parameters) (d: Dataset) =
+        let reusable (computed: (Matrix<float> * Parameters * TrialForward) option) (theta: Parameters) (d: Dataset) =
             match computed with
-            | Some(y0, at, yN) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> yN
-            | _ -> Solve.forward net theta d.Features
+            | Some(y0, at, forward) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> Some forward
+            | _ -> None
+        let forwardAt computed (theta: Parameters) (d: Dataset) =
+            match reusable computed theta d with
+            | Some forward -> forward.YN
+            | None -> Solve.forward net theta d.Features
         let initialValidation = accuracyOn ranks start split.Validation
         let mutable current = start
         let mutable best = start
@@ -585,15 +635,16 @@ module Training =
                 let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
                 let yN = Profile.timed control.Profile "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
-                // The previous step's Y_N is not needed again: released before the propagation step.
+                let known = reusable computed current.Parameters dataT
+                // The previous step's forward pass is needed only by the next gradient, which lets it go.
                 computed <- None
-                let cr, classifier = Profile.timed control.Profile "classification" (fun () -> classification layoutT yN labelsT current.Classifier)
+                let cr, classifier = Profile.timed control.Profile "classification" (fun () -> classification k layoutT yN labelsT current.Classifier)
                 match cr.Status with
                 | Diverged | LineSearchFailed | Cancelled -> status <- cr.Status
                 | _ ->
                     let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
                     let usedDamping = damping
-                    let pr, theta, nextDamping, features = propagation damping current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
+                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
                     damping <- nextDamping
                     computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
@@ -628,7 +679,7 @@ module Training =
                             bestIteration <- k
                             bestTraining <- trainingAccuracy
                         match control.Progress with
-                        | Some report -> report { Depth = net.Depth; Latest = record; BestValidationAccuracy = bestAccuracy; Best = best }
+                        | Some report -> report { Depth = net.Depth; Iterations = options.Iterations; Latest = record; BestValidationAccuracy = bestAccuracy; Best = best }
                         | None -> ()
         { Depth = net.Depth
           Status = status
@@ -665,9 +716,9 @@ module Training =
 
     /// Multilevel training (§5.3) from `start`: train at a depth, prolongate θ to twice the depth
     /// (the classifier kept, or fitted anew with `Refit`), train again, … while the depth is at
-    /// most MaxDepth. Each level continues from the previous level's last iterate. Stops early when
-    /// a level diverges or is cancelled; a level whose line search failed is reported and the next
-    /// level continues. `onLevel` receives the levels so far after every level (for checkpoints).
+    /// most MaxDepth, level i (from 0) for `TrainingOptions.iterationsAt i` iterations. Each level
+    /// continues from the previous level's last iterate. Stops early when a level diverges or is
+    /// cancelled; a level whose line search failed is reported and the next level continues. `onLevel` receives the levels so far after every level (for checkpoints).
     /// Every level draws its random choices from the seed and its depth alone, so a run continued
     /// `After` the levels of an interrupted one ends where the uninterrupted run ends; its Seconds
     /// add the earlier levels' seconds to its own.
@@ -691,7 +742,7 @@ module Training =
             match model with
             | None -> acc
             | Some m ->
-                let level = train options control m split
+                let level = train { options with Iterations = TrainingOptions.iterationsAt acc.Length options } control m split
                 let acc = level :: acc
                 onLevel (List.rev acc)
                 levels (nextStart options control.Ranks split level) acc

@@ -1,3 +1,4 @@
+using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 
 namespace StableOde;
@@ -80,10 +81,67 @@ public sealed class Trainer
         return new Trainer(Options, Ranks, sink);
     }
 
+    /// <summary>
+    /// This trainer with the block coordinate descent iterations of the levels of multilevel training in order, the last
+    /// also for every deeper level: (7, 3) trains 7 iterations at the first depth and 3 at every deeper one.
+    /// </summary>
+    /// <param name="iterations">At least one count, each at least 1.</param>
+    /// <returns>The trainer with the schedule.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="iterations"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No count is given, or one is below 1.</exception>
+    public Trainer WithLevelIterations(params int[] iterations)
+    {
+        ArgumentNullException.ThrowIfNull(iterations);
+        if (iterations.Length == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(iterations), "give the iterations of at least one level.");
+        }
+
+        foreach (var k in iterations)
+        {
+            Guard.Positive(k, nameof(iterations));
+        }
+
+        return new Trainer(Core.TrainingOptionsModule.withLevelIterations(ListModule.OfSeq(iterations), Options), Ranks, ProfileSink);
+    }
+
+    /// <summary>
+    /// This trainer with <paramref name="first"/> Newton–PCG iterations in the classification step of a level's first
+    /// iteration and <paramref name="later"/> in every later one, where the classifier starts from the previous
+    /// iteration's fit to features one Gauss–Newton step away.
+    /// </summary>
+    /// <param name="first">Newton–PCG iterations in a level's first iteration; at least 1.</param>
+    /// <param name="later">Newton–PCG iterations in the later iterations; at least 1.</param>
+    /// <returns>The trainer with the classification step's iterations.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1.</exception>
+    public Trainer WithClassificationNewton(int first, int later)
+    {
+        Guard.Positive(first, nameof(first));
+        Guard.Positive(later, nameof(later));
+        return new Trainer(Core.TrainingOptionsModule.withClassificationNewton(first, later, Options), Ranks, ProfileSink);
+    }
+
+    /// <summary>
+    /// This trainer fitting the classifier anew to every prolongated network (true) or keeping the coarse level's (false);
+    /// see <see cref="RefitsClassifier"/>.
+    /// </summary>
+    /// <param name="refit">Whether to fit the classifier anew after every prolongation.</param>
+    /// <returns>The trainer.</returns>
+    public Trainer WithClassifierRefit(bool refit) => new(Core.TrainingOptionsModule.withRefit(refit, Options), Ranks, ProfileSink);
+
+    /// <summary>The block coordinate descent iterations of the first levels, in order; every deeper level runs <see cref="Iterations"/>.</summary>
+    public IReadOnlyList<int> LevelIterations => Options.LevelIterations.ToList();
+
+    /// <summary>Newton–PCG iterations of the classification step in a level's first iteration.</summary>
+    public int ClassificationNewtonIterations => Options.Classification.NewtonIterations;
+
+    /// <summary>Newton–PCG iterations of the classification step in a level's later iterations.</summary>
+    public int LaterClassificationNewtonIterations => OptionModule.DefaultValue(Options.Classification.NewtonIterations, Options.Classification.LaterNewtonIterations);
+
     /// <summary>α_θ, the weight of the smoothness-in-time regulariser.</summary>
     public double Smoothness => Options.Propagation.Regulariser.Alpha;
 
-    /// <summary>Block coordinate descent iterations at every level.</summary>
+    /// <summary>Block coordinate descent iterations at every level after those of <see cref="LevelIterations"/>.</summary>
     public int Iterations => Options.Iterations;
 
     /// <summary>Training examples in the batch of every iteration (<see cref="int.MaxValue"/>: the whole training set).</summary>
@@ -104,7 +162,8 @@ public sealed class Trainer
     /// first iteration; false when the finer level starts with the coarse level's classifier. The
     /// two-dimensional data sets refit: their coarse networks (T = 20, h = 5 at 4 layers) are far
     /// from the ODE regime, and against the kept classifier the first Gauss–Newton steps of a finer
-    /// level blew the weights up. Images keep the classifier, as the paper does.
+    /// level blew the weights up. Images refit it too (5 Newton–PCG iterations): on MNIST the prolongated
+    /// Verlet network computes other features, on which the kept classifier scores 24 % (docs/images.md).
     /// </summary>
     public bool RefitsClassifier => Options.Refit is not null;
 
@@ -132,7 +191,8 @@ public sealed class Trainer
     /// whole training set and the Gauss–Newton curvature on 1,000 of its examples (≤ 10 PCG
     /// iterations; the paper's 5,000 and 20 cost more time for the same accuracy, docs/images.md);
     /// the classifier ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations with the
-    /// Laplacian on its weight images, α_W = 0.01; 5 iterations a level (the paper's levels are 4, 8, 16).
+    /// Laplacian on its weight images, α_W = 0.01, fitted anew after every prolongation (the paper keeps it: docs/images.md);
+    /// 5 iterations a level (the paper's levels are 4, 8, 16).
     /// Leapfrog and Verlet recompute their states backwards for the adjoint, so memory does not grow with depth.
     /// </summary>
     /// <param name="propagator">The network's time-stepping scheme.</param>
@@ -345,14 +405,13 @@ public sealed class Trainer
         return Core.TrainingOptionsModule.withSeed(seed, o);
     }
 
-    private Core.TrainingOptions With(int maxDepth) => Core.TrainingOptionsModule.withSchedule(Options.Iterations, maxDepth, Options);
+    private Core.TrainingOptions With(int maxDepth) => Core.TrainingOptionsModule.withMaxDepth(maxDepth, Options);
 
     private Core.TrainingControl Control(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
-        var iterations = Options.Iterations;
         var report = progress is null
             ? FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.None
-            : FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.Some(FuncConvert.FromAction<Core.TrainingProgress>(p => progress.Report(new TrainingProgress(p, iterations))));
+            : FSharpOption<FSharpFunc<Core.TrainingProgress, Unit>>.Some(FuncConvert.FromAction<Core.TrainingProgress>(p => progress.Report(new TrainingProgress(p))));
         var profile = ProfileSink is null
             ? FSharpOption<FSharpFunc<string, Unit>>.None
             : FSharpOption<FSharpFunc<string, Unit>>.Some(FuncConvert.FromAction(ProfileSink));

@@ -5,11 +5,11 @@ namespace StableOde;
 /// <summary>What a <see cref="Trainer"/> reports after every block coordinate descent iteration. Immutable.</summary>
 public sealed class TrainingProgress
 {
-    internal TrainingProgress(Core.TrainingProgress inner, int iterations)
+    internal TrainingProgress(Core.TrainingProgress inner)
     {
         Depth = inner.Depth;
         Iteration = inner.Latest.Iteration;
-        Iterations = iterations;
+        Iterations = inner.Iterations;
         Objective = inner.Latest.Objective;
         TrainingAccuracy = inner.Latest.TrainingAccuracy;
         ValidationAccuracy = inner.Latest.ValidationAccuracy;

@@ -50,7 +50,8 @@ public sealed class ImageTrainingTests : IDisposable
 
         Assert.Equal((5e-3, 1000, int.MaxValue, 5), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
         Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
-        Assert.False(trainer.RefitsClassifier);
+        Assert.True(trainer.RefitsClassifier);
+        Assert.False(trainer.WithClassifierRefit(false).RefitsClassifier);
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));
     }
 
@@ -95,6 +96,30 @@ public sealed class ImageTrainingTests : IDisposable
         Assert.Contains("on mnist (40 training, 10 validation examples)", output, StringComparison.Ordinal);
         Assert.Contains("the curvature on 7, seed 1", System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " "), StringComparison.Ordinal);
         Assert.Contains("convolutional", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheLevelsTakeTheirOwnIterationsAndTheClassificationAndProlongationOptionsApply()
+    {
+        var (images, labels) = IdxFiles.WriteTwoClassImages(folder.Path, 60, 4, 4);
+
+        var output = CliRunner.Succeed("train", "--images", images, "--labels", labels, "--width", "1", "--levels", "2,4", "--iterations", "3,1",
+            "--classification-newton", "3,1", "--classifier-at-prolongation", "refit", "--json");
+
+        using var document = JsonDocument.Parse(output);
+        var histories = document.RootElement.GetProperty("levels").EnumerateArray().Select(l => l.GetProperty("history").GetArrayLength());
+        Assert.Equal([3, 1], histories);
+        var trainer = Trainer.ForImages(Propagator.Verlet, 1, 4, 4).WithLevelIterations(3, 1).WithClassificationNewton(3, 1).WithClassifierRefit(true);
+        Assert.Equal([3], trainer.LevelIterations);
+        Assert.Equal((1, 3, 1, true), (trainer.Iterations, trainer.ClassificationNewtonIterations, trainer.LaterClassificationNewtonIterations, trainer.RefitsClassifier));
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.WithLevelIterations());
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.WithLevelIterations(2, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.WithClassificationNewton(0, 1));
+        Assert.Contains("--iterations gives 3 counts for 2 levels", CliRunner.Fail("train", "--images", images, "--labels", labels, "--levels", "2,4", "--iterations", "3,1,1"), StringComparison.Ordinal);
+        Assert.Contains("--iterations must be at least 1, got 0", CliRunner.Fail("train", "--images", images, "--labels", labels, "--levels", "2,4", "--iterations", "3,0"), StringComparison.Ordinal);
+        Assert.Contains("--classification-newton expects one or two counts of at least 1", CliRunner.Fail("train", "--images", images, "--labels", labels, "--classification-newton", "5,0"), StringComparison.Ordinal);
+        Assert.Contains("--classification-newton expects one or two counts", CliRunner.Fail("train", "--images", images, "--labels", labels, "--classification-newton", "5,2,1"), StringComparison.Ordinal);
+        Assert.Contains("--classifier-at-prolongation expects keep or refit, got 'drop'", CliRunner.Fail("train", "--images", images, "--labels", labels, "--classifier-at-prolongation", "drop"), StringComparison.Ordinal);
     }
 
     [Fact]

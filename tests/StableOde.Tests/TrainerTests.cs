@@ -130,7 +130,7 @@ public sealed class TrainerTests
         var one = new Trainer(hessianSubsample: 77);
         Assert.Equal((defaults.Smoothness, defaults.Iterations, defaults.BatchSize, 77, defaults.InitialScale, defaults.Seed, true), (one.Smoothness, one.Iterations, one.BatchSize, one.HessianSubsample, one.InitialScale, one.Seed, one.RefitsClassifier));
         var images = Trainer.ForImages(Propagator.Verlet, 6, 28, 28, hessianSubsample: 300, seed: 4);
-        Assert.Equal((5e-3, 5, int.MaxValue, 300, 4, false), (images.Smoothness, images.Iterations, images.BatchSize, images.HessianSubsample, images.Seed, images.RefitsClassifier));
+        Assert.Equal((5e-3, 5, int.MaxValue, 300, 4, true), (images.Smoothness, images.Iterations, images.BatchSize, images.HessianSubsample, images.Seed, images.RefitsClassifier));
     }
 
     [Fact]

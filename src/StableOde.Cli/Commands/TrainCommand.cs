@@ -21,7 +21,7 @@ public sealed class TrainCommand : Command
     /// <inheritdoc/>
     public override string Details =>
         "Trains at the first depth of --levels, doubles the depth by prolongation in time, fits the\n" +
-        "classifier anew to the deeper network (images keep it), trains again, … and keeps the model\n" +
+        "classifier anew to the deeper network (--classifier-at-prolongation), trains again, … and keeps the model\n" +
         "with the best validation accuracy. Defaults reproduce the paper (§6):\n" +
         "ellipses width 2, T = 20, α = 1e-3; swiss roll width 4 (Verlet 2), T = 20, α = 5e-3; peaks width 8\n" +
         "(Verlet 2, momentum 8), T = 5, α = 5e-6; CSV data: the data's width, T = 20, α = 1e-3; tanh;\n" +
@@ -67,7 +67,9 @@ public sealed class TrainCommand : Command
         new("final-time", "The final time T (default per data set).", "T"),
         new("activation", "tanh, relu or identity (default tanh).", "NAME"),
         new("levels", "The depths of the multilevel schedule, doubling (default 4,8,…,1024).", "LIST"),
-        new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations at every level (default {Core.TrainingOptionsModule.defaults.Iterations}; {Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Iterations} for images)."), "K"),
+        new("iterations", string.Create(CultureInfo.InvariantCulture, $"Block coordinate descent iterations at every level, or of the levels in order with the last for every deeper one, such as 7,3 (default {Core.TrainingOptionsModule.defaults.Iterations}; {ImageIterations} for images)."), "K[,K…]"),
+        new("classification-newton", string.Create(CultureInfo.InvariantCulture, $"Newton–PCG iterations of the classification step in a level's first iteration and, after a comma, in its later ones (default {Core.TrainingOptionsModule.defaults.Classification.NewtonIterations}; {ImageNewton} for images)."), "K[,L]"),
+        new("classifier-at-prolongation", $"keep the coarse level's classifier or refit it to the finer network (default refit; {(ImageOptions.Refit is null ? "keep" : "refit")} for images).", "keep|refit"),
         new("hessian-subsample", string.Create(CultureInfo.InvariantCulture, $"Images: training images drawn afresh every iteration for the Gauss–Newton curvature (default {Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1).Propagation.HessianSubsample:N0}; the paper: 5,000)."), "N"),
         new("alpha", "The weight α of the smoothness-in-time regulariser (default per data set).", "A"),
         new("seed", "The seed of the data and of training (default 1).", "S"),
@@ -75,6 +77,12 @@ public sealed class TrainCommand : Command
         new("resume", "Continue the run whose --model-out checkpoint this is, with its settings, after its last finished level (writes to the same file unless --model-out is given).", "FILE"),
         new("json", "Print only one JSON object with the per-level results and every iteration's accuracies and seconds (its \"history\")."),
     ];
+
+    private static Core.TrainingOptions ImageOptions => Core.TrainingOptionsModule.images(Core.Propagator.Verlet, 1, 1, 1);
+
+    private static string ImageIterations => string.Join(",", ImageOptions.LevelIterations.Append(ImageOptions.Iterations));
+
+    private static string ImageNewton => string.Create(CultureInfo.InvariantCulture, $"{ImageOptions.Classification.NewtonIterations},{ImageOptions.Classification.LaterNewtonIterations?.Value ?? ImageOptions.Classification.NewtonIterations}");
 
     /// <inheritdoc/>
     public override int Execute(ParsedOptions options, TextWriter stdout, TextWriter stderr) => Execute(options, stdout, stderr, null);
@@ -173,10 +181,27 @@ public sealed class TrainCommand : Command
 
         var finalTime = options.Number("final-time", source.FinalTime);
         Positive(finalTime, "final-time");
-        var iterations = options.Integer("iterations", 0);
-        if (options.Has("iterations") && iterations < 1)
+        if (options.Integers("iterations", []).FirstOrDefault(k => k < 1, 1) is var few and < 1)
         {
-            throw new UsageException($"--iterations must be at least 1, got {iterations}");
+            throw new UsageException($"--iterations must be at least 1, got {few}");
+        }
+
+        var newton = options.Integers("classification-newton", []);
+        if (newton.Count > 2 || newton.Any(k => k < 1))
+        {
+            throw new UsageException($"--classification-newton expects one or two counts of at least 1 (a level's first iteration, its later ones), got '{options.Value("classification-newton")}'");
+        }
+
+        var atProlongation = options.Value("classifier-at-prolongation");
+        if (atProlongation is not (null or "keep" or "refit"))
+        {
+            throw new UsageException($"--classifier-at-prolongation expects keep or refit, got '{atProlongation}'");
+        }
+
+        var levelIterations = options.Integers("iterations", []);
+        if (levelIterations.Count > levels.Count)
+        {
+            throw new UsageException($"--iterations gives {levelIterations.Count} counts for {levels.Count} levels");
         }
 
         int? hessianSubsample = options.Has("hessian-subsample") ? options.Integer("hessian-subsample", 0) : null;
@@ -201,7 +226,7 @@ public sealed class TrainCommand : Command
             CheckWritable(modelOut);
         }
 
-        int? chosenIterations = options.Has("iterations") ? iterations : null;
+        int? chosenIterations = options.Has("iterations") ? options.Integers("iterations", [])[^1] : null;
         trainer = (source.Paper, source.Image) switch
         {
             ({ } experiment, _) => Trainer.ForDataset(Enum.Parse<PaperDataset>(experiment.Name, ignoreCase: true), alpha, chosenIterations, seed),
@@ -220,6 +245,21 @@ public sealed class TrainCommand : Command
             (_, Propagator.Leapfrog) => Network.Leapfrog(width, levels[0], finalTime, activation),
             _ => Network.Verlet(width, levels[0], finalTime, activation, auxWidth),
         };
+
+        if (levelIterations.Count > 1)
+        {
+            trainer = trainer.WithLevelIterations([.. levelIterations]);
+        }
+
+        if (newton.Count > 0)
+        {
+            trainer = trainer.WithClassificationNewton(newton[0], newton[^1]);
+        }
+
+        if (atProlongation is not null)
+        {
+            trainer = trainer.WithClassifierRefit(atProlongation == "refit");
+        }
 
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("STABLEODE_PROFILE")))
         {
