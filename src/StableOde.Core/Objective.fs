@@ -257,15 +257,14 @@ module Objective =
                 Parameters.addScaled total weight g) (Parameters.zeros net)
 
     /// Whether the Gauss–Newton products of a network run from its Jacobian (`jacobianGaussNewton`):
-    /// where its solves have no fused dense kernels (`Engine.isFused`). On a convolution the
-    /// Jacobian's products run fused too (`FusedConv`'s kicks from kept activations): 1.5× faster
-    /// than a sensitivity and an adjoint solve (docs/performance.md).
-    let usesJacobian (net: Network) = not (Engine.isFused net)
+    /// where its solves have no fused kernels (`Engine.isFused`, `Engine.isFusedConv`).
+    let usesJacobian (net: Network) = not (Engine.isFused net || Engine.isFusedConv net)
 
     /// The Gauss–Newton curvature of the data term at θ on the rows of one part (as
     /// `jacobianGaussNewton`). On the whole-column operator products the Jacobian is the faster: a
-    /// product evaluates no activation and rebuilds no state. Where the solves run the fused
-    /// dense kernels (`Fused`: `Engine.isFused`), the products of one pass each are faster: a
+    /// product evaluates no activation and rebuilds no state. Where the solves run fused kernels
+    /// (`Fused` for a dense operator, `FusedConv` for a 3×3 convolution: `Engine.isFused`,
+    /// `Engine.isFusedConv`), the products of one pass each are faster (docs/images.md): a
     /// sensitivity solve (δY_0 = 0) and an adjoint solve on the forward pass of every block,
     /// recorded once, here, under `strategy`, whose memory does not grow with the depth under
     /// the reversal strategy. `zeroY0` gives δY_0 = 0 for a block of the given rows (read only,
