@@ -12,18 +12,9 @@ open System
 open StableOde.Core
 open ImageBench
 
-let set = imageSet "dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]"
 let count, depth, products = argOr 2 1000, argOr 3 4, argOr 4 3
-let width = channels * set.Height * set.Width
-let images = Dataset.widen width (Dataset.splitCounts 1 count 1 set.Data).Training
-let net = Network.create Verlet Tanh (Conv3x3(channels, set.Height, set.Width)) depth 6.0 false
-let options = TrainingOptions.images Verlet channels set.Height set.Width
-let model = Training.initialModel options net 10
-let labels = Classifier.labelMatrix model.Classifier.Hypothesis 10 images.Labels
-let classifierEntries = width * 10 + 10
-let classifier =
-    Objective.classifierOfVector model.Classifier.Hypothesis width 10
-        (Parameters.gaussians (Random 2) classifierEntries |> Array.map (fun g -> 0.01 * g))
+let setUp = curvatureCase "dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS [COUNT DEPTH PRODUCTS]" count depth
+let width, images, net, options, model, labels, classifier = setUp.Width, setUp.Images, setUp.Net, setUp.Options, setUp.Model, setUp.Labels, setUp.Classifier
 
 printfn "Gauss–Newton step: %d images of %d features, Verlet, %d layers" count width depth
 let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton Ranks.single (Ranks.whole count) options.Strategy net model.Parameters classifier images.Features labels)

@@ -213,6 +213,9 @@ let private checkJacobian (c: Case) =
     let yBar0 = zeros s n
     Solve.vjpInputInto jac c.YBar yBar0
     expectClose $"{c}: (∂Y_N/∂Y_0)ᵀ Ȳ_N" (storage yBar0) (storage y0Ref)
+    let inPlace = c.YBar.Clone()
+    Solve.vjpInputInto jac inPlace inPlace
+    Expect.equal (storage inPlace) (storage yBar0) $"{c}: the input product written over Ȳ_N"
 
 /// Forward, sensitivity, adjoint (every strategy) and the Jacobian's products agree with Plain.
 let private checkAll (c: Case) =

@@ -204,10 +204,14 @@ let insert (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =
 /// (dozens on a big convolutional batch), which then compete for the same cores.
 let private onePerCore = ParallelOptions(MaxDegreeOfParallelism = System.Environment.ProcessorCount)
 
+/// Runs f on 0 … count − 1, on all cores (at most one worker a core), each index taken as a
+/// worker frees up.
+let parallelRange (count: int) (f: int -> unit) =
+    if count = 1 then f 0
+    else Parallel.For(0, count, onePerCore, f) |> ignore
+
 /// Runs f on every block (with its index), on all cores.
-let parallelFor (blocks: Block[]) (f: int -> Block -> unit) =
-    if blocks.Length = 1 then f 0 blocks[0]
-    else Parallel.For(0, blocks.Length, onePerCore, fun i -> f i blocks[i]) |> ignore
+let parallelFor (blocks: Block[]) (f: int -> Block -> unit) = parallelRange blocks.Length (fun i -> f i blocks[i])
 
 // ---- the effective weights of the fused kernels ------------------------------------------
 

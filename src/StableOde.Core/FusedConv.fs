@@ -618,14 +618,21 @@ let kickKeeping (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha
     if useVector512 then kickWith V8 act sc fromY rows alpha bias source target kept
     else kickWith V4 act sc fromY rows alpha bias source target kept
 
-let inline private kickSensitivityWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
-    let eb = entriesOf sc bias
-    let av: ^V = Simd.splat w alpha
+/// Runs `chunk k dk r0 full` over the block's chunks (`chunks`) with the chunk of the source S
+/// packed into `X` and of its direction δS into `P`; k and dk are the packed weights and
+/// direction of the kick's side (`sides`).
+let inline private linearisedChunks (w: ^W) (sc: Scratch) (fromY: bool) (rows: int) (source: float[]) (dSource: float[]) ([<InlineIfLambda>] chunk: float[] -> float[] -> int -> bool -> unit) =
     let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
     let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
     chunks w rows (fun r0 full ->
         pack w sc rows r0 full source sc.X
         pack w sc rows r0 full dSource sc.P
+        chunk k dk r0 full)
+
+let inline private kickSensitivityWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (dBias: float[]) (source: float[]) (dSource: float[]) (target: float[]) (dTarget: float[]) =
+    let eb = entriesOf sc bias
+    let av: ^V = Simd.splat w alpha
+    linearisedChunks w sc fromY rows source dSource (fun k dk r0 full ->
         convolveLinearised w act sc k sc.X dk sc.P bias eb (fun f _ ulo uhi slo shi dlo dhi ->
             let dbv: ^V = Simd.splat w dBias[eb[f]]
             let at = f * rows + r0
@@ -641,6 +648,17 @@ let kickSensitivity (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (a
     if useVector512 then kickSensitivityWith V8 act sc fromY rows alpha bias dBias source dSource target dTarget
     else kickSensitivityWith V4 act sc fromY rows alpha bias dBias source dSource target dTarget
 
+/// The end of a transposed kick on the chunk at r0 once w = α σ'(a) ⊙ T̄ is packed in `P` (and,
+/// with θ, the source S in `X`): S̄ ← S̄ + w K̂ᵀ (kt the packed K̂ᵀ), and, when `withTheta`,
+/// ∂⟨S K̂, w⟩/∂θ accumulated: reading Y, ⟨Y K, w⟩; reading Z, ⟨Z Kᵀ, w⟩ = ⟨w K, Z⟩.
+let inline private transposedKickTail (w: ^W) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (r0: int) (full: bool) (kt: float[]) (sBar: float[]) =
+    convolve w sc kt sc.P (fun f _ lo hi ->
+        let at = f * rows + r0
+        let struct (slo, shi) = loadPair w full sBar at
+        storePair w full (slo + lo) (shi + hi) sBar at)
+    if withTheta then
+        if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X
+
 let inline private kickAdjointWith (w: ^W) (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) (rows: int) (alpha: float) (bias: float[]) (gBias: float[]) (source: float[]) (tBar: float[]) (sBar: float[]) =
     let eb = entriesOf sc bias
     let av: ^V = Simd.splat w alpha
@@ -652,13 +670,7 @@ let inline private kickAdjointWith (w: ^W) (act: Activation) (sc: Scratch) (with
             let wlo, whi = av * dlo * blo, av * dhi * bhi
             storePacked w pk wlo whi sc.P
             if withTheta then accumulate w gBias eb[f] wlo whi)
-        convolve w sc kt sc.P (fun f _ lo hi ->
-            let at = f * rows + r0
-            let struct (slo, shi) = loadPair w full sBar at
-            storePair w full (slo + lo) (shi + hi) sBar at)
-        // ∂⟨Y K, w⟩/∂θ reading Y; reading Z, ⟨Z Kᵀ, w⟩ = ⟨w K, Z⟩.
-        if withTheta then
-            if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X)
+        transposedKickTail w sc withTheta fromY rows r0 full kt sBar)
 
 /// The transpose of `kick` at the source S it read, for the weights `prepare` packed: with
 /// w = α σ'(S K̂ + 1βᵀ) ⊙ T̄, S̄ ← S̄ + w K̂ᵀ, and, when `withTheta`, the gradient of K and
@@ -673,11 +685,7 @@ let kickAdjoint (act: Activation) (sc: Scratch) (withTheta: bool) (fromY: bool) 
 let inline private kickLinearisedWith (w: ^W) (act: Activation) (sc: Scratch) (fromY: bool) (rows: int) (alpha: float) (dBias: float[]) (kept: float[]) (source: float[]) (dSource: float[]) (dTarget: float[]) =
     let eb = entriesOf sc dBias
     let av: ^V = Simd.splat w alpha
-    let struct (k, _) = sides fromY sc.KDirect sc.KTransposed
-    let struct (dk, _) = sides fromY sc.DDirect sc.DTransposed
-    chunks w rows (fun r0 full ->
-        pack w sc rows r0 full source sc.X
-        pack w sc rows r0 full dSource sc.P
+    linearisedChunks w sc fromY rows source dSource (fun k dk r0 full ->
         overSums w sc
             (fun g r q ->
                 convolvePixel w sc false sc.Sums k sc.P g r q
@@ -715,12 +723,7 @@ let inline private kickTransposedWith (w: ^W) (act: Activation) (sc: Scratch) (w
                 let struct (slo, shi) = loadPair w full source from
                 storePacked w pk slo shi sc.X
                 accumulate w gBias eb[f] wlo whi)
-        convolve w sc kt sc.P (fun f _ lo hi ->
-            let at = f * rows + r0
-            let struct (slo, shi) = loadPair w full sBar at
-            storePair w full (slo + lo) (shi + hi) sBar at)
-        if withTheta then
-            if fromY then gradient w sc sc.X sc.P else gradient w sc sc.P sc.X)
+        transposedKickTail w sc withTheta fromY rows r0 full kt sBar)
 
 /// The transposed kick from its kept activation u (`kickKeeping`), for the weights `prepare`
 /// packed: with w = α σ'(u) ⊙ T̄, S̄ ← S̄ + w K̂ᵀ (one convolution), and, when `withTheta`, the

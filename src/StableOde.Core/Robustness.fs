@@ -1,6 +1,7 @@
 /// Robustness to perturbations of the input (SPEC §10, the paper's motivation in §1): the fast
 /// gradient sign method, projected gradient descent in ℓ∞ and seeded Gaussian noise, each example
-/// attacked through its own cross-entropy ℓ_i and the exact input gradient of the adjoint solve;
+/// attacked through its own cross-entropy ℓ_i and the exact input gradient (the transposed
+/// product of the network's recorded Jacobian, `Solve.vjpInputInto`);
 /// per ε the accuracy on the perturbed inputs and the observed amplification of the perturbation
 /// by the network, next to each example's largest singular value of ∂Y_N/∂Y_0.
 namespace StableOde.Core
@@ -105,46 +106,42 @@ module Robustness =
         let z = Classifier.scores model.Classifier (Solve.forward model.Network model.Parameters (widened model y))
         Array.init y.RowCount (fun i -> fst (Classifier.lossOfScores model.Classifier.Hypothesis (rows z i 1) (rows c i 1)))
 
-    /// The tape of the attack's gradients: reversal for invertible schemes (leapfrog, Verlet,
-    /// verlet4, …), which rebuilds each state from the next and so keeps none of them, and
-    /// StoreAll for the others (ResNet, antisymmetric ResNet). On the whole-layer Verlet and
-    /// leapfrog kernels the inverse shares the adjoint's pre-activations, so reversal costs no
-    /// extra operator product; on the stage path (verlet4, custom stage lists, leapfrog on a
-    /// convolution) it costs one more pass of a layer's kicks.
-    let attackStrategy (net: Network) = if Scheme.isInvertible (Network.scheme net) then Reversal else StoreAll
-
-    /// The bytes one chunk of an attack may hold in its tape and states: 256 MiB.
+    /// The bytes one chunk of an attack may hold in its Jacobian and states: 256 MiB.
     [<Literal>]
     let ChunkBytes = 268435456L
 
-    /// Examples per chunk of an attack: as many as `ChunkBytes` holds, at 8 bytes a double, of the
-    /// states the tape keeps per example (N + 1 under StoreAll, the final state and its working
-    /// copy under reversal, each of n + m doubles) and four more of n (the widened input, Y_N, Ȳ_N
-    /// and ∂L/∂Y_0); in whole multiples of 64, at least 64 (four of the 16-row blocks of a wide
-    /// network, two a core) and at most `Solve.ChunkRows`. Each chunk is attacked and evaluated on
-    /// its own, so that memory holds one chunk's tape and workspaces, however many examples
-    /// there are: 832 images of 6×28×28 through a Verlet network, 512 through an 8-layer ResNet.
+    /// Examples per chunk of an attack: as many as `ChunkBytes` holds, at 8 bytes a double, of
+    /// what the attack's Jacobian keeps per example (`Solve.jacobianBytes`: every kick's
+    /// activation in every layer, Y_0 and the final state) and four more states of n (the widened
+    /// input, Y_N, Ȳ_N and ∂L/∂Y_0); in whole multiples of 64, at least 64 (four of the 16-row
+    /// blocks of a wide network, two a core) and at most `Solve.ChunkRows`. Each chunk is attacked
+    /// and evaluated on its own, so that memory holds one chunk's Jacobian and workspaces,
+    /// however many examples there are: 256 images of 6×28×28 through an 8-layer Verlet network.
     let chunkRows (model: Model) =
         let net = model.Network
-        let n = int64 (Network.width net)
-        let m = if Engine.hasZ net then int64 (Network.auxWidth net) else 0L
-        let kept = if attackStrategy net = Reversal then 2L else int64 net.Depth + 1L
-        let rows = ChunkBytes / (8L * (kept * (n + m) + 4L * n))
+        let perExample = Solve.jacobianBytes net 1 + 8L * 4L * int64 (Network.width net)
+        let rows = ChunkBytes / perExample
         int (max 64L (min (int64 Solve.ChunkRows) (rows / 64L * 64L)))
 
     /// ∇ℓ_i of every example of one chunk y (s×d, with its label matrix c) and the network's
-    /// output Y_N at y: one forward and one input-only adjoint solve (`Solve.backwardInput` on an
-    /// `attackStrategy` tape), all cores at once.
+    /// output Y_N at y: the chunk's Jacobian recorded by one forward pass (`Solve.withJacobian`,
+    /// its activations reused from the last chunk's) and its input-only transposed product
+    /// (`Solve.vjpInputInto`: one transposed operator product a kick, no state rebuilt), all
+    /// cores at once.
     let private gradientAndOutput (model: Model) (c: Matrix<float>) (y: Matrix<float>) : Matrix<float> * Matrix<float> =
-        let tape = Solve.record (attackStrategy model.Network) model.Network model.Parameters (widened model y)
-        let yN = tape.YN
-        let lg = Classifier.lossGradient model.Classifier yN c
-        // The loss is the mean over the chunk: ∇ℓ_i is s times row i of its gradient.
-        foldCopies y.ColumnCount (Solve.backwardInput tape (lg.GradY * float y.RowCount)), yN
+        Solve.withJacobian model.Network model.Parameters (widened model y) (fun jac ->
+            let yN = jac.YN
+            let lg = Classifier.lossGradient model.Classifier yN c
+            // The loss is the mean over the chunk: ∇ℓ_i is s times row i of its gradient. The
+            // product overwrites its output, so Ȳ_N's own matrix (scaled in place) receives it.
+            let yBar = lg.GradY
+            yBar.Multiply(float y.RowCount, yBar)
+            Solve.vjpInputInto jac yBar yBar
+            foldCopies y.ColumnCount yBar, yN)
 
     /// ∇ℓ_i for every example i at once (s×d): row i is the gradient of example i's own loss with
-    /// respect to its features as given, by one forward and one input-only adjoint solve on
-    /// chunks of at most `chunkRows` examples, all cores at once.
+    /// respect to its features as given, by one forward pass and one input-only transposed
+    /// product of its Jacobian on chunks of at most `chunkRows` examples, all cores at once.
     let inputGradient (model: Model) (y: Matrix<float>) (labels: int[]) : Matrix<float> =
         checkData model y labels
         let c = labelMatrix model labels

@@ -140,7 +140,10 @@ type Jacobian =
           /// Jacobian–vector product or the (Ȳ, Z̄) of its transpose.
           Work: struct (float[] * float[] * float[] * float[])[]
           /// Per block: the parameter gradients of every layer, summed over blocks in block order.
-          Gradients: Weights[][] }
+          Gradients: Weights[][]
+          /// Set when the Jacobian of `Solve.withJacobian` has given its activations back to the
+          /// store: its products then refuse to run.
+          mutable Released: bool }
 
     /// The output Y_N at the linearisation point.
     member j.YN: Matrix<float> =
@@ -431,15 +434,11 @@ module Solve =
 
     /// Runs f on every block (with its index) group by group, the groups on all cores.
     let private inGroups (jac: Jacobian) (f: int -> Engine.Block -> unit) =
-        let run g = for i in jac.Groups[g] do f i jac.Blocks[i]
-        if jac.Groups.Length = 1 then run 0
-        else System.Threading.Tasks.Parallel.For(0, jac.Groups.Length, run) |> ignore
+        Engine.parallelRange jac.Groups.Length (fun g -> for i in jac.Groups[g] do f i jac.Blocks[i])
 
-    /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
-    /// stage: every kick's activation, block by block. The blocks of a group of consecutive
-    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
-    /// its activations and two states is a few block-sized arrays a core.
-    let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian =
+    /// The linearisation of `linearise`, its activations rented from `store` on the calling
+    /// thread before the blocks run (every entry is written by the forward pass).
+    let private lineariseInto (store: TapeStore) (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian =
         let own = prepare net p y0
         let s, n, m = y0.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
         let stages = List.toArray (Network.scheme net).Stages
@@ -460,7 +459,7 @@ module Solve =
         let activations =
             blocks |> Array.map (fun b ->
                 Array.init net.Depth (fun _ ->
-                    stages |> Array.map (fun st -> if st.Kind = Kick then Array.zeroCreate (b.Ctx.S * outputWidth op (sideOf st)) else Array.empty)))
+                    stages |> Array.map (fun st -> if st.Kind = Kick then store.Rent(b.Ctx.S * outputWidth op (sideOf st)) else Array.empty)))
         let start = blocks |> Array.map (fun b -> Engine.extract b s n src)
         let final = Array.zeroCreate blocks.Length
         let jac =
@@ -473,7 +472,8 @@ module Solve =
               Start = start
               Final = final
               Work = blocks |> Array.mapi (fun i b -> snd shared[(group[i], b.Ctx.S)])
-              Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth) }
+              Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth)
+              Released = false }
         inGroups jac (fun i b ->
             let state = struct (Array.copy start[i], (if mz = 0 then null else Array.zeroCreate (b.Ctx.S * m)))
             let struct (y, z) = state
@@ -483,7 +483,27 @@ module Solve =
             final[i] <- state)
         jac
 
+    /// Records the Jacobian ∂Y_N/∂θ of the network at (θ, Y_0) by one forward pass, stage by
+    /// stage: every kick's activation, block by block. The blocks of a group of consecutive
+    /// blocks (one group a core) share their workspaces, so that what the Jacobian holds besides
+    /// its activations and two states is a few block-sized arrays a core.
+    let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian = lineariseInto (TapeStore()) net p y0
+
+    /// Runs `f` on the Jacobian of `linearise` whose activations come from the calling thread's
+    /// store of the last such Jacobian or tape (`withTape`), and returns f's result: repeated
+    /// calls for one shape allocate no activations. The Jacobian belongs to this call: once f
+    /// returns, its activations go back to the store and its products throw.
+    let withJacobian (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Jacobian -> 'r) : 'r =
+        let store = TapeStore.Take()
+        let jac = lineariseInto store net p y0
+        try f jac
+        finally
+            jac.Released <- true
+            store.Replace(seq { for block in jac.Activations do for layer in block do for u in layer do if u.Length > 0 then yield u })
+            TapeStore.Return store
+
     let private checkOutputShape (name: string) (jac: Jacobian) (x: Matrix<float>) =
+        if jac.Released then invalidOp "the Jacobian was released: a Jacobian of Solve.withJacobian serves only inside its function"
         let n = Operator.inWidth jac.Net.Operator
         if isNull x || x.RowCount <> jac.S || x.ColumnCount <> n then invalidArg name $"{name} must be {jac.S}×{n}"
 
@@ -549,7 +569,8 @@ module Solve =
     /// The input-only transposed product Ȳ_0 = (∂Y_N/∂Y_0)ᵀ Ȳ_N (Z̄_N = 0), written into the
     /// caller's s×n matrix `yBar0` (every entry overwritten), by the transposed linearised layers
     /// from their kept activations alone: no state is rebuilt and no parameter gradient formed.
-    /// Equal to `backwardInput`'s result on a tape of the same (θ, Y_0) to round-off.
+    /// Equal to `backwardInput`'s result on a tape of the same (θ, Y_0) to round-off. `yBar0` may
+    /// be `yBarN` itself: each block reads its rows of Ȳ_N before it writes them.
     let vjpInputInto (jac: Jacobian) (yBarN: Matrix<float>) (yBar0: Matrix<float>) =
         checkOutputShape (nameof yBarN) jac yBarN
         checkOutputShape (nameof yBar0) jac yBar0
