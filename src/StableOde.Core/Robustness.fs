@@ -115,8 +115,9 @@ module Robustness =
     /// activation in every layer, Y_0 and the final state) and four more states of n (the widened
     /// input, Y_N, Ȳ_N and ∂L/∂Y_0); in whole multiples of 64, at least 64 (four of the 16-row
     /// blocks of a wide network, two a core) and at most `Solve.ChunkRows`. Each chunk is attacked
-    /// and evaluated on its own, so that memory holds one chunk's Jacobian and workspaces,
-    /// however many examples there are: 256 images of 6×28×28 through an 8-layer Verlet network.
+    /// and evaluated on its own, so that memory holds one chunk's Jacobian and workspaces a core
+    /// (`evaluate` runs a chunk a core at once), however many examples there are: 256 images of
+    /// 6×28×28 through an 8-layer Verlet network.
     let chunkRows (model: Model) =
         let net = model.Network
         let perExample = Solve.jacobianBytes net 1 + 8L * 4L * int64 (Network.width net)
@@ -240,10 +241,10 @@ module Robustness =
             match options.Attack with
             | Noise seed -> Some(noiseDirections seed s y.ColumnCount)
             | Fgsm | Pgd _ -> None
-        let mutable cleanCorrect = 0
-        let correct = Array.zeroCreate epsilons.Length
         let amplification = epsilons |> Array.map (fun _ -> Array.zeroCreate s)
-        for r0 in 0 .. chunk .. s - 1 do
+        // Chunk r0's correct clean examples and its correct examples per ε; its amplifications
+        // go into their rows of `amplification`.
+        let attack (r0: int) =
             let len = min chunk (s - r0)
             let yc, lc = rows y r0 len, Array.sub labels r0 len
             let c = labelMatrix model lc
@@ -261,13 +262,22 @@ module Robustness =
                 | Pgd steps ->
                     let g0, yN = gradientAndOutput model c yc
                     yN, (fun epsilon -> pgdFrom options.Clip steps epsilon (fun x -> fst (gradientAndOutput model c x)) yc g0)
-            cleanCorrect <- cleanCorrect + correctOf (Classifier.predict model.Classifier yN) lc
-            epsilons |> Array.iteri (fun e epsilon ->
-                if epsilon > 0.0 then
-                    let y0' = widened model (perturbed epsilon)
-                    let yN' = Solve.forward net p y0'
-                    correct[e] <- correct[e] + correctOf (Classifier.predict model.Classifier yN') lc
-                    Array.blit (ratios yN' yN y0' y0) 0 amplification[e] r0 len)
+            let correct =
+                epsilons |> Array.mapi (fun e epsilon ->
+                    if epsilon > 0.0 then
+                        let y0' = widened model (perturbed epsilon)
+                        let yN' = Solve.forward net p y0'
+                        Array.blit (ratios yN' yN y0' y0) 0 amplification[e] r0 len
+                        correctOf (Classifier.predict model.Classifier yN') lc
+                    else 0)
+            correctOf (Classifier.predict model.Classifier yN) lc, correct
+        // A chunk a core at once, each with its solves on all cores: one chunk's serial steps
+        // (widening, the classifier's gradient, folding the copies) overlap another's solves.
+        // Counts are summed in chunk order, so the result does not depend on the cores.
+        let counts = Array.zeroCreate ((s + chunk - 1) / chunk)
+        Engine.parallelRange counts.Length (fun i -> counts[i] <- attack (i * chunk))
+        let cleanCorrect = counts |> Array.sumBy fst
+        let correct = Array.init epsilons.Length (fun e -> counts |> Array.sumBy (fun (_, c) -> c[e]))
         let clean = float cleanCorrect / float s
         let result (e: int) (epsilon: float) =
             if epsilon = 0.0 then { Epsilon = 0.0; Accuracy = clean; AmplificationMean = 0.0; AmplificationMax = 0.0 }
