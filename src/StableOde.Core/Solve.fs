@@ -597,19 +597,24 @@ module Solve =
     /// The checkpoint strategy with the interval ⌈√N⌉ that minimises memory.
     let sqrtCheckpoints (net: Network) = Checkpoints(max 1 (int (ceil (sqrt (float net.Depth)))))
 
-    /// Runs the exact inverse of an invertible scheme from a final state back to j = 0: how far
-    /// the result lies from the true initial state measures the drift of the reversal strategy.
-    let reconstruct (net: Network) (p: Parameters) (final: State) : State =
+    /// The storage of a final state (Y_N, Z_N) from which an invertible scheme runs backwards,
+    /// checked: Y_N as an input, the parameters, the scheme invertible (so a stage names Z) and
+    /// Z_N finite and of the shape of Z.
+    let private invertibleFinal (net: Network) (p: Parameters) (final: State) : struct (float[] * float[]) =
         checkInput net final.Y
         Parameters.validate net p
         Scheme.requireInvertible "net" (Network.scheme net)
+        let s, m = final.Y.RowCount, Network.auxWidth net
+        match final.Z with
+        | Some z when z.RowCount = s && z.ColumnCount = m && allFinite (columnMajor z) -> struct (columnMajor final.Y, columnMajor z)
+        | _ -> invalidArg "final" $"the final state needs a finite Z of shape {s}×{m}"
+
+    /// Runs the exact inverse of an invertible scheme from a final state back to j = 0: how far
+    /// the result lies from the true initial state measures the drift of the reversal strategy.
+    let reconstruct (net: Network) (p: Parameters) (final: State) : State =
+        let struct (yAll, zAll) = invertibleFinal net p final
         let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
-        let zAll =
-            match final.Z with
-            | Some z when z.RowCount = s && z.ColumnCount = m -> columnMajor z
-            | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}"
         let blocks = Engine.blocks net s
-        let yAll = columnMajor final.Y
         let yOut, zOut = Array.zeroCreate (s * n), Array.zeroCreate (s * m)
         Engine.parallelFor blocks (fun _ b ->
             let y = Engine.extract b s n yAll
@@ -620,22 +625,14 @@ module Solve =
             Engine.insert b s m z zOut)
         { Y = ofStorage s n yOut; Z = Some(ofStorage s m zOut) }
 
-    /// The tape of the reversal strategy for a forward pass whose final state (Y_N and, when a
-    /// stage names Z, Z_N) is already known, such as a line-search trial's: what `record Reversal`
+    /// The tape of the reversal strategy for a forward pass whose final state (Y_N, Z_N) is
+    /// already known, such as a line-search trial's: what `record Reversal`
     /// of its Y_0 at θ = p returns, without running the forward pass, so that `backward` on it
     /// starts the adjoint at once. The final state must be that forward pass's at p (the rows of
     /// `forward`'s result, which do not depend on the blocks), or the adjoint differentiates another one.
     let reversalTape (net: Network) (p: Parameters) (final: State) : Tape =
-        checkInput net final.Y
-        Parameters.validate net p
-        Scheme.requireInvertible "net" (Network.scheme net)
+        let struct (yAll, zAll) = invertibleFinal net p final
         let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
-        let zAll =
-            match final.Z with
-            | Some z when Engine.hasZ net && z.RowCount = s && z.ColumnCount = m && allFinite (columnMajor z) -> columnMajor z
-            | None when not (Engine.hasZ net) -> null
-            | _ -> invalidArg "final" $"the final state needs Z of shape {s}×{m}, finite, exactly when the scheme names Z"
         let blocks = Engine.blocks net s
-        let yAll = columnMajor final.Y
-        let finals = blocks |> Array.map (fun b -> struct (Engine.extract b s n yAll, (if isNull zAll then null else Engine.extract b s m zAll)))
+        let finals = blocks |> Array.map (fun b -> struct (Engine.extract b s n yAll, Engine.extract b s m zAll))
         { Strategy = Reversal; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = Array.map (fun _ -> Array.empty) blocks; Final = finals; Released = false }
