@@ -256,21 +256,9 @@ module Objective =
                 Solve.vjpInto jacobian dY g
                 Parameters.addScaled total weight g) (Parameters.zeros net)
 
-    /// The most bytes the kept activations of a curvature batch of a convolutional network may
-    /// take for its Gauss–Newton products to run from its Jacobian: 512 MiB, the Jacobian of
-    /// 1,000 images of 6×28×28 through 4 Verlet layers (414 MB) but not through 8 (715 MB), so
-    /// that a deeper network keeps the tape, whose memory does not grow with the depth.
-    [<Literal>]
-    let JacobianBudget = 536870912L
-
-    /// Whether the Gauss–Newton products of a network on a curvature batch of `rows` examples run
-    /// from its Jacobian (`jacobianGaussNewton`): where its solves have no fused kernels
-    /// (`Engine.isFused`, `Engine.isFusedConv`), and on the fused convolution kernels, whose
-    /// products from kept activations take 0.84 s against the tape's 1.55 s (1,000 images,
-    /// 4 layers; docs/performance.md), where the Jacobian fits in `JacobianBudget`.
-    let usesJacobian (net: Network) (rows: int) =
-        not (Engine.isFused net || Engine.isFusedConv net)
-        || (Engine.isFusedConv net && Solve.jacobianBytes net rows <= JacobianBudget)
+    /// Whether the Gauss–Newton products of a network run from its Jacobian (`jacobianGaussNewton`):
+    /// where its solves have no fused kernels (`Engine.isFused`, `Engine.isFusedConv`).
+    let usesJacobian (net: Network) = not (Engine.isFused net || Engine.isFusedConv net)
 
     /// The Gauss–Newton curvature of the data term at θ on the rows of one part (as
     /// `jacobianGaussNewton`). On the whole-column operator products the Jacobian is the faster: a
@@ -282,7 +270,7 @@ module Objective =
     /// the reversal strategy. `zeroY0` gives δY_0 = 0 for a block of the given rows (read only,
     /// shared by all parts).
     let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (zeroY0: int -> Matrix<float>) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        if usesJacobian net y0.RowCount then jacobianGaussNewton net p c y0 labels
+        if usesJacobian net then jacobianGaussNewton net p c y0 labels
         else
             let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
             let blocks =

@@ -449,7 +449,7 @@ module Training =
         let batch = min (int64 options.BatchSize) training
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
-        let curvature = 16L * n * subsample + (if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
+        let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
         let trialStates, chunk =
             match options.Strategy with
             | Reversal -> 8L * z * batch, 0L
