@@ -317,27 +317,32 @@ module Solve =
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
         recordInto (TapeStore()) strategy net p y0
 
+    /// Runs f on what `record` builds from the calling thread's store (`TapeStore.Take`), then
+    /// `release` marks it released and names the arrays the store keeps for the next use.
+    let private onLoan (record: TapeStore -> 'a) (f: 'a -> 'r) (release: 'a -> float[] seq) : 'r =
+        let store = TapeStore.Take()
+        let lent = record store
+        try f lent
+        finally
+            store.Replace(release lent)
+            TapeStore.Return store
+
     /// Runs `f` on the tape of a forward pass (as `record`) whose kept states come from the
     /// calling thread's store of the last such tape, and returns f's result: repeated calls for
     /// one shape allocate no states (a thread keeps up to 64 MiB of them between calls, larger
     /// tapes only until a collection needs the memory). The tape belongs to this call: once f
     /// returns, its states go back to the store and `backward` or `backwardInput` on it throws.
     let withTape (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Tape -> 'r) : 'r =
-        let store = TapeStore.Take()
-        let tape = recordInto store strategy net p y0
-        try f tape
-        finally
+        onLoan (fun store -> recordInto store strategy net p y0) f (fun tape ->
             tape.Released <- true
-            store.Replace(
-                seq {
-                    for keep in tape.Kept do
-                        // StoreAll's last kept state is the final one, which is not the store's.
-                        for j in 0 .. (if strategy = StoreAll then keep.Length - 2 else keep.Length - 1) do
-                            let struct (y, z) = keep[j]
-                            yield y
-                            if not (isNull z) then yield z
-                })
-            TapeStore.Return store
+            seq {
+                for keep in tape.Kept do
+                    // StoreAll's last kept state is the final one, which is not the store's.
+                    for j in 0 .. (if strategy = StoreAll then keep.Length - 2 else keep.Length - 1) do
+                        let struct (y, z) = keep[j]
+                        yield y
+                        if not (isNull z) then yield z
+            })
 
     /// The transposed recursion run backward from Ȳ_N over a recorded forward pass: ∂L/∂θ (only
     /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0.
@@ -494,13 +499,9 @@ module Solve =
     /// calls for one shape allocate no activations. The Jacobian belongs to this call: once f
     /// returns, its activations go back to the store and its products throw.
     let withJacobian (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Jacobian -> 'r) : 'r =
-        let store = TapeStore.Take()
-        let jac = lineariseInto store net p y0
-        try f jac
-        finally
+        onLoan (fun store -> lineariseInto store net p y0) f (fun jac ->
             jac.Released <- true
-            store.Replace(seq { for block in jac.Activations do for layer in block do for u in layer do if u.Length > 0 then yield u })
-            TapeStore.Return store
+            seq { for block in jac.Activations do for layer in block do for u in layer do if u.Length > 0 then yield u })
 
     let private checkOutputShape (name: string) (jac: Jacobian) (x: Matrix<float>) =
         if jac.Released then invalidOp "the Jacobian was released: a Jacobian of Solve.withJacobian serves only inside its function"
