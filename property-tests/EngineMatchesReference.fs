@@ -31,7 +31,8 @@ let batchSizes = [| 1; 5; 8; 13; 130; 300; 517; 1100 |]
 let private caseOf (seed: int) : Case =
     let rng = Random seed
     let pick (a: 'a[]) = a[rng.Next a.Length]
-    let n = 1 + rng.Next 6
+    // Up to 9 features: the fused dense kernels form outputs four, two and one at a time.
+    let n = 1 + rng.Next 9
     let propagator = pick [| ResNet; AntisymmetricResNet; Leapfrog; Verlet; Verlet4; Custom Scheme.resnet |]
     let square =
         pick
@@ -42,7 +43,7 @@ let private caseOf (seed: int) : Case =
     let op =
         match propagator with
         | AntisymmetricResNet -> Antisymmetric(pick [| Dense(n, n); Conv3x3(2, 3, 2) |], pick [| 0.0; 0.2 |])
-        | Verlet | Verlet4 | Custom _ -> pick [| Dense(n, 1 + rng.Next 6); square |]
+        | Verlet | Verlet4 | Custom _ -> pick [| Dense(n, 1 + rng.Next 9); square |]
         | ResNet | Leapfrog -> square
     let propagator =
         match propagator with

@@ -114,33 +114,144 @@ let inline private transposed (w: ^W) (z: float[]) (rows: int) (r: int) (n: int)
         acc <- Simd.fma w (Simd.load w z (o * rows + r)) (Simd.splat w (elem k (o * n + i))) acc
     acc
 
+/// Runs `output o a` for every output o of a side of `outputs` features, with
+/// a = Σ_j x_j k[o·oStride + j·jStride] + β_o for the rows at r (x of width `inputs`, β one
+/// vector per output in `bias`): the Direct side Y K + 1βᵀ (`directAll`) or the Transposed side
+/// Z Kᵀ + 1βᵀ (`transposedAll`). Four outputs run at once, then two, then one: each output's sum
+/// runs over j in ascending order as in `direct`, so the results are the same bits, but four
+/// independent chains share every load of x_j and hide the latency of each other's FMAs (one
+/// chain a time made every output wait n FMA latencies: 8 × 4 cycles at n = 8).
+let inline private products (w: ^W) (x: float[]) (rows: int) (r: int) (inputs: int) (outputs: int) (k: float[]) (oStride: int) (jStride: int) (bias: float[]) ([<InlineIfLambda>] output: int -> ^V -> unit) =
+    let nrows, no, nj = nativeint rows, nativeint oStride, nativeint jStride
+    let mutable o = 0
+    while o + 4 <= outputs do
+        let mutable a0: ^V = Simd.load w bias (o * Lanes)
+        let mutable a1: ^V = Simd.load w bias ((o + 1) * Lanes)
+        let mutable a2: ^V = Simd.load w bias ((o + 2) * Lanes)
+        let mutable a3: ^V = Simd.load w bias ((o + 3) * Lanes)
+        let mutable xj = nativeint r
+        let mutable kj = nativeint (o * oStride)
+        for _ in 1 .. inputs do
+            let xv: ^V = Simd.loadAt w x xj
+            a0 <- Simd.fma w xv (Simd.splatAt w k kj) a0
+            a1 <- Simd.fma w xv (Simd.splatAt w k (kj + no)) a1
+            a2 <- Simd.fma w xv (Simd.splatAt w k (kj + 2n * no)) a2
+            a3 <- Simd.fma w xv (Simd.splatAt w k (kj + 3n * no)) a3
+            xj <- xj + nrows
+            kj <- kj + nj
+        output o a0
+        output (o + 1) a1
+        output (o + 2) a2
+        output (o + 3) a3
+        o <- o + 4
+    if o + 2 <= outputs then
+        let mutable a0: ^V = Simd.load w bias (o * Lanes)
+        let mutable a1: ^V = Simd.load w bias ((o + 1) * Lanes)
+        let mutable xj = nativeint r
+        let mutable kj = nativeint (o * oStride)
+        for _ in 1 .. inputs do
+            let xv: ^V = Simd.loadAt w x xj
+            a0 <- Simd.fma w xv (Simd.splatAt w k kj) a0
+            a1 <- Simd.fma w xv (Simd.splatAt w k (kj + no)) a1
+            xj <- xj + nrows
+            kj <- kj + nj
+        output o a0
+        output (o + 1) a1
+        o <- o + 2
+    if o < outputs then
+        let mutable a0: ^V = Simd.load w bias (o * Lanes)
+        let mutable xj = nativeint r
+        let mutable kj = nativeint (o * oStride)
+        for _ in 1 .. inputs do
+            a0 <- Simd.fma w (Simd.loadAt w x xj) (Simd.splatAt w k kj) a0
+            xj <- xj + nrows
+            kj <- kj + nj
+        output o a0
+
+/// `products` of the Direct side: output o (of m) is Σ_i x_i K[i, o] + β_o, x of width n.
+let inline private directAll (w: ^W) (x: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (bias: float[]) ([<InlineIfLambda>] output: int -> ^V -> unit) =
+    products w x rows r n m k n 1 bias output
+
+/// `products` of the Transposed side: output i (of n) is Σ_o z_o K[i, o] + β_i, z of width m.
+let inline private transposedAll (w: ^W) (z: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (bias: float[]) ([<InlineIfLambda>] output: int -> ^V -> unit) =
+    products w z rows r m n k 1 n bias output
+
+/// The transpose of a kick for the rows at r, with V (width `inputs`) one vector per feature in
+/// `v` and S (width `outputs`) the source it read: S̄_p ← S̄_p + Σ_j v_j k[e] and GK[e] ← GK[e] +
+/// s_p v_j lane-wise, e = p·pStride + j·jStride: `transposeDirect` (the kick read Y) or
+/// `transposeTransposed` (it read Z). Four outputs at once, then two, then one, each sum over j
+/// in ascending order (the same bits as one chain an output).
+let inline private transposeProducts (w: ^W) (sc: Scratch) (v: float[]) (rows: int) (r: int) (inputs: int) (outputs: int) (k: float[]) (pStride: int) (jStride: int) (source: float[]) (sBar: float[]) =
+    let np, nj = nativeint pStride, nativeint jStride
+    let nlanes = nativeint Lanes
+    let inline update (e: nativeint) (s: ^V) (vj: ^V) (acc: ^V) : ^V =
+        let g = int e * Lanes
+        Simd.store w (Simd.fma w s vj (Simd.load w sc.GK g)) sc.GK g
+        Simd.fma w vj (Simd.splatAt w k e) acc
+    let mutable p = 0
+    while p + 4 <= outputs do
+        let at = p * rows + r
+        let s0: ^V = Simd.load w source at
+        let s1: ^V = Simd.load w source (at + rows)
+        let s2: ^V = Simd.load w source (at + 2 * rows)
+        let s3: ^V = Simd.load w source (at + 3 * rows)
+        let mutable a0: ^V = Simd.load w sBar at
+        let mutable a1: ^V = Simd.load w sBar (at + rows)
+        let mutable a2: ^V = Simd.load w sBar (at + 2 * rows)
+        let mutable a3: ^V = Simd.load w sBar (at + 3 * rows)
+        let mutable e = nativeint (p * pStride)
+        let mutable vat = 0n
+        for _ in 1 .. inputs do
+            let vj: ^V = Simd.loadAt w v vat
+            a0 <- update e s0 vj a0
+            a1 <- update (e + np) s1 vj a1
+            a2 <- update (e + 2n * np) s2 vj a2
+            a3 <- update (e + 3n * np) s3 vj a3
+            e <- e + nj
+            vat <- vat + nlanes
+        Simd.store w a0 sBar at
+        Simd.store w a1 sBar (at + rows)
+        Simd.store w a2 sBar (at + 2 * rows)
+        Simd.store w a3 sBar (at + 3 * rows)
+        p <- p + 4
+    if p + 2 <= outputs then
+        let at = p * rows + r
+        let s0: ^V = Simd.load w source at
+        let s1: ^V = Simd.load w source (at + rows)
+        let mutable a0: ^V = Simd.load w sBar at
+        let mutable a1: ^V = Simd.load w sBar (at + rows)
+        let mutable e = nativeint (p * pStride)
+        let mutable vat = 0n
+        for _ in 1 .. inputs do
+            let vj: ^V = Simd.loadAt w v vat
+            a0 <- update e s0 vj a0
+            a1 <- update (e + np) s1 vj a1
+            e <- e + nj
+            vat <- vat + nlanes
+        Simd.store w a0 sBar at
+        Simd.store w a1 sBar (at + rows)
+        p <- p + 2
+    if p < outputs then
+        let at = p * rows + r
+        let s0: ^V = Simd.load w source at
+        let mutable a0: ^V = Simd.load w sBar at
+        let mutable e = nativeint (p * pStride)
+        let mutable vat = 0n
+        for _ in 1 .. inputs do
+            a0 <- update e s0 (Simd.loadAt w v vat) a0
+            e <- e + nj
+            vat <- vat + nlanes
+        Simd.store w a0 sBar at
+
 /// The transpose of a kick that read Y, for the rows at r: with V (width m) one vector per
 /// feature in `v`, S̄ ← S̄ + V Kᵀ and GK ← GK + S ⊗ V lane-wise (S of width n).
 let inline private transposeDirect (w: ^W) (sc: Scratch) (v: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (source: float[]) (sBar: float[]) =
-    for i in 0 .. n - 1 do
-        let at = i * rows + r
-        let yi: ^V = Simd.load w source at
-        let mutable acc: ^V = Simd.load w sBar at
-        for o in 0 .. m - 1 do
-            let wv: ^V = Simd.load w v (o * Lanes)
-            acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-            let e = (o * n + i) * Lanes
-            Simd.store w (Simd.fma w yi wv (Simd.load w sc.GK e)) sc.GK e
-        Simd.store w acc sBar at
+    transposeProducts w sc v rows r m n k 1 n source sBar
 
 /// The transpose of a kick that read Z, for the rows at r: with V (width n) one vector per
 /// feature in `v`, S̄ ← S̄ + V K and GK ← GK + V ⊗ S lane-wise (S of width m).
 let inline private transposeTransposed (w: ^W) (sc: Scratch) (v: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (source: float[]) (sBar: float[]) =
-    for o in 0 .. m - 1 do
-        let at = o * rows + r
-        let zo: ^V = Simd.load w source at
-        let mutable acc: ^V = Simd.load w sBar at
-        for i in 0 .. n - 1 do
-            let wv: ^V = Simd.load w v (i * Lanes)
-            acc <- Simd.fma w wv (Simd.splat w (elem k (o * n + i))) acc
-            let e = (o * n + i) * Lanes
-            Simd.store w (Simd.fma w wv zo (Simd.load w sc.GK e)) sc.GK e
-        Simd.store w acc sBar at
+    transposeProducts w sc v rows r n m k n 1 source sBar
 
 let inline private reduceWith (w: ^W) (sc: Scratch) (n: int) (m: int) (gK: float[]) (gbN: float[]) (gbM: float[]) =
     let inline lanes (a: float[]) (f: int) : float = Simd.sum w (Simd.load w a (f * Lanes) : ^V)
@@ -170,8 +281,7 @@ let inline private resnetStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
     splatBias w b n sc.BN
     let hv: ^V = Simd.splat w h
     for r in 0 .. Simd.lanes w .. rows - 1 do
-        for o in 0 .. n - 1 do
-            Simd.store w (sigma (direct w y rows r n k o (Simd.load w sc.BN (o * Lanes)))) sc.T (o * Lanes)
+        directAll w y rows r n n k sc.BN (fun o a -> Simd.store w (sigma a) sc.T (o * Lanes))
         for i in 0 .. n - 1 do
             let at = i * rows + r
             Simd.store w (Simd.fma w hv (Simd.load w sc.T (i * Lanes)) (Simd.load w y at)) y at
@@ -222,11 +332,11 @@ let inline private resnetAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
     splatBias w b n sc.BN
     let hv: ^V = Simd.splat w h
     for r in 0 .. Simd.lanes w .. rows - 1 do
-        for o in 0 .. n - 1 do
-            let struct (_, d) = sigma (direct w y rows r n k o (Simd.load w sc.BN (o * Lanes)))
+        directAll w y rows r n n k sc.BN (fun o a ->
+            let struct (_, d) = sigma a
             let wv = hv * d * Simd.load w yBar (o * rows + r)
             Simd.store w wv sc.T (o * Lanes)
-            Simd.store w (Simd.load w sc.GN (o * Lanes) + wv) sc.GN (o * Lanes)
+            Simd.store w (Simd.load w sc.GN (o * Lanes) + wv) sc.GN (o * Lanes))
         transposeDirect w sc sc.T rows r n n k y yBar
 
 /// The adjoint of `resnetStep` at Y_j: with w = h σ'(a) ⊙ Ȳ, a = Y_j K + 1bᵀ:
@@ -250,9 +360,9 @@ let inline private leapfrogStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V)
     let hv: ^V = Simd.splat w h
     let wh: ^V = Simd.splat w (omega * h)
     for r in 0 .. Simd.lanes w .. rows - 1 do
-        for o in 0 .. n - 1 do
+        directAll w y rows r n n k sc.BN (fun o a ->
             let at = o * rows + r
-            Simd.store w (Simd.fma w wh (sigma (direct w y rows r n k o (Simd.load w sc.BN (o * Lanes)))) (Simd.load w z at)) z at
+            Simd.store w (Simd.fma w wh (sigma a) (Simd.load w z at)) z at)
         for i in 0 .. n - 1 do
             let at = i * rows + r
             Simd.store w (Simd.fma w hv (Simd.load w z at) (Simd.load w y at)) y at
@@ -312,8 +422,7 @@ let inline private leapfrogReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
         for i in 0 .. n - 1 do
             let at = i * rows + r
             Simd.store w (Simd.fma w -hv (Simd.load w z at) (Simd.load w y at)) y at
-        for o in 0 .. n - 1 do
-            Simd.store w (sigma (direct w y rows r n k o (Simd.load w sc.BN (o * Lanes)))) sc.T (o * Lanes)
+        directAll w y rows r n n k sc.BN (fun o a -> Simd.store w (sigma a) sc.T (o * Lanes))
         for o in 0 .. n - 1 do
             let at = o * rows + r
             Simd.store w (Simd.fma w -wh (Simd.load w sc.T (o * Lanes)) (Simd.load w z at)) z at
@@ -340,12 +449,12 @@ let inline private leapfrogAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> 
             let at = i * rows + r
             if reversing then Simd.store w (Simd.fma w -hv (Simd.load w z at) (Simd.load w y at)) y at
             Simd.store w (Simd.fma w hv (Simd.load w yBar at) (Simd.load w zBar at)) zBar at
-        for o in 0 .. n - 1 do
-            let struct (t, d) = sigma (direct w y rows r n k o (Simd.load w sc.BN (o * Lanes)))
+        directAll w y rows r n n k sc.BN (fun o a ->
+            let struct (t, d) = sigma a
             Simd.store w t sc.V (o * Lanes)
             let wv = wh * d * Simd.load w zBar (o * rows + r)
             Simd.store w wv sc.T (o * Lanes)
-            Simd.store w (Simd.load w sc.GN (o * Lanes) + wv) sc.GN (o * Lanes)
+            Simd.store w (Simd.load w sc.GN (o * Lanes) + wv) sc.GN (o * Lanes))
         if reversing then
             for o in 0 .. n - 1 do
                 let at = o * rows + r
@@ -378,13 +487,13 @@ let inline private verletStepWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (
     for tile in 0 .. TileRows .. rows - 1 do
         let last = min rows (tile + TileRows) - 1
         for r in tile .. lanes .. last do
-            for o in 0 .. m - 1 do
+            directAll w y rows r n m k sc.BM (fun o a ->
                 let at = o * rows + r
-                Simd.store w (Simd.fma w -hv (sigma (direct w y rows r n k o (Simd.load w sc.BM (o * Lanes)))) (Simd.load w z at)) z at
+                Simd.store w (Simd.fma w -hv (sigma a) (Simd.load w z at)) z at)
         for r in tile .. lanes .. last do
-            for i in 0 .. n - 1 do
+            transposedAll w z rows r n m k sc.BN (fun i a ->
                 let at = i * rows + r
-                Simd.store w (Simd.fma w hv (sigma (transposed w z rows r n m k i (Simd.load w sc.BN (i * Lanes)))) (Simd.load w y at)) y at
+                Simd.store w (Simd.fma w hv (sigma a) (Simd.load w y at)) y at)
 
 /// One Verlet step: (Y_j, Z_{j−½}) ← (Y_{j+1}, Z_{j+½}).
 let verletStep (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
@@ -446,13 +555,13 @@ let inline private verletReverseWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V
     for tile in 0 .. TileRows .. rows - 1 do
         let last = min rows (tile + TileRows) - 1
         for r in tile .. lanes .. last do
-            for i in 0 .. n - 1 do
+            transposedAll w z rows r n m k sc.BN (fun i a ->
                 let at = i * rows + r
-                Simd.store w (Simd.fma w -hv (sigma (transposed w z rows r n m k i (Simd.load w sc.BN (i * Lanes)))) (Simd.load w y at)) y at
+                Simd.store w (Simd.fma w -hv (sigma a) (Simd.load w y at)) y at)
         for r in tile .. lanes .. last do
-            for o in 0 .. m - 1 do
+            directAll w y rows r n m k sc.BM (fun o a ->
                 let at = o * rows + r
-                Simd.store w (Simd.fma w hv (sigma (direct w y rows r n k o (Simd.load w sc.BM (o * Lanes)))) (Simd.load w z at)) z at
+                Simd.store w (Simd.fma w hv (sigma a) (Simd.load w z at)) z at)
 
 /// The exact inverse of `verletStep`: Y ← Y − h σ(Z Kᵀ + 1bᵀ);  Z ← Z + h σ(Y K + 1cᵀ).
 let verletReverse (act: Activation) (sc: Scratch) (rows: int) (n: int) (m: int) (h: float) (k: float[]) (b: float[]) (c: float[]) (y: float[]) (z: float[]) =
@@ -475,22 +584,22 @@ let inline private verletAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> st
     for tile in 0 .. TileRows .. rows - 1 do
         let last = min rows (tile + TileRows) - 1
         for r in tile .. lanes .. last do
-            for i in 0 .. n - 1 do
+            transposedAll w z rows r n m k sc.BN (fun i a ->
                 let at = i * rows + r
-                let struct (t, d) = sigma (transposed w z rows r n m k i (Simd.load w sc.BN (i * Lanes)))
+                let struct (t, d) = sigma a
                 if reversing then Simd.store w (Simd.fma w -hv t (Simd.load w y at)) y at
                 let wv = hv * d * Simd.load w yBar at
                 Simd.store w wv sc.T (i * Lanes)
-                Simd.store w (Simd.load w sc.GN (i * Lanes) + wv) sc.GN (i * Lanes)
+                Simd.store w (Simd.load w sc.GN (i * Lanes) + wv) sc.GN (i * Lanes))
             transposeTransposed w sc sc.T rows r n m k z zBar
         for r in tile .. lanes .. last do
-            for o in 0 .. m - 1 do
+            directAll w y rows r n m k sc.BM (fun o a ->
                 let at = o * rows + r
-                let struct (t, d) = sigma (direct w y rows r n k o (Simd.load w sc.BM (o * Lanes)))
+                let struct (t, d) = sigma a
                 if reversing then Simd.store w (Simd.fma w hv t (Simd.load w z at)) z at
                 let v = -hv * d * Simd.load w zBar at
                 Simd.store w v sc.V (o * Lanes)
-                Simd.store w (Simd.load w sc.GM (o * Lanes) + v) sc.GM (o * Lanes)
+                Simd.store w (Simd.load w sc.GM (o * Lanes) + v) sc.GM (o * Lanes))
             transposeDirect w sc sc.V rows r n m k y yBar
 
 /// The adjoint of Verlet step j, optionally fused with its inverse. z holds Z_{j+½}; without
@@ -517,13 +626,18 @@ let verletAdjoint (act: Activation) (sc: Scratch) (reversing: bool) (rows: int) 
 let inline private kickPre (w: ^W) (fromY: bool) (x: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (o: int) (b0: ^V) : ^V =
     if fromY then direct w x rows r n k o b0 else transposed w x rows r n m k o b0
 
+/// `output o a` for every output feature o of a kick with its pre-activation a for the rows at r
+/// (`kickPre`, four outputs at a time: `products`).
+let inline private kickAll (w: ^W) (fromY: bool) (x: float[]) (rows: int) (r: int) (n: int) (m: int) (k: float[]) (biasV: float[]) ([<InlineIfLambda>] output: int -> ^V -> unit) =
+    let inputs, outputs = (if fromY then n else m), (if fromY then m else n)
+    products w x rows r inputs outputs k (if fromY then n else 1) (if fromY then 1 else n) biasV output
+
 let inline private kickWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> ^V) (sc: Scratch) (fromY: bool) (rows: int) (n: int) (m: int) (alpha: float) (k: float[]) (bias: float[]) (biasV: float[]) (source: float[]) (target: float[]) =
     let width = if fromY then m else n
     splatBias w bias width biasV
     let av: ^V = Simd.splat w alpha
     for r in 0 .. Simd.lanes w .. rows - 1 do
-        for o in 0 .. width - 1 do
-            Simd.store w (sigma (kickPre w fromY source rows r n m k o (Simd.load w biasV (o * Lanes)))) sc.T (o * Lanes)
+        kickAll w fromY source rows r n m k biasV (fun o a -> Simd.store w (sigma a) sc.T (o * Lanes))
         for o in 0 .. width - 1 do
             let at = o * rows + r
             Simd.store w (Simd.fma w av (Simd.load w sc.T (o * Lanes)) (Simd.load w target at)) target at
@@ -578,11 +692,11 @@ let inline private kickAdjointWith (w: ^W) ([<InlineIfLambda>] sigma: ^V -> stru
     splatBias w bias width biasV
     let av: ^V = Simd.splat w alpha
     for r in 0 .. Simd.lanes w .. rows - 1 do
-        for o in 0 .. width - 1 do
-            let struct (_, d) = sigma (kickPre w fromY source rows r n m k o (Simd.load w biasV (o * Lanes)))
+        kickAll w fromY source rows r n m k biasV (fun o a ->
+            let struct (_, d) = sigma a
             let wv = av * d * Simd.load w tBar (o * rows + r)
             Simd.store w wv sc.T (o * Lanes)
-            Simd.store w (Simd.load w gBiasV (o * Lanes) + wv) gBiasV (o * Lanes)
+            Simd.store w (Simd.load w gBiasV (o * Lanes) + wv) gBiasV (o * Lanes))
         if fromY then
             transposeDirect w sc sc.T rows r n m k source sBar
         else
