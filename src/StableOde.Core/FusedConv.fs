@@ -6,7 +6,8 @@
 /// (H+2)×(W+2) pixels a channel), so every tap is a branch-free load and the chunk's working set
 /// stays in the L2 cache. For one output pixel the kernel accumulates the 9 taps × all input
 /// channels of `Group` output channels × the chunk's examples in twelve vector registers (in a
-/// method of its own, its offsets native ints). After a row of output pixels, the bias and σ
+/// method of its own, its offsets native ints); on Vector512, whose 32 registers hold 24
+/// accumulators, two neighbouring pixels at once. After a row of output pixels, the bias and σ
 /// (and σ') of the whole row run in a loop of their own (another method), and then the update:
 /// the row's activations are independent, so the processor overlaps them, where one pixel's six
 /// outputs between two convolutions kept it waiting on each σ's division and polynomial (on a
@@ -240,14 +241,134 @@ let inline private convolvePixelWith (w: ^W) (sc: Scratch) (accumulate: bool) (o
     put (5 * chunk) a5
     put (5 * chunk + half) b5
 
-// One method for each width, so that the JIT keeps the twelve accumulators in registers whatever
-// the epilogue inlined around the call.
+/// The sums of the two output pixels (r, q) and (r, q + 1) for the output channels of group g,
+/// as by `convolvePixelWith` for each (the same sums in the same order), in 24 registers: 6
+/// channels × two vectors of examples × two pixels. Every broadcast weight feeds four FMAs
+/// instead of two, so a tap is 4 loads and 6 broadcasts for 24 FMAs (2 and 6 for 12 in one
+/// pixel's loop), which the 32 registers of AVX-512 hold with the four inputs and a weight.
+let inline private convolvePairWith (w: ^W) (sc: Scratch) (accumulate: bool) (out: float[]) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
+    let c = sc.C
+    let half = Simd.lanes w
+    let chunk = 2 * half
+    let nhalf = nativeint half
+    let nchunk = nativeint chunk
+    let rowStep = nativeint (sc.W + 2) * nchunk
+    let plane = nativeint (sc.H + 2) * rowStep
+    let mutable xc = (nativeint r * nativeint (sc.W + 2) + nativeint q) * nchunk
+    let mutable kb = nativeint (g * c * 9 * Group)
+    let zero: ^V = Simd.splat w 0.0
+    let mutable a0 = zero
+    let mutable a1 = zero
+    let mutable a2 = zero
+    let mutable a3 = zero
+    let mutable a4 = zero
+    let mutable a5 = zero
+    let mutable b0 = zero
+    let mutable b1 = zero
+    let mutable b2 = zero
+    let mutable b3 = zero
+    let mutable b4 = zero
+    let mutable b5 = zero
+    let mutable c0 = zero
+    let mutable c1 = zero
+    let mutable c2 = zero
+    let mutable c3 = zero
+    let mutable c4 = zero
+    let mutable c5 = zero
+    let mutable d0 = zero
+    let mutable d1 = zero
+    let mutable d2 = zero
+    let mutable d3 = zero
+    let mutable d4 = zero
+    let mutable d5 = zero
+    for _ in 0 .. c - 1 do
+        let mutable row = xc
+        for _ in 0 .. 2 do
+            let mutable at = row
+            for _ in 0 .. 2 do
+                let x0: ^V = Simd.loadAt w src at
+                let x1: ^V = Simd.loadAt w src (at + nhalf)
+                let x2: ^V = Simd.loadAt w src (at + nchunk)
+                let x3: ^V = Simd.loadAt w src (at + nchunk + nhalf)
+                let k0: ^V = Simd.splatAt w k kb
+                a0 <- Simd.fma w x0 k0 a0
+                b0 <- Simd.fma w x1 k0 b0
+                c0 <- Simd.fma w x2 k0 c0
+                d0 <- Simd.fma w x3 k0 d0
+                let k1: ^V = Simd.splatAt w k (kb + 1n)
+                a1 <- Simd.fma w x0 k1 a1
+                b1 <- Simd.fma w x1 k1 b1
+                c1 <- Simd.fma w x2 k1 c1
+                d1 <- Simd.fma w x3 k1 d1
+                let k2: ^V = Simd.splatAt w k (kb + 2n)
+                a2 <- Simd.fma w x0 k2 a2
+                b2 <- Simd.fma w x1 k2 b2
+                c2 <- Simd.fma w x2 k2 c2
+                d2 <- Simd.fma w x3 k2 d2
+                let k3: ^V = Simd.splatAt w k (kb + 3n)
+                a3 <- Simd.fma w x0 k3 a3
+                b3 <- Simd.fma w x1 k3 b3
+                c3 <- Simd.fma w x2 k3 c3
+                d3 <- Simd.fma w x3 k3 d3
+                let k4: ^V = Simd.splatAt w k (kb + 4n)
+                a4 <- Simd.fma w x0 k4 a4
+                b4 <- Simd.fma w x1 k4 b4
+                c4 <- Simd.fma w x2 k4 c4
+                d4 <- Simd.fma w x3 k4 d4
+                let k5: ^V = Simd.splatAt w k (kb + 5n)
+                a5 <- Simd.fma w x0 k5 a5
+                b5 <- Simd.fma w x1 k5 b5
+                c5 <- Simd.fma w x2 k5 c5
+                d5 <- Simd.fma w x3 k5 d5
+                at <- at + nchunk
+                kb <- kb + nativeint Group
+            row <- row + rowStep
+        xc <- xc + plane
+    let o0 = q * Group * chunk
+    let inline put (at: int) (v: ^V) = Simd.store w (if accumulate then v + Simd.load w out (o0 + at) else v) out (o0 + at)
+    put 0 a0
+    put half b0
+    put chunk a1
+    put (chunk + half) b1
+    put (2 * chunk) a2
+    put (2 * chunk + half) b2
+    put (3 * chunk) a3
+    put (3 * chunk + half) b3
+    put (4 * chunk) a4
+    put (4 * chunk + half) b4
+    put (5 * chunk) a5
+    put (5 * chunk + half) b5
+    let next = Group * chunk
+    put next c0
+    put (next + half) d0
+    put (next + chunk) c1
+    put (next + chunk + half) d1
+    put (next + 2 * chunk) c2
+    put (next + 2 * chunk + half) d2
+    put (next + 3 * chunk) c3
+    put (next + 3 * chunk + half) d3
+    put (next + 4 * chunk) c4
+    put (next + 4 * chunk + half) d4
+    put (next + 5 * chunk) c5
+    put (next + 5 * chunk + half) d5
+
+// One method for each width (and for Vector512's pairs of pixels), so that the JIT keeps the
+// accumulators in registers whatever the epilogue inlined around the call.
 let private convolvePixel8 sc accumulate out k src g r q = convolvePixelWith V8 sc accumulate out k src g r q
+let private convolvePair8 sc accumulate out k src g r q = convolvePairWith V8 sc accumulate out k src g r q
 let private convolvePixel4 sc accumulate out k src g r q = convolvePixelWith V4 sc accumulate out k src g r q
 
-/// `convolvePixelWith` on the width of the witness.
+/// Output pixels of a row that one call of `convolvePixel` forms from q on: two on Vector512
+/// (`convolvePairWith`; one at the end of an odd row), one on Vector256, whose 16 registers
+/// hold only one pixel's twelve accumulators.
+let inline private pixelStep (w: ^W) = if Simd.lanes w = 8 then 2 else 1
+
+/// The sums of the `pixelStep` output pixels of row r from q on (fewer at the row's end) for the
+/// output channels of group g, on the width of the witness (`convolvePixelWith`).
 let inline private convolvePixel (w: ^W) (sc: Scratch) (accumulate: bool) (out: float[]) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
-    if Simd.lanes w = 8 then convolvePixel8 sc accumulate out k src g r q else convolvePixel4 sc accumulate out k src g r q
+    if Simd.lanes w = 8 then
+        if q + 1 < sc.W then convolvePair8 sc accumulate out k src g r q else convolvePixel8 sc accumulate out k src g r q
+    else convolvePixel4 sc accumulate out k src g r q
 
 /// Runs `output f pk at` for every output of row r of group g, channel by channel: f = o·H·W +
 /// r·W + q is the output's feature, pk its offset in a packed chunk, at the offset of its sums in
@@ -272,13 +393,14 @@ let inline private overRow (w: ^W) (sc: Scratch) (g: int) (r: int) ([<InlineIfLa
         pk0 <- pk0 + plane
         at0 <- at0 + chunk
 
-/// Runs `pixel g r q` for every group of output channels and output pixel (r, q), and after each
-/// row of pixels, when `activated`, `activate g r`, and then `epilogue f pk at` for each output
-/// of the row (`overRow`).
+/// Runs `pixel g r q` for every group of output channels and every `pixelStep`-th output pixel
+/// (r, q) (the call forms the sums of the pixels from q on: `convolvePixel`), and after each row
+/// of pixels, when `activated`, `activate g r`, and then `epilogue f pk at` for each output of
+/// the row (`overRow`).
 let inline private overPixels (w: ^W) (sc: Scratch) (activated: bool) ([<InlineIfLambda>] pixel: int -> int -> int -> unit) ([<InlineIfLambda>] activate: int -> int -> unit) ([<InlineIfLambda>] epilogue: int -> int -> int -> unit) =
     for g in 0 .. sc.Padded / Group - 1 do
         for r in 0 .. sc.H - 1 do
-            for q in 0 .. sc.W - 1 do
+            for q in 0 .. pixelStep w .. sc.W - 1 do
                 pixel g r q
             if activated then activate g r
             overRow w sc g r epilogue
