@@ -165,6 +165,11 @@ let inline elem (a: float[]) (i: int) : byref<float> = &Unsafe.Add(&MemoryMarsha
 /// offset added to it, a native one is not (the FMA loops' index arithmetic).
 let inline elemAt (a: float[]) (i: nativeint) : byref<float> = &Unsafe.Add(&MemoryMarshal.GetArrayDataReference a, i)
 
+/// Asks the processor to bring the cache line of a[i] into every level of its cache ahead of a
+/// load (`prefetcht0`): a hint, which never faults, so i may lie past the array's end.
+let inline prefetch (a: float[]) (i: int) =
+    if X86.Sse.IsSupported then X86.Sse.Prefetch0(Unsafe.AsPointer(&elem a i))
+
 /// The operations the width-generic kernels need on Vector512 (8 lanes, AVX-512). A value of
 /// this type is the witness that selects the width: `Simd.load (Vec512()) a i` is a Vector512.
 [<Struct; NoEquality; NoComparison>]
