@@ -80,7 +80,10 @@ type Scratch =
       /// Per feature f (channel-major, C·H·W of them): the entry of b (`IndexB`) or of c
       /// (`IndexC`, empty without c) added to it, so that no kernel divides per output.
       IndexB: int[]
-      IndexC: int[] }
+      IndexC: int[]
+      /// The lanes of a vector (8 or 4) the packed chunks were laid out for: their borders are zero
+      /// only for that width (a chunk of the other width puts examples where they are).
+      Lanes: int }
 
 /// The bias entry of every feature of a side of n features with a bias of `length` entries
 /// (tied over groups of n / length consecutive features); empty for no bias.
@@ -98,7 +101,8 @@ let scratch (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Sc
       Sums = Array.zeroCreate (w * Group * ChunkRows); DSums = Array.zeroCreate (w * Group * ChunkRows)
       Slopes = Array.zeroCreate (w * Group * ChunkRows)
       GK = Array.zeroCreate (c * c * 9 * Stride); GB = Array.zeroCreate (biasWidth * Stride); GC = Array.zeroCreate (auxBiasWidth * Stride)
-      IndexB = biasEntries (c * h * w) biasWidth; IndexC = biasEntries (c * h * w) auxBiasWidth }
+      IndexB = biasEntries (c * h * w) biasWidth; IndexC = biasEntries (c * h * w) auxBiasWidth
+      Lanes = if useVector512 then 8 else 4 }
 
 /// Each thread's scratch of its last call, reused while the sizes stay the same: a solve's blocks
 /// run on the thread pool, and every kernel call prepares, uses and reduces its scratch on one
@@ -106,11 +110,12 @@ let scratch (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Sc
 let private perThread = new System.Threading.ThreadLocal<Scratch option ref>(fun () -> ref None)
 
 /// The calling thread's scratch for a c-channel H×W convolution with biases of the given
-/// lengths (`scratch`, kept for the thread's next call of the same sizes).
+/// lengths (`scratch`, kept for the thread's next call of the same sizes and vector width).
 let scratchFor (c: int) (h: int) (w: int) (biasWidth: int) (auxBiasWidth: int) : Scratch =
     let cell = perThread.Value
     match cell.Value with
-    | Some sc when sc.C = c && sc.H = h && sc.W = w && sc.GB.Length = biasWidth * Stride && sc.GC.Length = auxBiasWidth * Stride -> sc
+    | Some sc when sc.C = c && sc.H = h && sc.W = w && sc.GB.Length = biasWidth * Stride && sc.GC.Length = auxBiasWidth * Stride
+                   && sc.Lanes = (if useVector512 then 8 else 4) -> sc
     | _ ->
         let sc = scratch c h w biasWidth auxBiasWidth
         cell.Value <- Some sc
@@ -168,6 +173,37 @@ let inline private pack (w: ^W) (sc: Scratch) (rows: int) (r0: int) (full: bool)
         Simd.store w (Simd.load w src from: ^V) dst at
         Simd.store w (if full then Simd.load w src (from + half) else zero) dst (at + half))
 
+/// The native-int offsets the FMA loops start from for output pixel (r, q) of group g: struct
+/// (rowStep, plane, xc, kb) — the distance between two rows and two channels of a packed chunk,
+/// the pixel's first tap in it and the group's first weight. Each runs by a constant, so no int
+/// index is recomputed and sign-extended per load (the JIT's loop body went from 44 instructions a
+/// tap to 31, for 12 FMAs).
+let inline private pixelOffsets (sc: Scratch) (chunk: int) (g: int) (r: int) (q: int) =
+    let nchunk = nativeint chunk
+    let rowStep = nativeint (sc.W + 2) * nchunk
+    struct (rowStep, nativeint (sc.H + 2) * rowStep, (nativeint r * nativeint (sc.W + 2) + nativeint q) * nchunk, nativeint (g * sc.C * 9 * Group))
+
+/// Writes one output pixel's sums (channel k of the group: halves lo_k and hi_k) to column q of a
+/// row of sums `out`, channel k at (q·Group + k)·2·lanes, lower half first, or adds them to it
+/// when `accumulate`.
+let inline private putPixel (w: ^W) (accumulate: bool) (out: float[]) (q: int) (lo0: ^V) (lo1: ^V) (lo2: ^V) (lo3: ^V) (lo4: ^V) (lo5: ^V) (hi0: ^V) (hi1: ^V) (hi2: ^V) (hi3: ^V) (hi4: ^V) (hi5: ^V) =
+    let half = Simd.lanes w
+    let chunk = 2 * half
+    let o0 = q * Group * chunk
+    let inline put (at: int) (v: ^V) = Simd.store w (if accumulate then v + Simd.load w out (o0 + at) else v) out (o0 + at)
+    put 0 lo0
+    put half hi0
+    put chunk lo1
+    put (chunk + half) hi1
+    put (2 * chunk) lo2
+    put (2 * chunk + half) hi2
+    put (3 * chunk) lo3
+    put (3 * chunk + half) hi3
+    put (4 * chunk) lo4
+    put (4 * chunk + half) hi4
+    put (5 * chunk) lo5
+    put (5 * chunk + half) hi5
+
 /// The sums of one output pixel (r, q) for the output channels of group g: 9 taps × every input
 /// channel of a packed chunk, 6 channels × two vectors of examples in twelve registers, written
 /// to column q of a row of sums `out` (channel g·Group + k at (q·Group + k)·2·lanes, lower half
@@ -175,15 +211,11 @@ let inline private pack (w: ^W) (sc: Scratch) (rows: int) (r0: int) (full: bool)
 let inline private convolvePixelWith (w: ^W) (sc: Scratch) (accumulate: bool) (out: float[]) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
     let c = sc.C
     let half = Simd.lanes w
-    let chunk = 2 * half
-    // Native-int offsets, each running by a constant: no int index is recomputed and sign-extended
-    // per load (the JIT's loop body went from 44 instructions a tap to 31, for 12 FMAs).
     let nhalf = nativeint half
-    let nchunk = nativeint chunk
-    let rowStep = nativeint (sc.W + 2) * nchunk
-    let plane = nativeint (sc.H + 2) * rowStep
-    let mutable xc = (nativeint r * nativeint (sc.W + 2) + nativeint q) * nchunk
-    let mutable kb = nativeint (g * c * 9 * Group)
+    let nchunk = nativeint (2 * half)
+    let struct (rowStep, plane, xc0, kb0) = pixelOffsets sc (2 * half) g r q
+    let mutable xc = xc0
+    let mutable kb = kb0
     let zero: ^V = Simd.splat w 0.0
     let mutable a0 = zero
     let mutable a1 = zero
@@ -226,20 +258,7 @@ let inline private convolvePixelWith (w: ^W) (sc: Scratch) (accumulate: bool) (o
                 kb <- kb + nativeint Group
             row <- row + rowStep
         xc <- xc + plane
-    let o0 = q * Group * chunk
-    let inline put (at: int) (v: ^V) = Simd.store w (if accumulate then v + Simd.load w out (o0 + at) else v) out (o0 + at)
-    put 0 a0
-    put half b0
-    put chunk a1
-    put (chunk + half) b1
-    put (2 * chunk) a2
-    put (2 * chunk + half) b2
-    put (3 * chunk) a3
-    put (3 * chunk + half) b3
-    put (4 * chunk) a4
-    put (4 * chunk + half) b4
-    put (5 * chunk) a5
-    put (5 * chunk + half) b5
+    putPixel w accumulate out q a0 a1 a2 a3 a4 a5 b0 b1 b2 b3 b4 b5
 
 /// The sums of the two output pixels (r, q) and (r, q + 1) for the output channels of group g,
 /// as by `convolvePixelWith` for each (the same sums in the same order), in 24 registers: 6
@@ -249,13 +268,11 @@ let inline private convolvePixelWith (w: ^W) (sc: Scratch) (accumulate: bool) (o
 let inline private convolvePairWith (w: ^W) (sc: Scratch) (accumulate: bool) (out: float[]) (k: float[]) (src: float[]) (g: int) (r: int) (q: int) =
     let c = sc.C
     let half = Simd.lanes w
-    let chunk = 2 * half
     let nhalf = nativeint half
-    let nchunk = nativeint chunk
-    let rowStep = nativeint (sc.W + 2) * nchunk
-    let plane = nativeint (sc.H + 2) * rowStep
-    let mutable xc = (nativeint r * nativeint (sc.W + 2) + nativeint q) * nchunk
-    let mutable kb = nativeint (g * c * 9 * Group)
+    let nchunk = nativeint (2 * half)
+    let struct (rowStep, plane, xc0, kb0) = pixelOffsets sc (2 * half) g r q
+    let mutable xc = xc0
+    let mutable kb = kb0
     let zero: ^V = Simd.splat w 0.0
     let mutable a0 = zero
     let mutable a1 = zero
@@ -324,33 +341,8 @@ let inline private convolvePairWith (w: ^W) (sc: Scratch) (accumulate: bool) (ou
                 kb <- kb + nativeint Group
             row <- row + rowStep
         xc <- xc + plane
-    let o0 = q * Group * chunk
-    let inline put (at: int) (v: ^V) = Simd.store w (if accumulate then v + Simd.load w out (o0 + at) else v) out (o0 + at)
-    put 0 a0
-    put half b0
-    put chunk a1
-    put (chunk + half) b1
-    put (2 * chunk) a2
-    put (2 * chunk + half) b2
-    put (3 * chunk) a3
-    put (3 * chunk + half) b3
-    put (4 * chunk) a4
-    put (4 * chunk + half) b4
-    put (5 * chunk) a5
-    put (5 * chunk + half) b5
-    let next = Group * chunk
-    put next c0
-    put (next + half) d0
-    put (next + chunk) c1
-    put (next + chunk + half) d1
-    put (next + 2 * chunk) c2
-    put (next + 2 * chunk + half) d2
-    put (next + 3 * chunk) c3
-    put (next + 3 * chunk + half) d3
-    put (next + 4 * chunk) c4
-    put (next + 4 * chunk + half) d4
-    put (next + 5 * chunk) c5
-    put (next + 5 * chunk + half) d5
+    putPixel w accumulate out q a0 a1 a2 a3 a4 a5 b0 b1 b2 b3 b4 b5
+    putPixel w accumulate out (q + 1) c0 c1 c2 c3 c4 c5 d0 d1 d2 d3 d4 d5
 
 // One method for each width (and for Vector512's pairs of pixels), so that the JIT keeps the
 // accumulators in registers whatever the epilogue inlined around the call.
