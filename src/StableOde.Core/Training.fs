@@ -449,7 +449,7 @@ module Training =
         let batch = min (int64 options.BatchSize) training
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
-        let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
+        let curvature = 16L * n * subsample + (if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
         let trialStates, chunk =
             match options.Strategy with
             | Reversal -> 8L * z * batch, 0L
@@ -584,23 +584,28 @@ module Training =
               GradientTolerance = 1e-12
               Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
               LineSearch = options.LineSearch }
+        // The activations of the Jacobians of the level's Gauss–Newton steps, where their products
+        // use them (`Objective.jacobiansFor`): every step rents them and gives them back.
+        let jacobians = JacobianStore()
         // One Gauss–Newton–PCG step on θ with damping λ, its gradient from the forward pass
-        // `known` when that was made at θ on the same batch. Returns the optimiser's result, the
-        // new θ, the damping for the next step (adapted by the step's gain ratio) and the forward
-        // pass of the batch at the new θ when the step was accepted with finite features — reused
-        // for the training accuracy and, when every batch is the whole training set, by the next
-        // classification step and the next gradient.
-        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
-            let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
-            let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
-            let theta = Objective.parametersOfVector net r.Result.Solution
-            let nextDamping =
-                match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
-                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
-                | _ -> damping
-            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
-            r.Result, theta, nextDamping, features
+        // `known` when that was made at θ on the same batch, its curvature on a subsample of
+        // `subsample` examples of all ranks, whose Jacobians serve only inside the step. Returns
+        // the optimiser's result, the new θ, the damping for the next step (adapted by the step's
+        // gain ratio) and the forward pass of the batch at the new θ when the step was accepted
+        // with finite features — reused for the training accuracy and, when every batch is the
+        // whole training set, by the next classification step and the next gradient.
+        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            Solve.withJacobiansFrom jacobians (fun linearise ->
+                let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
+                let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
+                let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
+                let theta = Objective.parametersOfVector net r.Result.Solution
+                let nextDamping =
+                    match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
+                    | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
+                    | _ -> damping
+                let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
+                r.Result, theta, nextDamping, features)
         // Y_N of a data set at θ: the propagation step's when it was on the same features at the
         // same θ (the forward pass is deterministic), else a forward pass.
         let reusable (computed: (Matrix<float> * Parameters * TrialForward) option) (theta: Parameters) (d: Dataset) =
@@ -644,7 +649,7 @@ module Training =
                 | _ ->
                     let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
                     let usedDamping = damping
-                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
+                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT sub.Length layoutH dataH.Features (labelsOf dataH)
                     damping <- nextDamping
                     computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
