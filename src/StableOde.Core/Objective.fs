@@ -349,19 +349,20 @@ module Objective =
             | Reversal when Engine.hasZ net ->
                 let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
                 let yN, zN = zeros s n, zeros s m
-                // Rows r … r+len−1 of a column-major s×width array from a len×width one.
-                let place (width: int) (src: float[]) (r: int) (len: int) (dst: Matrix<float>) =
+                // A block's rows of a final state of width `width`, into rows r + b.Start … of the
+                // column-major s×width `dst` (as `Engine.insert` into a chunk at row r).
+                let place (b: Engine.Block) (width: int) (src: float[]) (r: int) (dst: Matrix<float>) =
                     let out = storage dst
                     for col in 0 .. width - 1 do
-                        System.Array.Copy(src, col * len, out, col * s + r, len)
+                        System.Array.Copy(src, col * b.Ctx.S, out, col * s + r + b.Start, b.Rows)
                 let loss =
                     Ranks.mean ranks layout 1 (fun _ r0 rows ->
                         for struct (b0, len, _) in chunks (blockRows n) rows do
                             let tape = Solve.record Reversal net p (rowsOf y0 (r0 + b0) len)
-                            let zb = Array.zeroCreate (len * m)
-                            tape.Blocks |> Array.iteri (fun i b -> let struct (_, z) = tape.Final[i] in Engine.insert b len m z zb)
-                            place n (storage tape.YN) (r0 + b0) len yN
-                            place m zb (r0 + b0) len zN
+                            tape.Blocks |> Array.iteri (fun i b ->
+                                let struct (y, z) = tape.Final[i]
+                                place b n y (r0 + b0) yN
+                                place b m z (r0 + b0) zN)
                         [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
                 loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = Some zN }
             | _ ->
