@@ -333,20 +333,32 @@ module Objective =
         let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton jacobians strategy net p c zeroOf (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
         fun v -> parametersOfVector net (Ranks.mean ranks layout (Parameters.count net) (fun k _ _ -> parametersToVector (parts[k].Value v)))
 
+    /// The most bytes of Z_N that a line-search trial keeps for the next gradient
+    /// (`propagationTrial`): 1 GiB, Z_N of 8,000 images of 6×28×28 (301 MB) but not of 50,000
+    /// (1.9 GB), whose gradient repeats the forward pass instead (the same gradient to the last
+    /// bit), so that the trial's Y_N and Z_N do not both stay beside the training images.
+    [<Literal>]
+    let KeptZBudget = 1073741824L
+
+    /// Whether a line-search trial under the reversal strategy keeps Z_N of a batch of `rows`
+    /// examples for the next gradient: for a scheme that names Z, where Z_N fits in `KeptZBudget`.
+    let keepsZ (net: Network) (rows: int) =
+        Engine.hasZ net && 8L * int64 rows * int64 (Network.auxWidth net) <= KeptZBudget
+
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
     /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the forward pass it made (`TrialForward`), which the
     /// caller may reuse (for the accuracies and the next classification step at an accepted step,
     /// and for the gradient there); NaN and no forward pass when x is not finite. The loss is the
     /// mean over a batch of all ranks, this rank's rows laid out by `layout`. Under the reversal
-    /// strategy (for a scheme that names Z) every part propagates its blocks of `blockRows`
-    /// examples, the gradient's, and Z_N is kept too (the memory of a second Y_N); under the others
-    /// the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
+    /// strategy, where `keepsZ` for this rank's rows, every part propagates its blocks of
+    /// `blockRows` examples, the gradient's, and Z_N is kept too (the memory of a second Y_N);
+    /// otherwise the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
     let propagationTrial (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
         if not (allFinite x) then nan, None
         else
             let p = parametersOfVector net x
             match strategy with
-            | Reversal when Engine.hasZ net ->
+            | Reversal when keepsZ net y0.RowCount ->
                 let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
                 let yN, zN = zeros s n, zeros s m
                 // A block's rows of a final state of width `width`, into rows r + b.Start … of the

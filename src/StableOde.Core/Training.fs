@@ -432,8 +432,8 @@ module Training =
     /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
     /// layer, which grows with the depth) or else its tape (one state for Reversal, N + 1 for
     /// StoreAll, N/interval + 1 + interval for Checkpoints), which the line search keeps for the
-    /// gain ratio; under the reversal strategy Z_N of the batch, which a trial of the line search
-    /// keeps with Y_N for the next gradient (`TrialForward`); and the larger of what
+    /// gain ratio; under the reversal strategy Z_N of the batch where a trial of the line search
+    /// keeps it with Y_N for the next gradient (`Objective.keepsZ`, `TrialForward`); and the larger of what
     /// the line search and the gradient add to them — Y_N of the batch (with the copy and result of
     /// one chunk of `Solve.ChunkRows` examples of the forward pass under the other strategies), or
     /// the tapes and four more states of the parts of the gradient that run at once (one a core, of
@@ -456,8 +456,8 @@ module Training =
         let curvature = 16L * n * subsample + (if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
         let trialStates, chunk =
             match options.Strategy with
-            | Reversal -> 8L * z * batch, 0L
-            | StoreAll | Checkpoints _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
+            | Reversal when Objective.keepsZ net (int batch) -> 8L * z * batch, 0L
+            | _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
         let lineSearch = 8L * n * batch + chunk
         let parts = int64 (Ranks.partCount trainingCount)
         let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
@@ -599,7 +599,12 @@ module Training =
         // with finite features — reused for the training accuracy and, when every batch is the
         // whole training set, by the next classification step and the next gradient.
         let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            // The step's function holds `known` only until the subproblem takes it, which lets it
+            // go after the gradient: captured as it is, it would stay through the line search.
+            let handOver = ref known
             Solve.withJacobiansFrom jacobians (fun linearise ->
+                let known = handOver.Value
+                handOver.Value <- None
                 let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
                 let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
                 let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)

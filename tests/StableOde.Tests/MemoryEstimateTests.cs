@@ -20,6 +20,9 @@ public sealed class MemoryEstimateTests
 
         Assert.InRange(needed, 8L * 4704 * 10000, 2_500_000_000L);
         Assert.True(Core.Training.memoryNeeded(Images, ConvVerlet(4), 50000, 10000) > needed);
+        // A trial keeps Z_N of 8,000 images for the next gradient, not of 50,000 (1.9 GB).
+        Assert.True(Core.Objective.keepsZ(ConvVerlet(4), 8000));
+        Assert.False(Core.Objective.keepsZ(ConvVerlet(4), 50000));
         var subsample = Images.Propagation.HessianSubsample;
         // The curvature subsample's Jacobian (4 layers) or its reversal tape of one state (16 layers).
         Assert.True(Core.Objective.usesJacobian(ConvVerlet(4), subsample));
