@@ -355,9 +355,9 @@ module TrainingOptions =
             Refit = Some { NewtonIterations = 5; PcgIterations = 10 } }
 
 /// Block coordinate descent, prolongation and multilevel training. Compiled optimised from the
-/// first call so that a local of a level's loop dies at its last use: tier-0 code keeps every
-/// local of `train` alive until it is overwritten, so that Y_N and Z_N of the batch at θ_k
-/// (1.9 GB each for 50,000 images) stayed through the line search that makes those at θ_{k+1}.
+/// first call so that a local of a level's loop, such as the batch's Y_N (1.9 GB for 50,000
+/// images), can die at its last use: tier-0 code reports every local of `train` alive until it
+/// is overwritten.
 [<OptimisedFromFirstCall>]
 module Training =
 
