@@ -19,7 +19,7 @@ let width, images, net, options, model, labels, classifier = setUp.Width, setUp.
 let v = Parameters.random 3 1.0 net
 
 printfn "Gauss–Newton products: %d images of %d features, Verlet, %d layers, %s strategy for the tape; Objective.usesJacobian = %b"
-    count width depth (sprintf "%A" options.Strategy) (Objective.usesJacobian net)
+    count width depth (sprintf "%A" options.Strategy) (Objective.usesJacobian net count)
 let run (name: string) (setUp: unit -> (Parameters -> Parameters)) =
     let product = timed $"{name}: set-up" setUp
     let mutable gv = Parameters.zeros net

@@ -17,7 +17,7 @@ let setUp = curvatureCase "dotnet fsi bench/gauss-newton-step.fsx IMAGES LABELS 
 let width, images, net, options, model, labels, classifier = setUp.Width, setUp.Images, setUp.Net, setUp.Options, setUp.Model, setUp.Labels, setUp.Classifier
 
 printfn "Gauss–Newton step: %d images of %d features, Verlet, %d layers" count width depth
-let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton Ranks.single (Ranks.whole count) options.Strategy net model.Parameters classifier images.Features labels)
+let product = timed "set-up (record the curvature subsample)" (fun () -> Objective.gaussNewton (Objective.jacobiansFor net count Solve.linearise) Ranks.single (Ranks.whole count) options.Strategy net model.Parameters classifier images.Features labels)
 let v = Parameters.random 3 1.0 net
 for k in 1 .. products do
     let gv = timed $"product {k}" (fun () -> product v)

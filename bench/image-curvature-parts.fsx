@@ -25,6 +25,6 @@ for count in [ 1000; 2000 ] do
     let labels = Classifier.labelMatrix classifier.Hypothesis 10 data.Labels
     let evenly parts = { Slots = parts; Rows = Array.init parts (fun k -> struct (k * count / parts, (k + 1) * count / parts - k * count / parts)) }
     for name, l in [ "the training set's parts", layout; "2 parts", evenly 2; "4 parts", evenly 4 ] do
-        let product = Objective.gaussNewton Ranks.single l options.Strategy net model.Parameters classifier data.Features labels
+        let product = Objective.gaussNewton (Objective.jacobiansFor net count Solve.linearise) Ranks.single l options.Strategy net model.Parameters classifier data.Features labels
         product direction |> ignore
         timed $"{count} rows, {name} ({l.Rows.Length}), 3 products" (fun () -> for _ in 1 .. 3 do product direction |> ignore)

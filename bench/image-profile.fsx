@@ -39,7 +39,7 @@ let rowsH, layoutH = Ranks.arrange Ranks.single shard sub
 let dataH = Dataset.select rowsH training
 let labelsH = Classifier.labelMatrix model.Classifier.Hypothesis 10 dataH.Labels
 let propagation =
-    Objective.propagation Ranks.single None options.Strategy options.Propagation.Regulariser options.Propagation.Damping net classifier None layout training.Features labels layoutH dataH.Features labelsH
+    Objective.propagation (Objective.jacobiansFor net sub.Length Solve.linearise) Ranks.single None options.Strategy options.Propagation.Regulariser options.Propagation.Damping net classifier None layout training.Features labels layoutH dataH.Features labelsH
 let x0 = Objective.parametersToVector model.Parameters
 let _ = timed "gradient, training set" (fun () -> Objective.dataGradient Ranks.single layout options.Strategy net model.Parameters classifier training.Features labels)
 let lin = timed "linearise (gradient + curvature set-up)" (fun () -> propagation.Linearise x0)

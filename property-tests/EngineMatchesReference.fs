@@ -318,6 +318,46 @@ let tests =
                     inner, Solve.backward tape c.YBar)
             Expect.equal (storage (snd outer)) (storage (snd inner)) "nested tapes: ∂L/∂Y_0")
 
+        testCase "the Jacobians of Solve.withJacobiansFrom give linearise's products, reuse the store's activations across calls and are refused once released" (fun () ->
+            let products (jac: Jacobian) (c: Case) =
+                let jv = zeros c.Y0.RowCount c.Y0.ColumnCount
+                Solve.jvpInto jac c.DTheta jv
+                let g = Parameters.zeros c.Net
+                Solve.vjpInto jac c.YBar g
+                Array.append (storage jv) ((Parameters.toVector g).AsArray())
+            let store = JacobianStore()
+            for seed in 1 .. 12 do
+                let c, other = (if seed % 2 = 0 then convCaseOf seed else caseOf seed), convCaseOf (seed + 100)
+                let expected = products (Solve.linearise c.Net c.P c.Y0) c
+                for call in 1 .. 2 do
+                    // Two Jacobians of one call, of different networks, rent their activations side by side.
+                    let got, gotOther =
+                        Solve.withJacobiansFrom store (fun linearise ->
+                            let jac, jacOther = linearise c.Net c.P c.Y0, linearise other.Net other.P other.Y0
+                            products jac c, products jacOther other)
+                    Expect.equal got expected $"seed {seed}, call {call}: J δθ and Jᵀ Ȳ_N, bit for bit"
+                    Expect.equal gotOther (products (Solve.linearise other.Net other.P other.Y0) other) $"seed {seed}, call {call}: the second Jacobian's"
+                let escaped = Solve.withJacobiansFrom store (fun linearise -> linearise c.Net c.P c.Y0)
+                Expect.throwsT<InvalidOperationException> (fun () -> Solve.jvpInto escaped c.DTheta (zeros c.Y0.RowCount c.Y0.ColumnCount)) $"seed {seed}: jvpInto on a released Jacobian"
+                Expect.throwsT<InvalidOperationException> (fun () -> Solve.vjpInto escaped c.YBar (Parameters.zeros c.Net)) $"seed {seed}: vjpInto on a released Jacobian"
+                let linearise = Solve.withJacobiansFrom store id
+                Expect.throwsT<InvalidOperationException> (fun () -> linearise c.Net c.P c.Y0 |> ignore) $"seed {seed}: the linearise after its function returned"
+            // The activations, rented on the calling thread, are allocated by the first call alone:
+            // 300 images of 6×16×17 through 3 Verlet layers keep 2·3·300·1,632·8 bytes = 23.5 MB.
+            let net = Network.create Verlet Tanh (Conv3x3(6, 16, 17)) 3 1.5 false
+            let p = Parameters.random 3 0.4 net
+            let y0 = ofStorage 300 (Network.width net) (Parameters.gaussians (Random 4) (300 * Network.width net))
+            let fresh = JacobianStore()
+            let bytes () =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                Solve.withJacobiansFrom fresh (fun linearise -> GC.KeepAlive(linearise net p y0))
+                GC.GetAllocatedBytesForCurrentThread() - before
+            let first = bytes ()
+            let again = List.min [ for _ in 1 .. 3 -> bytes () ]
+            let activations = 8L * 2L * 3L * 300L * int64 (Network.width net)
+            Expect.isGreaterThan first activations $"the first call allocates the activations: {first} bytes"
+            Expect.isLessThan again (first - activations) $"bytes of a later call: {again}, the first {first}, the activations {activations}")
+
         testCase "repeated StoreAll gradients of one shape allocate no states" (fun () ->
             // 100 examples make one block, which runs on the calling thread: its allocations are
             // the thread's. The states of 512 layers take 512·104·3·8 bytes = 1.2 MiB.

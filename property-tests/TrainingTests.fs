@@ -327,7 +327,7 @@ let private objectiveTests =
                     let m = Classifier.labelWidth h classes
                     let p = Parameters.random 3 0.5 net
                     let c = Objective.classifierOfVector h n m (randomArray 4 (n * m + m))
-                    let gn = Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) StoreAll net p c y0 labels
+                    let gn = Objective.gaussNewton (Objective.jacobiansFor net s Solve.linearise) Ranks.single (Ranks.whole y0.RowCount) StoreAll net p c y0 labels
                     let v, u = Parameters.random 5 1.0 net, Parameters.random 6 1.0 net
                     let gv = gn v
                     expectRelative 1e-10 "⟨Gv, u⟩ = ⟨v, Gu⟩" (Parameters.dot gv u) (Parameters.dot v (gn u))
@@ -343,7 +343,7 @@ let private objectiveTests =
                 let labels = labelsFor Softmax 8 s 3
                 let c = Objective.classifierOfVector Softmax n 3 (randomArray 9 (3 * n + 3))
                 let reg = { Regulariser = TimeSmoothness; Alpha = 0.1; Shift = 0.01 }
-                let problem = Objective.propagation Ranks.single None StoreAll reg 1e-3 net c None (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
+                let problem = Objective.propagation (Objective.jacobiansFor net 6 Solve.linearise) Ranks.single None StoreAll reg 1e-3 net c None (Ranks.whole y0.RowCount) y0 labels (Ranks.whole 6) (y0.SubMatrix(0, 6, 0, n)) (labels.SubMatrix(0, 6, 0, 3))
                 let x = theta 10 net
                 let v, u = theta 11 net, theta 12 net
                 let lin = problem.Linearise x
@@ -709,7 +709,7 @@ let private imageTests =
                 let elsewhere = Parameters.random 35 0.5 net
                 Expect.throwsT<ArgumentException> (fun () -> Objective.dataGradientFrom forward Ranks.single parts Reversal net elsewhere c y0 labels |> ignore) "another θ"
                 Expect.throwsT<ArgumentException> (fun () -> Objective.dataGradientFrom forward Ranks.single (Ranks.whole s) Reversal net p c y0 labels |> ignore) "another layout"
-                let problem = Objective.propagation Ranks.single None Reversal reg 1e-3 net c forward parts y0 labels parts y0 labels
+                let problem = Objective.propagation (Objective.jacobiansFor net s Solve.linearise) Ranks.single None Reversal reg 1e-3 net c forward parts y0 labels parts y0 labels
                 let lin = problem.Linearise x
                 Expect.equal lin.Value (loss + Objective.parameterPenalty reg net p) "the subproblem's value from the kept forward pass"
                 Expect.equal lin.Gradient (problem.Linearise x).Gradient "the kept forward pass serves once, then the gradient is recomputed alike"
@@ -738,7 +738,7 @@ let private imageTests =
             let z = Classifier.scores c (Solve.forward net p y0)
             let dY = Solve.sensitivity net p y0 v (Matrix<float>.Build.Dense(s, 2))
             let whole = fst (Solve.adjoint StoreAll net p y0 ((Classifier.hessianOfScores Softmax z labels (dY * c.W)) * c.W.Transpose()))
-            for name, gn in [ "solves", Objective.gaussNewton Ranks.single (Ranks.whole y0.RowCount) Reversal net p c y0 labels; "Jacobian", Objective.jacobianGaussNewton net p c y0 labels ] do
+            for name, gn in [ "solves", Objective.gaussNewton None Ranks.single (Ranks.whole y0.RowCount) Reversal net p c y0 labels; "Jacobian", Objective.jacobianGaussNewton net p c y0 labels ] do
                 let blocked = gn v
                 let difference = Parameters.addScaled blocked -1.0 whole
                 Expect.isLessThanOrEqual (sqrt (Parameters.dot difference difference)) (1e-12 * sqrt (Parameters.dot whole whole)) $"product by the {name}"

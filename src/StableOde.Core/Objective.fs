@@ -9,6 +9,10 @@ namespace StableOde.Core
 open MathNet.Numerics.LinearAlgebra
 open StableOde.Core.Kernels
 
+/// Records the Jacobian of a network at (θ, Y_0): `Solve.linearise`, or the linearise that
+/// `Solve.withJacobiansFrom` lends.
+type JacobianRecorder = Network -> Parameters -> Matrix<float> -> Jacobian
+
 /// A subproblem for the optimisers: its value alone, and its linearisation at a point.
 type Subproblem =
     { /// f(x), for line searches.
@@ -232,16 +236,17 @@ module Objective =
 
     /// The Gauss–Newton curvature of the data term at θ on a batch, v ↦ J_θᵀ (∇²_Y S) J_θ v with
     /// ∇²_Y S δY = (∇²_Z S (δY W)) Wᵀ, by the products of the Jacobian J_θ = ∂Y_N/∂θ: every block
-    /// of `blockRows n` examples is linearised once, here (`Solve.linearise`), with its scores,
-    /// and every product applies the linearised layers from it (`Solve.jvpInto`, `Solve.vjpInto`)
-    /// through one buffer of a block's δY_N allocated here, so the products must not run
-    /// concurrently. Symmetric positive semidefinite.
-    let jacobianGaussNewton (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+    /// of `blockRows n` examples is linearised once, here, by `linearise` (`Solve.linearise`, or
+    /// that of `Solve.withJacobiansFrom`, whose Jacobians serve only inside its function), with its
+    /// scores, and every product applies the linearised layers from it (`Solve.jvpInto`,
+    /// `Solve.vjpInto`) through one buffer of a block's δY_N allocated here, so the products must
+    /// not run concurrently. Symmetric positive semidefinite.
+    let jacobianGaussNewtonBy (linearise: JacobianRecorder) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
         let n, classes = y0.ColumnCount, c.W.ColumnCount
         let blocks =
             chunks (blockRows n) y0.RowCount
             |> Array.map (fun (struct (r0, len, weight)) ->
-                let jacobian = Solve.linearise net p (rowsOf y0 r0 len)
+                let jacobian = linearise net p (rowsOf y0 r0 len)
                 jacobian, rowsOf labels r0 len, Classifier.scores c jacobian.YN, weight)
         let buffers =
             blocks |> Array.map (fun (_, l, _, _) -> l.RowCount) |> Array.distinct |> Array.map (fun len -> len, zeros len n) |> dict
@@ -256,22 +261,45 @@ module Objective =
                 Solve.vjpInto jacobian dY g
                 Parameters.addScaled total weight g) (Parameters.zeros net)
 
-    /// Whether the Gauss–Newton products of a network run from its Jacobian (`jacobianGaussNewton`):
-    /// where its solves have no fused kernels (`Engine.isFused`, `Engine.isFusedConv`).
-    let usesJacobian (net: Network) = not (Engine.isFused net || Engine.isFusedConv net)
+    /// `jacobianGaussNewtonBy` on Jacobians of their own (`Solve.linearise`).
+    let jacobianGaussNewton (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        jacobianGaussNewtonBy Solve.linearise net p c y0 labels
 
-    /// The Gauss–Newton curvature of the data term at θ on the rows of one part (as
-    /// `jacobianGaussNewton`). On the whole-column operator products the Jacobian is the faster: a
-    /// product evaluates no activation and rebuilds no state. Where the solves run fused kernels
-    /// (`Fused` for a dense operator, `FusedConv` for a 3×3 convolution: `Engine.isFused`,
-    /// `Engine.isFusedConv`), the products of one pass each are faster (docs/images.md): a
-    /// sensitivity solve (δY_0 = 0) and an adjoint solve on the forward pass of every block,
-    /// recorded once, here, under `strategy`, whose memory does not grow with the depth under
-    /// the reversal strategy. `zeroY0` gives δY_0 = 0 for a block of the given rows (read only,
-    /// shared by all parts).
-    let private partGaussNewton (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (zeroY0: int -> Matrix<float>) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
-        if usesJacobian net then jacobianGaussNewton net p c y0 labels
-        else
+    /// The most bytes the kept activations of a curvature subsample of a convolutional network may
+    /// take for its Gauss–Newton products to run from its Jacobian: 512 MiB, the Jacobian of
+    /// 1,000 images of 6×28×28 through 4 Verlet layers (414 MB) but not through 8 (715 MB), so
+    /// that a deeper network keeps the tape, whose memory does not grow with the depth.
+    [<Literal>]
+    let JacobianBudget = 536870912L
+
+    /// Whether the Gauss–Newton products of a network on a curvature subsample of `rows` examples
+    /// (of all ranks, so that every rank chooses alike) run from its Jacobian
+    /// (`jacobianGaussNewtonBy`): where its solves have no fused kernels (`Engine.isFused`,
+    /// `Engine.isFusedConv`), and on the fused convolution kernels, whose products from kept
+    /// activations take 0.84 s against the tape's 1.55 s (1,000 images, 4 layers;
+    /// docs/performance.md), where the subsample's Jacobian fits in `JacobianBudget`.
+    let usesJacobian (net: Network) (rows: int) =
+        not (Engine.isFused net || Engine.isFusedConv net)
+        || (Engine.isFusedConv net && Solve.jacobianBytes net rows <= JacobianBudget)
+
+    /// How the Gauss–Newton products of a curvature subsample of `rows` examples (of all ranks)
+    /// run (`gaussNewton`): from Jacobians recorded by `linearise` where `usesJacobian`, else
+    /// (None) by the solves on a tape.
+    let jacobiansFor (net: Network) (rows: int) (linearise: JacobianRecorder) =
+        if usesJacobian net rows then Some linearise else None
+
+    /// The Gauss–Newton curvature of the data term at θ on the rows of one part: with `jacobians`,
+    /// from the Jacobians it records (`jacobianGaussNewtonBy`), on whose whole-column operator
+    /// products or fused convolution kernels a product evaluates no activation and rebuilds no
+    /// state. Without, by the products of one pass each, faster where the fused dense kernels run
+    /// (`Engine.isFused`; docs/images.md): a sensitivity solve (δY_0 = 0) and an adjoint solve on
+    /// the forward pass of every block, recorded once, here, under `strategy`, whose memory does
+    /// not grow with the depth under the reversal strategy. `zeroY0` gives δY_0 = 0 for a block of
+    /// the given rows (read only, shared by all parts).
+    let private partGaussNewton (jacobians: JacobianRecorder option) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (zeroY0: int -> Matrix<float>) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+        match jacobians with
+        | Some linearise -> jacobianGaussNewtonBy linearise net p c y0 labels
+        | None ->
             let parts = chunks (blockRows y0.ColumnCount) y0.RowCount
             let blocks =
                 parts
@@ -288,9 +316,11 @@ module Objective =
                 |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
 
     /// The Gauss–Newton curvature of the data term at θ on a batch (a curvature subsample) of all
-    /// ranks, this rank's rows laid out by `layout`: `partGaussNewton` on every part, the
-    /// products' mean by `Ranks.mean`. One zero δY_0 serves every block of a length, in every part.
-    let gaussNewton (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
+    /// ranks, this rank's rows laid out by `layout`: `partGaussNewton` on every part (its Jacobians
+    /// recorded one part after another on the calling thread), the products' mean by
+    /// `Ranks.mean`. `jacobians` as `jacobiansFor` gives it. One zero δY_0 serves every block of a
+    /// length, in every part.
+    let gaussNewton (jacobians: JacobianRecorder option) (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) : Parameters -> Parameters =
         let n = y0.ColumnCount
         let zeroY0 =
             lazy
@@ -300,38 +330,51 @@ module Objective =
                  |> Array.map (fun len -> len, zeros len n)
                  |> dict)
         let zeroOf (rows: int) = zeroY0.Value[rows]
-        let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton strategy net p c zeroOf (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
+        let parts = layout.Rows |> Array.map (fun (struct (r0, rows)) -> if rows = 0 then None else Some(partGaussNewton jacobians strategy net p c zeroOf (rowsOf y0 r0 rows) (rowsOf labels r0 rows)))
         fun v -> parametersOfVector net (Ranks.mean ranks layout (Parameters.count net) (fun k _ _ -> parametersToVector (parts[k].Value v)))
+
+    /// The most bytes of Z_N that a line-search trial keeps for the next gradient
+    /// (`propagationTrial`): 1 GiB, Z_N of 8,000 images of 6×28×28 (301 MB) but not of 50,000
+    /// (1.9 GB), whose gradient repeats the forward pass instead (the same gradient to the last
+    /// bit), so that the trial's Y_N and Z_N do not both stay beside the training images.
+    [<Literal>]
+    let KeptZBudget = 1073741824L
+
+    /// Whether a line-search trial under the reversal strategy keeps Z_N of a batch of `rows`
+    /// examples for the next gradient: for a scheme that names Z, where Z_N fits in `KeptZBudget`.
+    let keepsZ (net: Network) (rows: int) =
+        Engine.hasZ net && 8L * int64 rows * int64 (Network.auxWidth net) <= KeptZBudget
 
     /// A trial point x = θ of the propagation subproblem on the batch (y0, labels): its objective
     /// S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ) and the forward pass it made (`TrialForward`), which the
     /// caller may reuse (for the accuracies and the next classification step at an accepted step,
     /// and for the gradient there); NaN and no forward pass when x is not finite. The loss is the
     /// mean over a batch of all ranks, this rank's rows laid out by `layout`. Under the reversal
-    /// strategy (for a scheme that names Z) every part propagates its blocks of `blockRows`
-    /// examples, the gradient's, and Z_N is kept too (the memory of a second Y_N); under the others
-    /// the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
+    /// strategy, where `keepsZ` for this rank's rows, every part propagates its blocks of
+    /// `blockRows` examples, the gradient's, and Z_N is kept too (the memory of a second Y_N);
+    /// otherwise the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
     let propagationTrial (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
         if not (allFinite x) then nan, None
         else
             let p = parametersOfVector net x
             match strategy with
-            | Reversal when Engine.hasZ net ->
+            | Reversal when keepsZ net y0.RowCount ->
                 let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
                 let yN, zN = zeros s n, zeros s m
-                // Rows r … r+len−1 of a column-major s×width array from a len×width one.
-                let place (width: int) (src: float[]) (r: int) (len: int) (dst: Matrix<float>) =
+                // A block's rows of a final state of width `width`, into rows r + b.Start … of the
+                // column-major s×width `dst` (as `Engine.insert` into a chunk at row r).
+                let place (b: Engine.Block) (width: int) (src: float[]) (r: int) (dst: Matrix<float>) =
                     let out = storage dst
                     for col in 0 .. width - 1 do
-                        System.Array.Copy(src, col * len, out, col * s + r, len)
+                        System.Array.Copy(src, col * b.Ctx.S, out, col * s + r + b.Start, b.Rows)
                 let loss =
                     Ranks.mean ranks layout 1 (fun _ r0 rows ->
                         for struct (b0, len, _) in chunks (blockRows n) rows do
                             let tape = Solve.record Reversal net p (rowsOf y0 (r0 + b0) len)
-                            let zb = Array.zeroCreate (len * m)
-                            tape.Blocks |> Array.iteri (fun i b -> let struct (_, z) = tape.Final[i] in Engine.insert b len m z zb)
-                            place n (storage tape.YN) (r0 + b0) len yN
-                            place m zb (r0 + b0) len zN
+                            tape.Blocks |> Array.iteri (fun i b ->
+                                let struct (y, z) = tape.Final[i]
+                                place b n y (r0 + b0) yN
+                                place b m z (r0 + b0) zN)
                         [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
                 loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = Some zN }
             | _ ->
@@ -349,8 +392,10 @@ module Objective =
     /// With a `profile` sink, the gradient, the curvature's set-up and every product report their
     /// time and memory to it (`Profile.timed`). `known`, the forward pass of an earlier trial on
     /// the same batch (`propagationTrial`), serves the gradient at its θ once (`dataGradientFrom`)
-    /// and is then let go.
-    let propagation (ranks: Ranks) (profile: (string -> unit) option) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
+    /// and is then let go. `jacobians` is how the curvature's products run (`gaussNewton`,
+    /// `jacobiansFor`): with a `Solve.withJacobiansFrom` linearise, the subproblem's curvature
+    /// serves only inside that function.
+    let propagation (jacobians: JacobianRecorder option) (ranks: Ranks) (profile: (string -> unit) option) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (damping: float) (net: Network) (c: Classifier)
                     (known: TrialForward option) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
         let evaluate (x: float[]) = fst (propagationTrial ranks layout strategy reg net c y0 labels x)
@@ -364,7 +409,7 @@ module Objective =
                     Some f
                 | _ -> None
             let loss, gTheta = Profile.timed profile "gradient" (fun () -> dataGradientFrom start ranks layout strategy net p c y0 labels)
-            let data = Profile.timed profile "curvature set-up" (fun () -> gaussNewton ranks layoutHessian strategy net p c y0Hessian labelsHessian)
+            let data = Profile.timed profile "curvature set-up" (fun () -> gaussNewton jacobians ranks layoutHessian strategy net p c y0Hessian labelsHessian)
             let withPenalty (q: Parameters) (v: Parameters) =
                 if reg.Alpha = 0.0 then q else Parameters.addScaled q reg.Alpha (Regulariser.hessian reg.Regulariser net v)
             { Value = loss + parameterPenalty reg net p

@@ -152,6 +152,16 @@ type Jacobian =
         j.Blocks |> Array.iteri (fun i b -> let struct (yb, _) = j.Final[i] in Engine.insert b j.S n yb y)
         ofStorage j.S n y
 
+/// The activations of the Jacobians that one caller records step after step, such as the
+/// Gauss–Newton steps of a training level (`Solve.withJacobiansFrom`): a step's Jacobians rent
+/// them and give them back when the step is done, so that the next step's Jacobians of the same
+/// shapes allocate none, and the steps hold one step's activations between them rather than one
+/// a step until a collection reclaims them. It holds them until it is let go. Not safe for
+/// concurrent use.
+[<Sealed>]
+type JacobianStore() =
+    member val internal Arrays = TapeStore()
+
 /// Forward, sensitivity and adjoint solves.
 [<OptimisedFromFirstCall>]
 module Solve =
@@ -494,17 +504,41 @@ module Solve =
     /// its activations and two states is a few block-sized arrays a core.
     let linearise (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian = lineariseInto (TapeStore()) net p y0
 
+    /// Marks a Jacobian released, so that its products throw, and names its activations for the
+    /// store that takes them back.
+    let private release (jac: Jacobian) : float[] seq =
+        jac.Released <- true
+        seq { for block in jac.Activations do for layer in block do for u in layer do if u.Length > 0 then yield u }
+
     /// Runs `f` on the Jacobian of `linearise` whose activations come from the calling thread's
     /// store of the last such Jacobian or tape (`withTape`), and returns f's result: repeated
     /// calls for one shape allocate no activations. The Jacobian belongs to this call: once f
     /// returns, its activations go back to the store and its products throw.
     let withJacobian (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Jacobian -> 'r) : 'r =
-        onLoan (fun store -> lineariseInto store net p y0) f (fun jac ->
-            jac.Released <- true
-            seq { for block in jac.Activations do for layer in block do for u in layer do if u.Length > 0 then yield u })
+        onLoan (fun store -> lineariseInto store net p y0) f release
+
+    /// Runs `f` with a `linearise` (as `linearise`, called any number of times on the calling
+    /// thread) whose Jacobians rent their activations from `store`, and returns f's result. The
+    /// Jacobians belong to this call: once f returns, every one of them is released (its products
+    /// throw) and its activations go back to the store, which keeps them, and only them, for the
+    /// Jacobians of its next call, and the linearise throws. A loop of steps each of which records
+    /// its Jacobians inside one call therefore holds the activations of one step, allocated once
+    /// for shapes that recur.
+    let withJacobiansFrom (store: JacobianStore) (f: (Network -> Parameters -> Matrix<float> -> Jacobian) -> 'r) : 'r =
+        let lent = ResizeArray<Jacobian>()
+        let serving = ref true
+        let rent (net: Network) (p: Parameters) (y0: Matrix<float>) =
+            if not serving.Value then invalidOp "the linearise of Solve.withJacobiansFrom serves only inside its function"
+            let jac = lineariseInto store.Arrays net p y0
+            lent.Add jac
+            jac
+        try f rent
+        finally
+            serving.Value <- false
+            store.Arrays.Replace(Seq.collect release lent)
 
     let private checkOutputShape (name: string) (jac: Jacobian) (x: Matrix<float>) =
-        if jac.Released then invalidOp "the Jacobian was released: a Jacobian of Solve.withJacobian serves only inside its function"
+        if jac.Released then invalidOp "the Jacobian was released: a Jacobian of Solve.withJacobian or Solve.withJacobiansFrom serves only inside its function"
         let n = Operator.inWidth jac.Net.Operator
         if isNull x || x.RowCount <> jac.S || x.ColumnCount <> n then invalidArg name $"{name} must be {jac.S}×{n}"
 

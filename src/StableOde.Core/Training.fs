@@ -354,7 +354,11 @@ module TrainingOptions =
             MaxDepth = 16
             Refit = Some { NewtonIterations = 5; PcgIterations = 10 } }
 
-/// Block coordinate descent, prolongation and multilevel training.
+/// Block coordinate descent, prolongation and multilevel training. Compiled optimised from the
+/// first call so that a local of a level's loop, such as the batch's Y_N (1.9 GB for 50,000
+/// images), can die at its last use: tier-0 code reports every local of `train` alive until it
+/// is overwritten.
+[<OptimisedFromFirstCall>]
 module Training =
 
     /// No progress reports, no cancellation, one process and no profile.
@@ -428,8 +432,8 @@ module Training =
     /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
     /// layer, which grows with the depth) or else its tape (one state for Reversal, N + 1 for
     /// StoreAll, N/interval + 1 + interval for Checkpoints), which the line search keeps for the
-    /// gain ratio; under the reversal strategy Z_N of the batch, which a trial of the line search
-    /// keeps with Y_N for the next gradient (`TrialForward`); and the larger of what
+    /// gain ratio; under the reversal strategy Z_N of the batch where a trial of the line search
+    /// keeps it with Y_N for the next gradient (`Objective.keepsZ`, `TrialForward`); and the larger of what
     /// the line search and the gradient add to them — Y_N of the batch (with the copy and result of
     /// one chunk of `Solve.ChunkRows` examples of the forward pass under the other strategies), or
     /// the tapes and four more states of the parts of the gradient that run at once (one a core, of
@@ -449,11 +453,11 @@ module Training =
         let batch = min (int64 options.BatchSize) training
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
-        let curvature = 16L * n * subsample + (if Objective.usesJacobian net then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
+        let curvature = 16L * n * subsample + (if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
         let trialStates, chunk =
             match options.Strategy with
-            | Reversal -> 8L * z * batch, 0L
-            | StoreAll | Checkpoints _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
+            | Reversal when Objective.keepsZ net (int batch) -> 8L * z * batch, 0L
+            | _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
         let lineSearch = 8L * n * batch + chunk
         let parts = int64 (Ranks.partCount trainingCount)
         let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
@@ -584,23 +588,33 @@ module Training =
               GradientTolerance = 1e-12
               Pcg = { MaxIterations = options.Propagation.PcgIterations; RelativeTolerance = options.Propagation.PcgTolerance }
               LineSearch = options.LineSearch }
+        // The activations of the Jacobians of the level's Gauss–Newton steps, where their products
+        // use them (`Objective.jacobiansFor`): every step rents them and gives them back.
+        let jacobians = JacobianStore()
         // One Gauss–Newton–PCG step on θ with damping λ, its gradient from the forward pass
-        // `known` when that was made at θ on the same batch. Returns the optimiser's result, the
-        // new θ, the damping for the next step (adapted by the step's gain ratio) and the forward
-        // pass of the batch at the new θ when the step was accepted with finite features — reused
-        // for the training accuracy and, when every batch is the whole training set, by the next
-        // classification step and the next gradient.
-        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            let problem = Objective.propagation ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
-            let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
-            let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
-            let theta = Objective.parametersOfVector net r.Result.Solution
-            let nextDamping =
-                match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
-                | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
-                | _ -> damping
-            let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
-            r.Result, theta, nextDamping, features
+        // `known` when that was made at θ on the same batch, its curvature on a subsample of
+        // `subsample` examples of all ranks, whose Jacobians serve only inside the step. Returns
+        // the optimiser's result, the new θ, the damping for the next step (adapted by the step's
+        // gain ratio) and the forward pass of the batch at the new θ when the step was accepted
+        // with finite features — reused for the training accuracy and, when every batch is the
+        // whole training set, by the next classification step and the next gradient.
+        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+            // The step's function holds `known` only until the subproblem takes it, which lets it
+            // go after the gradient: captured as it is, it would stay through the line search.
+            let handOver = ref known
+            Solve.withJacobiansFrom jacobians (fun linearise ->
+                let known = handOver.Value
+                handOver.Value <- None
+                let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
+                let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
+                let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
+                let theta = Objective.parametersOfVector net r.Result.Solution
+                let nextDamping =
+                    match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
+                    | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
+                    | _ -> damping
+                let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
+                r.Result, theta, nextDamping, features)
         // Y_N of a data set at θ: the propagation step's when it was on the same features at the
         // same θ (the forward pass is deterministic), else a forward pass.
         let reusable (computed: (Matrix<float> * Parameters * TrialForward) option) (theta: Parameters) (d: Dataset) =
@@ -644,7 +658,7 @@ module Training =
                 | _ ->
                     let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
                     let usedDamping = damping
-                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT layoutH dataH.Features (labelsOf dataH)
+                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT sub.Length layoutH dataH.Features (labelsOf dataH)
                     damping <- nextDamping
                     computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }

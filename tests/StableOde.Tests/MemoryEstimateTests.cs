@@ -20,11 +20,23 @@ public sealed class MemoryEstimateTests
 
         Assert.InRange(needed, 8L * 4704 * 10000, 2_500_000_000L);
         Assert.True(Core.Training.memoryNeeded(Images, ConvVerlet(4), 50000, 10000) > needed);
-        var jacobianGrowth = Core.Objective.usesJacobian(ConvVerlet(4))
-            ? Core.Solve.jacobianBytes(ConvVerlet(16), Images.Propagation.HessianSubsample) - Core.Solve.jacobianBytes(ConvVerlet(4), Images.Propagation.HessianSubsample)
-            : 0L;
-        Assert.Equal(needed + jacobianGrowth, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
-        Assert.True(Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000) >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) + 8L * 4704 * resNet.Propagation.HessianSubsample * 12, "ResNet stores its states for the adjoint");
+        // A trial keeps Z_N of 8,000 images for the next gradient, not of 50,000 (1.9 GB).
+        Assert.True(Core.Objective.keepsZ(ConvVerlet(4), 8000));
+        Assert.False(Core.Objective.keepsZ(ConvVerlet(4), 50000));
+        var subsample = Images.Propagation.HessianSubsample;
+        // The curvature subsample's Jacobian (4 layers) or its reversal tape of one state (16 layers).
+        Assert.True(Core.Objective.usesJacobian(ConvVerlet(4), subsample));
+        Assert.False(Core.Objective.usesJacobian(ConvVerlet(16), subsample));
+        var tapeForJacobian = 8L * (4704 + 4704) * subsample - Core.Solve.jacobianBytes(ConvVerlet(4), subsample);
+        Assert.Equal(needed + tapeForJacobian, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
+        var resNetSubsample = resNet.Propagation.HessianSubsample;
+        Assert.True(Core.Objective.usesJacobian(Conv(Core.Propagator.ResNet, 4), resNetSubsample));
+        Assert.False(Core.Objective.usesJacobian(Conv(Core.Propagator.ResNet, 16), resNetSubsample));
+        Assert.True(
+            Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000)
+                >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000)
+                    - Core.Solve.jacobianBytes(Conv(Core.Propagator.ResNet, 4), resNetSubsample) + 8L * 4704 * resNetSubsample * 17,
+            "ResNet's tape at 16 layers stores its 17 states for the adjoint");
     }
 
     [Fact]
