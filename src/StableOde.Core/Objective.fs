@@ -391,7 +391,7 @@ module Objective =
     /// subsample are of all ranks, this rank's rows laid out by `layout` and `layoutHessian`.
     /// With a `profile` sink, the gradient, the curvature's set-up and every product report their
     /// time and memory to it (`Profile.timed`). `known`, the forward pass of an earlier trial on
-    /// the same batch (`propagationTrial`), serves the gradient at its θ once (`dataGradientFrom`)
+    /// the same batch (`propagationTrial`), serves the gradient at its θ once where it kept Z_N (`dataGradientFrom`)
     /// and is then let go. `jacobians` is how the curvature's products run (`gaussNewton`,
     /// `jacobiansFor`): with a `Solve.withJacobiansFrom` linearise, the subproblem's curvature
     /// serves only inside that function.
@@ -399,7 +399,9 @@ module Objective =
                     (known: TrialForward option) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (layoutHessian: Layout) (y0Hessian: Matrix<float>) (labelsHessian: Matrix<float>) : Subproblem =
         let unpack = parametersOfVector net
         let evaluate (x: float[]) = fst (propagationTrial ranks layout strategy reg net c y0 labels x)
-        let pending = ref known
+        // Only a trial that kept Z_N serves the gradient (`dataGradientFrom`); Y_N alone would
+        // only hold memory through it.
+        let pending = ref (known |> Option.filter (fun f -> f.ZN.IsSome))
         let linearise (x: float[]) =
             let p = unpack x
             let start =

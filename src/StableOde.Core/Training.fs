@@ -597,23 +597,31 @@ module Training =
         // the optimiser's result, the new θ, the damping for the next step (adapted by the step's
         // gain ratio) and the forward pass of the batch at the new θ when the step was accepted
         // with finite features — reused for the training accuracy and, when every batch is the
-        // whole training set, by the next classification step and the next gradient.
-        let propagation (damping: float) (known: TrialForward option) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
-            // The step's function holds `known` only until the subproblem takes it, which lets it
-            // go after the gradient: captured as it is, it would stay through the line search.
-            let handOver = ref known
+        // whole training set, by the next classification step and the next gradient. `known`
+        // comes in a cell that the step empties as it takes it: an argument of this function
+        // stays on the stack, reported to the collector, until the step returns (a heap dump at
+        // 50,000 images found the previous trial's Y_N, 1.9 GB, held so through the whole step).
+        let propagation (damping: float) (known: TrialForward option ref) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
             Solve.withJacobiansFrom jacobians (fun linearise ->
-                let known = handOver.Value
-                handOver.Value <- None
-                let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c known layout y0 labels layoutH y0H labelsH
-                let trial (x: float[]) = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
+                let start = known.Value
+                known.Value <- None
+                let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c start layout y0 labels layoutH y0H labelsH
+                // The line search holds what every trial returned until it returns; each trial
+                // empties the previous one's cell before it propagates, so that a rejected
+                // trial's Y_N does not stay beside the next one's.
+                let latest = ref (ref None)
+                let trial (x: float[]) =
+                    latest.Value.Value <- None
+                    let value, forward = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
+                    latest.Value <- ref forward
+                    value, latest.Value
                 let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
                 let theta = Objective.parametersOfVector net r.Result.Solution
                 let nextDamping =
                     match options.Propagation.AdaptiveDamping, r.LastStep, r.Result.History with
                     | true, Some last, [ step ] -> adaptDamping options.Propagation.Damping damping (gainRatio last.Linearisation.Value last.PredictedDecrease.Value step.Objective)
                     | _ -> damping
-                let features = r.LastStep |> Option.bind (fun last -> last.Trial) |> Option.map (fun forward -> y0, theta, forward)
+                let features = r.LastStep |> Option.bind (fun last -> last.Trial.Value) |> Option.map (fun forward -> y0, theta, forward)
                 r.Result, theta, nextDamping, features)
         // Y_N of a data set at θ: the propagation step's when it was on the same features at the
         // same θ (the forward pass is deterministic), else a forward pass.
@@ -649,7 +657,7 @@ module Training =
                 let dataT = if batch.Length = shard.Total then training else Dataset.select rowsT training
                 let labelsT = labelsOf dataT
                 let yN = Profile.timed control.Profile "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
-                let known = reusable computed current.Parameters dataT
+                let known = ref (reusable computed current.Parameters dataT)
                 // The previous step's forward pass is needed only by the next gradient, which lets it go.
                 computed <- None
                 let cr, classifier = Profile.timed control.Profile "classification" (fun () -> classification k layoutT yN labelsT current.Classifier)
