@@ -264,6 +264,25 @@ let tests =
                 Expect.equal (whole.SubMatrix(first, rows, 0, 3)) part $"rows {first}…{first + rows - 1}"
             expectClose "against the reference" (storage whole) (storage (Plain.forward net p y0))
 
+        testCase "a wide batch of several chunks gives each example what it gives alone, into any Y_N and chunk by chunk" <| fun () ->
+            let net = Network.create Verlet Tanh (Conv3x3(6, 28, 28)) 2 1.0 false
+            let p = Parameters.random 7 0.3 net
+            let n = Network.width net
+            let rows = Solve.chunkRows n
+            let s = 2 * rows + 7
+            let y0 = ofStorage s n (Parameters.gaussians (Random 8) (n * s))
+            let whole = Solve.forward net p y0
+            for first, len in [ 0, 3; rows - 1, 2; 2 * rows + 5, 2 ] do
+                Expect.equal (whole.SubMatrix(first, len, 0, n)) (Solve.forward net p (y0.SubMatrix(first, len, 0, n))) $"rows {first}…{first + len - 1}"
+            let into = ofStorage s n (Array.create (n * s) nan)
+            Solve.forwardInto net p y0 into
+            Expect.equal into whole "forwardInto a matrix of NaN"
+            let chunks = ResizeArray()
+            Solve.forwardEach net p y0 (fun first yN ->
+                Expect.equal yN (whole.SubMatrix(first, yN.RowCount, 0, n)) $"the chunk at row {first}"
+                chunks.Add((first, yN.RowCount)))
+            Expect.equal (List.ofSeq chunks) [ 0, rows; rows, rows; 2 * rows, 7 ] "the chunks of forwardEach"
+
         testPropertyWithConfig config "forward agrees with Plain.forward" (caseOf >> checkForward)
 
         testPropertyWithConfig config "sensitivity agrees with Plain.sensitivity" (caseOf >> checkSensitivity)

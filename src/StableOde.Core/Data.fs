@@ -29,7 +29,7 @@ module Dataset =
         if d.Labels.Length <> d.Features.RowCount then
             invalidArg "labels" $"expected {d.Features.RowCount} labels (one per example), got {d.Labels.Length}"
         if d.Classes < 2 then invalidArg "classes" $"a classification needs at least 2 classes, got {d.Classes}"
-        if not (allFinite (d.Features.ToColumnMajorArray())) then invalidArg "features" "features contain NaN or infinity"
+        if not (allFinite (columnMajor d.Features)) then invalidArg "features" "features contain NaN or infinity"
         Classifier.checkLabels "labels" d.Classes d.Labels
 
     /// A validated data set; the number of classes is the largest label + 1 unless given.

@@ -175,14 +175,18 @@ let blocks (net: Network) (s: int) : Block[] =
           MatrixGradient = Array.zeroCreate matrixSize
           MatrixDirection = Array.zeroCreate matrixSize })
 
-/// The rows of a column-major s×w array that a block holds, as a new array of the block's
+/// The rows of a column-major s×w array that a block holds, written into `dst` in the block's
 /// layout; padding rows repeat the block's last example, so they stay finite wherever it does.
-let extract (b: Block) (s: int) (w: int) (src: float[]) : float[] =
+let extractInto (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =
     let rows = b.Ctx.S
-    let dst = Array.zeroCreate (rows * w)
     for c in 0 .. w - 1 do
         System.Array.Copy(src, c * s + b.Start, dst, c * rows, b.Rows)
         System.Array.Fill(dst, src[c * s + b.Start + b.Rows - 1], c * rows + b.Rows, rows - b.Rows)
+
+/// `extractInto` a new array.
+let extract (b: Block) (s: int) (w: int) (src: float[]) : float[] =
+    let dst = Array.zeroCreate (b.Ctx.S * w)
+    extractInto b s w src dst
     dst
 
 /// As `extract`, with zero padding rows: for adjoint states, so that padding contributes

@@ -208,40 +208,94 @@ module Solve =
 
     let private advance (b: Engine.Block) (p: Parameters) (j: int) (struct (y, z)) = Engine.step b j (layer p j) y z
 
-    /// Examples per chunk when a large batch (50,000 images of 4,704 features) is propagated
-    /// chunk by chunk: by `forward`, whose engine workspaces hold a few states of the rows they
-    /// propagate, and by the robustness attacks, whose tapes hold the states of a chunk; the
-    /// blocks of `Objective.blockRows` are at most this long. The examples are independent, so a
-    /// forward result does not depend on the chunks.
+    /// The most examples a chunk holds when a large batch is propagated chunk by chunk: by
+    /// `forward` (at most `chunkRows` of them), and by the robustness attacks, whose tapes hold
+    /// the states of a chunk; the blocks of `Objective.blockRows` are at most this long. The
+    /// examples are independent, so a forward result does not depend on the chunks.
     [<Literal>]
     let ChunkRows = 4096
 
-    /// Y_N: the network's output for the batch Y_0 (s×n).
-    let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
-        checkInput net y0
-        Parameters.validate net p
+    /// The most bytes of one state of a chunk of `forward` and `forwardEach`: 16 MiB, 445 images
+    /// of 6×28×28 (the narrow states of two-dimensional data take `ChunkRows` examples). The
+    /// collector keeps a freed array above 32 MiB (a region of its own) resident for several
+    /// collections, so that chunks of a few thousand images, arrays of 154 MB, raised the
+    /// resident memory of a forward pass of 50,000 images far above what it held.
+    [<Literal>]
+    let ChunkBytes = 16777216
+
+    /// Examples per chunk of `forward` for a network of width n: `ChunkBytes` of a state, at
+    /// most `ChunkRows`.
+    let chunkRows (n: int) = max 1 (min ChunkRows (ChunkBytes / (8 * n)))
+
+    /// The forward pass chunk by chunk of `chunkRows` examples: `f first rows result` receives
+    /// each chunk's Y_N in a column-major rows×n array that the next chunk of the same length
+    /// overwrites. The chunks share one copy of a chunk's rows and one result, and those of one
+    /// length share their blocks and states (refilled from each chunk's rows). One chunk of the
+    /// whole batch reads Y_0 in place and writes into `whole` (s×n) when given.
+    let private chunked (net: Network) (p: Parameters) (y0: Matrix<float>) (whole: float[]) (f: int -> int -> float[] -> unit) =
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
-        let out = Array.zeroCreate (s * n)
-        for first in 0 .. ChunkRows .. s - 1 do
-            let rows = min ChunkRows (s - first)
-            let chunk, result =
-                if rows = s then src, out
+        let width = min s (chunkRows n)
+        let buffers rows = if rows = s then src, (if isNull whole then Array.zeroCreate (s * n) else whole) else Array.zeroCreate (rows * n), Array.zeroCreate (rows * n)
+        let chunk, result = buffers width
+        let full = lazy (let blocks = Engine.blocks net width in blocks, blocks |> Array.map (fun b -> initial net b width chunk))
+        for first in 0 .. width .. s - 1 do
+            let rows = min width (s - first)
+            let chunk, result = if rows = width then chunk, result else buffers rows
+            if rows < s then
+                for c in 0 .. n - 1 do
+                    System.Array.Copy(src, c * s + first, chunk, c * rows, rows)
+            let blocks, states =
+                if rows = width then
+                    let blocks, states = full.Value
+                    if first > 0 then
+                        blocks |> Array.iteri (fun i b ->
+                            let struct (y, z) = states[i]
+                            Engine.extractInto b rows n chunk y
+                            if not (isNull z) then System.Array.Clear z)
+                    blocks, states
                 else
-                    let part = Array.zeroCreate (rows * n)
-                    for c in 0 .. n - 1 do
-                        System.Array.Copy(src, c * s + first, part, c * rows, rows)
-                    part, Array.zeroCreate (rows * n)
-            Engine.parallelFor (Engine.blocks net rows) (fun _ b ->
-                let state = initial net b rows chunk
+                    let blocks = Engine.blocks net rows
+                    blocks, blocks |> Array.map (fun b -> initial net b rows chunk)
+            Engine.parallelFor blocks (fun i b ->
+                let state = states[i]
                 for j in 0 .. net.Depth - 1 do
                     advance b p j state
                 let struct (y, _) = state
                 Engine.insert b rows n y result)
+            f first rows result
+
+    /// Y_N of the batch Y_0 (s×n) written into the s×n matrix `yN`, which the pass allocates
+    /// nowhere else: a caller that propagates batches of one size again and again (the line
+    /// search of training) keeps one Y_N.
+    let forwardInto (net: Network) (p: Parameters) (y0: Matrix<float>) (yN: Matrix<float>) =
+        checkInput net y0
+        Parameters.validate net p
+        if isNull yN || yN.RowCount <> y0.RowCount || yN.ColumnCount <> Operator.inWidth net.Operator then
+            invalidArg (nameof yN) $"Y_N must be {y0.RowCount}×{Operator.inWidth net.Operator}"
+        let s, n = y0.RowCount, yN.ColumnCount
+        let out = storage yN
+        chunked net p y0 out (fun first rows result ->
             if rows < s then
                 for c in 0 .. n - 1 do
-                    System.Array.Copy(result, c * rows, out, c * s + first, rows)
-        ofStorage s n out
+                    System.Array.Copy(result, c * rows, out, c * s + first, rows))
+
+    /// Y_N: the network's output for the batch Y_0 (s×n).
+    let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =
+        Network.validate net
+        if isNull y0 then invalidArg (nameof y0) "the input Y_0 must not be null"
+        let yN = zeros y0.RowCount (Operator.inWidth net.Operator)
+        forwardInto net p y0 yN
+        yN
+
+    /// The forward pass of Y_0 chunk by chunk, for what needs only each chunk's rows of Y_N (an
+    /// accuracy): `f first yN` receives the Y_N of rows first … first + rows − 1, a matrix that
+    /// serves only inside `f` (the next chunk overwrites it). Y_N of the whole batch is never held.
+    let forwardEach (net: Network) (p: Parameters) (y0: Matrix<float>) (f: int -> Matrix<float> -> unit) =
+        checkInput net y0
+        Parameters.validate net p
+        let n = Operator.inWidth net.Operator
+        chunked net p y0 null (fun first rows result -> f first (ofStorage rows n result))
 
     /// Every state (Y_j, Z_{j−½}), j = 0…N.
     let trajectory (net: Network) (p: Parameters) (y0: Matrix<float>) : State[] =
