@@ -352,15 +352,20 @@ module Objective =
     /// mean over a batch of all ranks, this rank's rows laid out by `layout`. Under the reversal
     /// strategy, where `keepsZ` for this rank's rows, every part propagates its blocks of
     /// `blockRows` examples, the gradient's, and Z_N is kept too (the memory of a second Y_N);
-    /// otherwise the batch is propagated at once (`Solve.forward`). Y_N does not depend on the blocks.
-    let propagationTrial (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
+    /// otherwise the batch is propagated chunk by chunk (`Solve.forwardInto`). Y_N does not depend
+    /// on the blocks. `into`, a state of the batch's shape that is no longer needed (the forward
+    /// pass of an earlier iterate), receives Y_N (and Z_N where kept) instead of new arrays.
+    let propagationTrialInto (into: State option) (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
         if not (allFinite x) then nan, None
         else
             let p = parametersOfVector net x
+            let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
+            let fits (width: int) (a: Matrix<float>) = a.RowCount = s && a.ColumnCount = width
+            let yOut () = match into with Some st when fits n st.Y -> st.Y | _ -> zeros s n
             match strategy with
             | Reversal when keepsZ net y0.RowCount ->
-                let s, n, m = y0.RowCount, y0.ColumnCount, Network.auxWidth net
-                let yN, zN = zeros s n, zeros s m
+                let yN = yOut ()
+                let zN = match into with Some { Z = Some z } when fits m z -> z | _ -> zeros s m
                 // A block's rows of a final state of width `width`, into rows r + b.Start … of the
                 // column-major s×width `dst` (as `Engine.insert` into a chunk at row r).
                 let place (b: Engine.Block) (width: int) (src: float[]) (r: int) (dst: Matrix<float>) =
@@ -378,9 +383,14 @@ module Objective =
                         [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
                 loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = Some zN }
             | _ ->
-                let yN = Solve.forward net p y0
+                let yN = yOut ()
+                Solve.forwardInto net p y0 yN
                 let loss = Ranks.mean ranks layout 1 (fun _ r0 rows -> [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
                 loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = None }
+
+    /// `propagationTrialInto` new arrays.
+    let propagationTrial (ranks: Ranks) (layout: Layout) (strategy: AdjointStrategy) (reg: Weighted<ParameterRegulariser>) (net: Network) (c: Classifier) (y0: Matrix<float>) (labels: Matrix<float>) (x: float[]) : float * TrialForward option =
+        propagationTrialInto None ranks layout strategy reg net c y0 labels x
 
     /// The propagation subproblem with the classifier fixed: θ ↦ S(h(Y_N(θ) W + 1μᵀ), C) + α_θ R(θ)
     /// on the batch (y0, labels). Its curvature is Gauss–Newton's on the subsample

@@ -428,21 +428,24 @@ module Training =
     /// The bytes block coordinate descent at the network's depth cannot do without at its peak,
     /// estimated from the sizes alone, with `trainingCount` training and `validationCount`
     /// validation examples: the features of both sets (and of a batch drawn from the training
-    /// set); the curvature subsample twice (its copy and its parts) with its Jacobian where the
-    /// products use it (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and
-    /// layer, which grows with the depth) or else its tape (one state for Reversal, N + 1 for
-    /// StoreAll, N/interval + 1 + interval for Checkpoints), which the line search keeps for the
-    /// gain ratio; under the reversal strategy Z_N of the batch where a trial of the line search
-    /// keeps it with Y_N for the next gradient (`Objective.keepsZ`, `TrialForward`); and the larger of what
-    /// the line search and the gradient add to them — Y_N of the batch (with the copy and result of
-    /// one chunk of `Solve.ChunkRows` examples of the forward pass under the other strategies), or
-    /// the tapes and four more states of the parts of the gradient that run at once (one a core, of
-    /// at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles and, for a
-    /// propagator with a second variable, Z's (the larger of n and m).
+    /// set), and for a convolutional network the caller's images before they were repeated into
+    /// the channels (one channel); the level's one forward pass of the batch, Y_N (and Z_N where
+    /// a line-search trial keeps it for the next gradient: `Objective.keepsZ`), which every trial
+    /// overwrites; the curvature subsample with its Jacobian where the products use it
+    /// (`Objective.usesJacobian`; `Solve.jacobianBytes`: an activation a kick and layer, which
+    /// grows with the depth, with the copies of the subsample and of its parts, the Jacobians'
+    /// working states and a product's δY_N: 4n + 2m doubles a row more) or else its tape (one
+    /// state for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints) and
+    /// two copies, which the level keeps from step to step; and the larger of what a forward
+    /// pass and the gradient add to them — a chunk's copy, result and states (`Solve.chunkRows`),
+    /// or the tapes and four more states of the parts of the gradient that run at once (one a
+    /// core, of at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles
+    /// and, for a propagator with a second variable, Z's (the larger of n and m).
     let memoryNeeded (options: TrainingOptions) (net: Network) (trainingCount: int) (validationCount: int) : int64 =
         if trainingCount < 1 || validationCount < 1 then invalidArg (nameof trainingCount) "the training and validation sets need at least 1 example each"
         let n = int64 (Network.width net)
-        let z = if Scheme.usesZ (Network.scheme net) then max n (int64 (Network.auxWidth net)) else 0L
+        let m = int64 (Network.auxWidth net)
+        let z = if Scheme.usesZ (Network.scheme net) then max n m else 0L
         let state = 8L * (n + z)
         let kept =
             match options.Strategy with
@@ -452,17 +455,21 @@ module Training =
         let training, validation = int64 trainingCount, int64 validationCount
         let batch = min (int64 options.BatchSize) training
         let subsample = min (int64 options.Propagation.HessianSubsample) batch
+        let channels =
+            match net.Operator with
+            | Conv3x3(c, _, _) | Antisymmetric(Conv3x3(c, _, _), _) -> int64 c
+            | _ -> 0L
+        let unwidened = if channels > 0L then 8L * (n / channels) * (training + validation) else 0L
         let features = 8L * n * (training + validation + (if batch < training then batch else 0L))
-        let curvature = 16L * n * subsample + (if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) else state * kept * subsample)
-        let trialStates, chunk =
-            match options.Strategy with
-            | Reversal when Objective.keepsZ net (int batch) -> 8L * z * batch, 0L
-            | _ -> 0L, (if batch > int64 Solve.ChunkRows then 16L * n * int64 Solve.ChunkRows else 0L)
-        let lineSearch = 8L * n * batch + chunk
+        let batchStates = 8L * n * batch + (if options.Strategy = Reversal && Objective.keepsZ net (int batch) then 8L * z * batch else 0L)
+        let curvature =
+            if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) + 8L * (4L * n + 2L * m) * subsample
+            else 16L * n * subsample + state * kept * subsample
+        let chunk = 16L * n * int64 (Solve.chunkRows (Network.width net)) + state * int64 (Solve.chunkRows (Network.width net))
         let parts = int64 (Ranks.partCount trainingCount)
         let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
         let gradient = min parts (int64 Environment.ProcessorCount) * state * partRows * (kept + 4L)
-        features + curvature + trialStates + max lineSearch gradient
+        unwidened + features + batchStates + curvature + max chunk gradient
 
     /// How far the collector lets the heap grow past what survived its last full collection before
     /// it collects again: with `System.GC.ConserveMemory` c = 1 … 9 (the command line sets 5)
@@ -473,9 +480,9 @@ module Training =
         | true, (:? int64 as c) when c > 0L -> min 4.5 (1.0 + 0.5 * (10.0 / float c - 1.0))
         | _ -> 4.5
 
-    /// An allowance for what the process holds besides training's data: the runtime (a two-layer
-    /// run of the command line on the ellipses peaked at 0.05 GB resident) and the data a caller
-    /// keeps before widening (0.13 GB for 10,000 MNIST images as doubles).
+    /// An allowance for what the process holds besides training's data: the runtime, its compiled
+    /// code and libraries (a two-layer run of the command line on the ellipses peaked at 0.05 GB
+    /// resident).
     [<Literal>]
     let RuntimeBytes = 200_000_000L
 
@@ -501,18 +508,29 @@ module Training =
     /// The memory this process may use: the machine's, or the container's or GC heap's limit.
     let private availableMemory () = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
 
-    /// Accuracy of a classifier on the propagated features Y_N of this rank's shard of a data set,
-    /// over every rank's shard: the correct examples of all ranks over all their examples (one
-    /// reduction of the counts, exact); 0 when the features of any rank are not finite.
-    let private accuracyOf (ranks: Ranks) (c: Classifier) (yN: Matrix<float>) (d: Dataset) =
-        let finite = Kernels.allFinite (Kernels.storage yN)
-        match Ranks.sumCounts ranks [| (if finite then Classifier.correct c yN d.Labels else 0); Dataset.count d; (if finite then 0 else 1) |] with
+    /// The accuracy over every rank's shard from this rank's correct examples, its examples and
+    /// whether its features were finite: the correct examples of all ranks over all their
+    /// examples (one reduction of the counts, exact); 0 when the features of any rank are not finite.
+    let private accuracyOfCounts (ranks: Ranks) (right: int) (total: int) (finite: bool) =
+        match Ranks.sumCounts ranks [| (if finite then right else 0); total; (if finite then 0 else 1) |] with
         | [| right; total; 0 |] -> float right / float total
         | _ -> 0.0
 
-    /// Accuracy of a model on this rank's shard of a data set, over every rank's shard.
+    /// Accuracy of a classifier on the propagated features Y_N of this rank's shard of a data set,
+    /// over every rank's shard (`accuracyOfCounts`).
+    let private accuracyOf (ranks: Ranks) (c: Classifier) (yN: Matrix<float>) (d: Dataset) =
+        let finite = Kernels.allFinite (Kernels.storage yN)
+        accuracyOfCounts ranks (if finite then Classifier.correct c yN d.Labels else 0) (Dataset.count d) finite
+
+    /// Accuracy of a model on this rank's shard of a data set, over every rank's shard, its
+    /// forward pass chunk by chunk (`Solve.forwardEach`): Y_N of the whole set is never held.
     let private accuracyOn (ranks: Ranks) (model: Model) (d: Dataset) =
-        accuracyOf ranks model.Classifier (Solve.forward model.Network model.Parameters d.Features) d
+        let right, finite = ref 0, ref true
+        Solve.forwardEach model.Network model.Parameters d.Features (fun first yN ->
+            if Kernels.allFinite (Kernels.storage yN) then
+                right.Value <- right.Value + Classifier.correct model.Classifier yN d.Labels[first .. first + yN.RowCount - 1]
+            else finite.Value <- false)
+        accuracyOfCounts ranks right.Value (Dataset.count d) finite.Value
 
     /// Accuracy of a model on a data set; 0 when the propagated features are not finite.
     let accuracy (model: Model) (d: Dataset) : float = accuracyOn Ranks.single model d
@@ -601,18 +619,19 @@ module Training =
         // comes in a cell that the step empties as it takes it: an argument of this function
         // stays on the stack, reported to the collector, until the step returns (a heap dump at
         // 50,000 images found the previous trial's Y_N, 1.9 GB, held so through the whole step).
-        let propagation (damping: float) (known: TrialForward option ref) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
+        let propagation (damping: float) (known: TrialForward option ref) (spare: State) (p: Parameters) (c: Classifier) (layout: Layout) (y0: Matrix<float>) (labels: Matrix<float>) (subsample: int) (layoutH: Layout) (y0H: Matrix<float>) (labelsH: Matrix<float>) =
             Solve.withJacobiansFrom jacobians (fun linearise ->
                 let start = known.Value
                 known.Value <- None
                 let problem = Objective.propagation (Objective.jacobiansFor net subsample linearise) ranks control.Profile options.Strategy options.Propagation.Regulariser damping net c start layout y0 labels layoutH y0H labelsH
                 // The line search holds what every trial returned until it returns; each trial
                 // empties the previous one's cell before it propagates, so that a rejected
-                // trial's Y_N does not stay beside the next one's.
+                // trial's forward pass is let go. Every trial writes into `spare`, the arrays of
+                // the iteration's forward pass at θ, which the gradient was the last to read.
                 let latest = ref (ref None)
                 let trial (x: float[]) =
                     latest.Value.Value <- None
-                    let value, forward = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrial ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
+                    let value, forward = Profile.timed control.Profile "line-search trial" (fun () -> Objective.propagationTrialInto (Some spare) ranks layout options.Strategy options.Propagation.Regulariser net c y0 labels x)
                     latest.Value <- ref forward
                     value, latest.Value
                 let r = Optimisers.newtonPcg newton cancel trial problem.Linearise (Objective.parametersToVector p)
@@ -658,6 +677,10 @@ module Training =
                 let labelsT = labelsOf dataT
                 let yN = Profile.timed control.Profile "features for the classifier" (fun () -> forwardAt computed current.Parameters dataT)
                 let known = ref (reusable computed current.Parameters dataT)
+                // The arrays of the batch's forward pass at θ, which the step's trials overwrite
+                // once the gradient has read them: the level holds one Y_N of the batch (1.9 GB
+                // for 50,000 images), not a new one an iteration.
+                let spare = { Y = yN; Z = known.Value |> Option.bind (fun f -> f.ZN) }
                 // The previous step's forward pass is needed only by the next gradient, which lets it go.
                 computed <- None
                 let cr, classifier = Profile.timed control.Profile "classification" (fun () -> classification k layoutT yN labelsT current.Classifier)
@@ -666,7 +689,7 @@ module Training =
                 | _ ->
                     let dataH = if sub.Length = batch.Length then dataT else Dataset.select rowsH training
                     let usedDamping = damping
-                    let pr, theta, nextDamping, features = propagation damping known current.Parameters classifier layoutT dataT.Features labelsT sub.Length layoutH dataH.Features (labelsOf dataH)
+                    let pr, theta, nextDamping, features = propagation damping known spare current.Parameters classifier layoutT dataT.Features labelsT sub.Length layoutH dataH.Features (labelsOf dataH)
                     damping <- nextDamping
                     computed <- features
                     let model = { current with Parameters = theta; Classifier = classifier }
@@ -680,7 +703,11 @@ module Training =
                             match pr.History with
                             | [ last ] -> last.Objective + Objective.classifierPenalty options.Classification.Regulariser classifier
                             | _ -> Objective.value ranks layoutT options.Propagation.Regulariser options.Classification.Regulariser model dataT.Features labelsT
-                        let trainingAccuracy = Profile.timed control.Profile "training accuracy" (fun () -> accuracyOf ranks classifier (forwardAt computed theta training) training)
+                        let trainingAccuracy =
+                            Profile.timed control.Profile "training accuracy" (fun () ->
+                                match reusable computed theta training with
+                                | Some forward -> accuracyOf ranks classifier forward.YN training
+                                | None -> accuracyOn ranks model training)
                         let validationAccuracy = Profile.timed control.Profile "validation accuracy" (fun () -> accuracyOn ranks model split.Validation)
                         let record =
                             { Iteration = k

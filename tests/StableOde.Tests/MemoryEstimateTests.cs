@@ -27,16 +27,35 @@ public sealed class MemoryEstimateTests
         // The curvature subsample's Jacobian (4 layers) or its reversal tape of one state (16 layers).
         Assert.True(Core.Objective.usesJacobian(ConvVerlet(4), subsample));
         Assert.False(Core.Objective.usesJacobian(ConvVerlet(16), subsample));
-        var tapeForJacobian = 8L * (4704 + 4704) * subsample - Core.Solve.jacobianBytes(ConvVerlet(4), subsample);
-        Assert.Equal(needed + tapeForJacobian, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
+        // The Jacobian, with the subsample's copies, its working states and δY_N (4n + 2m a row),
+        // against the tape's one state (Y and Z) and the subsample's two copies.
+        var jacobian = Core.Solve.jacobianBytes(ConvVerlet(4), subsample) + 8L * (4 * 4704 + 2 * 4704) * subsample;
+        var tape = 8L * (4704 + 4704) * subsample + 16L * 4704 * subsample;
+        Assert.Equal(needed - jacobian + tape, Core.Training.memoryNeeded(Images, ConvVerlet(16), 8000, 2000));
         var resNetSubsample = resNet.Propagation.HessianSubsample;
         Assert.True(Core.Objective.usesJacobian(Conv(Core.Propagator.ResNet, 4), resNetSubsample));
         Assert.False(Core.Objective.usesJacobian(Conv(Core.Propagator.ResNet, 16), resNetSubsample));
+        var resNetJacobian = Core.Solve.jacobianBytes(Conv(Core.Propagator.ResNet, 4), resNetSubsample)
+            + 8L * (4 * 4704 + 2 * Core.NetworkModule.auxWidth(Conv(Core.Propagator.ResNet, 4))) * resNetSubsample;
         Assert.True(
             Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 16), 8000, 2000)
-                >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000)
-                    - Core.Solve.jacobianBytes(Conv(Core.Propagator.ResNet, 4), resNetSubsample) + 8L * 4704 * resNetSubsample * 17,
+                >= Core.Training.memoryNeeded(resNet, Conv(Core.Propagator.ResNet, 4), 8000, 2000) - resNetJacobian + 8L * 4704 * resNetSubsample * 17,
             "ResNet's tape at 16 layers stores its 17 states for the adjoint");
+    }
+
+    [Fact]
+    public void TheLevelHoldsOneForwardPassOfTheBatchBesideTheImagesAndTheirOneChannelCopy()
+    {
+        // 1,000 more training images (every batch is the whole set; parts of the gradient at
+        // their cap of 891 rows, Z_N not kept, the same curvature subsample) add their features
+        // (6 channels), their one channel before widening and their row of the level's one Y_N.
+        var extra = Core.Training.memoryNeeded(Images, ConvVerlet(4), 61000, 10000) - Core.Training.memoryNeeded(Images, ConvVerlet(4), 60000, 10000);
+
+        Assert.Equal(1000L * 8 * (4704 + 784 + 4704), extra);
+        // A forward pass propagates chunks of at most 16 MiB a state (445 images), and the
+        // two-dimensional data sets at once.
+        Assert.Equal(445, Core.Solve.chunkRows(4704));
+        Assert.Equal(Core.Solve.ChunkRows, Core.Solve.chunkRows(2));
     }
 
     [Fact]
