@@ -553,8 +553,9 @@ module Training =
         let r = (Optimisers.newtonPcg newton cancel (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector c)).Result
         r, Objective.classifierOfVector c.Hypothesis c.W.RowCount c.W.ColumnCount r.Solution
 
-    /// `refitClassifier` on this rank's shard of the training set, over every rank's shard.
-    let private refitOn (options: TrainingOptions) (ranks: Ranks) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
+    /// `refitClassifier` on this rank's shard of the training set, over every rank's shard; with
+    /// the Y_N of the shard it was fitted to.
+    let private refitOn (options: TrainingOptions) (ranks: Ranks) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier * Matrix<float> =
         let shard = Ranks.locate ranks (Dataset.count training)
         let layout = snd (Ranks.arrange ranks shard (Array.init shard.Total id))
         let c = model.Classifier
@@ -562,23 +563,17 @@ module Training =
         let labels = Classifier.labelMatrix c.Hypothesis training.Classes training.Labels
         let start = Classifier.zero c.Hypothesis c.W.RowCount c.W.ColumnCount
         match fitClassifier options CancellationToken.None ranks layout refit.NewtonIterations refit.PcgIterations yN labels start with
-        | { Status = Diverged }, _ -> c
-        | _, fitted -> fitted
+        | { Status = Diverged }, _ -> c, yN
+        | _, fitted -> fitted, yN
 
     /// The classifier fitted anew to a (prolongated) network: Newton–PCG from W = 0, μ = 0 on the
     /// features the network computes for the whole training set (`Refit` of the options).
     let refitClassifier (options: TrainingOptions) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
-        refitOn options Ranks.single refit model training
+        fst (refitOn options Ranks.single refit model training)
 
-    /// Block coordinate descent (SPEC §5) at the model's depth, from the given model. Every
-    /// iteration draws a batch T, takes ≤ k Newton–PCG iterations on (W, μ) with Y_N fixed, one
-    /// Gauss–Newton–PCG step on θ, and evaluates the validation accuracy; the model with the best
-    /// validation accuracy is kept. A non-finite objective stops with Diverged, a failed line
-    /// search with LineSearchFailed, cancellation with Cancelled — each keeping the best so far.
-    /// With several ranks (`control.Ranks`) the split is this rank's shards, the batch and the
-    /// curvature subsample are drawn over the global indices of all shards, and every mean over
-    /// examples meets in a reduction: every rank computes the same iterates (SPEC §11).
-    let train (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+    /// `train` whose first iteration takes its features from `known` (the training features,
+    /// θ and a forward pass of them at θ) when they are the batch's at the start's θ.
+    let private trainFrom (known: (Matrix<float> * Parameters * TrialForward) option) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
         checkOptions options
         Model.validate start
         let ranks = control.Ranks
@@ -662,7 +657,7 @@ module Training =
         let mutable status = MaxIterations
         let mutable k = 0
         let mutable damping = options.Propagation.Damping
-        let mutable computed = None
+        let mutable computed = known
         while status = MaxIterations && k < options.Iterations do
             if Ranks.any ranks control.Cancellation.IsCancellationRequested then status <- Cancelled
             else
@@ -741,6 +736,17 @@ module Training =
           Best = best
           Final = current }
 
+    /// Block coordinate descent (SPEC §5) at the model's depth, from the given model. Every
+    /// iteration draws a batch T, takes ≤ k Newton–PCG iterations on (W, μ) with Y_N fixed, one
+    /// Gauss–Newton–PCG step on θ, and evaluates the validation accuracy; the model with the best
+    /// validation accuracy is kept. A non-finite objective stops with Diverged, a failed line
+    /// search with LineSearchFailed, cancellation with Cancelled — each keeping the best so far.
+    /// With several ranks (`control.Ranks`) the split is this rank's shards, the batch and the
+    /// curvature subsample are drawn over the global indices of all shards, and every mean over
+    /// examples meets in a reduction: every rank computes the same iterates (SPEC §11).
+    let train (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+        trainFrom None options control start split
+
     /// The starting model of multilevel training: θ ~ N(0, InitialScale²) (seeded) and a zero classifier.
     let initialModel (options: TrainingOptions) (net: Network) (classes: int) : Model =
         { Network = net
@@ -749,19 +755,23 @@ module Training =
 
     /// The starting model of the level after `level`: its last iterate prolongated to twice the
     /// depth, with the classifier kept or fitted anew (`Refit`); None when multilevel training
-    /// stops after it (it diverged or was cancelled, or twice its depth exceeds MaxDepth).
-    let private nextStart (options: TrainingOptions) (ranks: Ranks) (split: Split) (level: LevelResult) : Model option =
+    /// stops after it (it diverged or was cancelled, or twice its depth exceeds MaxDepth). A
+    /// classifier fitted anew comes with the forward pass it was fitted to, for the level's first
+    /// features (`trainFrom`): the level does not repeat it, nor hold a second Y_N of the
+    /// training set while the first is collected.
+    let private nextStart (options: TrainingOptions) (ranks: Ranks) (split: Split) (level: LevelResult) : (Model * (Matrix<float> * Parameters * TrialForward) option) option =
         match level.Status with
         | Diverged | Cancelled -> None
         | _ when 2 * level.Depth > options.MaxDepth -> None
         | _ ->
             let fineNet, fineTheta = prolongate level.Final.Network level.Final.Parameters
             let fine = { level.Final with Network = fineNet; Parameters = fineTheta }
-            let classifier =
-                match options.Refit with
-                | Some refit -> refitOn options ranks refit fine split.Training
-                | None -> fine.Classifier
-            Some { fine with Classifier = classifier }
+            match options.Refit with
+            | Some refit ->
+                let classifier, yN = refitOn options ranks refit fine split.Training
+                let forward = { Theta = Objective.parametersToVector fineTheta; Layout = Ranks.whole yN.RowCount; YN = yN; ZN = None }
+                Some({ fine with Classifier = classifier }, Some(split.Training.Features, fineTheta, forward))
+            | None -> Some(fine, None)
 
     /// Multilevel training (§5.3) from `start`: train at a depth, prolongate θ to twice the depth
     /// (the classifier kept, or fitted anew with `Refit`), train again, … while the depth is at
@@ -779,19 +789,19 @@ module Training =
             | From model ->
                 if options.MaxDepth < model.Network.Depth then
                     invalidArg "options" $"MaxDepth {options.MaxDepth} is below the starting depth {model.Network.Depth}"
-                [], Some model
+                [], Some(model, None)
             | After [] -> invalidArg "start" "a run continued after its finished levels needs at least one level"
             | After levels -> levels, nextStart options control.Ranks split (List.last levels)
         match first with
-        | Some m ->
+        | Some(m, _) ->
             let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) m.Network.Depth |> Seq.last
             checkMemory (availableMemory ()) options (Network.withDepth deepest m.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
         | None -> ()
-        let rec levels (model: Model option) (acc: LevelResult list) =
+        let rec levels (model: (Model * (Matrix<float> * Parameters * TrialForward) option) option) (acc: LevelResult list) =
             match model with
             | None -> acc
-            | Some m ->
-                let level = train { options with Iterations = TrainingOptions.iterationsAt acc.Length options } control m split
+            | Some(m, known) ->
+                let level = trainFrom known { options with Iterations = TrainingOptions.iterationsAt acc.Length options } control m split
                 let acc = level :: acc
                 onLevel (List.rev acc)
                 levels (nextStart options control.Ranks split level) acc
