@@ -44,8 +44,8 @@ type Fusion =
     | Stages
 
 /// Scratch buffers of one block: pre-activations, activations, derivatives and temporaries of
-/// width n (features) and m (Z), working copies of (Y, Z), and the source a kick
-/// read, one per stage (the transposed stages need them).
+/// width n (features) and m (Z) (empty on a convolution: `workspace`), working copies of (Y, Z),
+/// and the source a kick read, one per stage (the transposed stages need them).
 type Workspace =
     { An: float[]; Un: float[]; Dn: float[]; Tn: float[]
       Am: float[]; Um: float[]; Dm: float[]; Tm: float[]
@@ -131,19 +131,26 @@ let fusion (net: Network) : Fusion =
         else ConvStages
     else Stages
 
-/// Whether a block runs the fused convolution kernels (whole layers or stages).
-let private onConv (b: Block) =
-    match b.Fusion with
+/// Whether a layer run this way runs the fused convolution kernels (whole layers or stages).
+let private isConv (how: Fusion) =
+    match how with
     | ConvResNet | ConvVerlet | ConvStages -> true
     | _ -> false
 
-/// The whole-width workspace of a block of `rows` rows, allocated on first use.
+/// Whether a block runs the fused convolution kernels (whole layers or stages).
+let private onConv (b: Block) = isConv b.Fusion
+
+/// The whole-width workspace of a block of `rows` rows, allocated on first use. The fused
+/// convolution kernels keep their intermediates in their own scratch, so on a convolution the
+/// whole-column buffers of the operator products (An … Tm) are empty: a stage adjoint then holds
+/// only its working copies and the sources of its kicks.
 let workspace (net: Network) (rows: int) : System.Lazy<Workspace> =
     let n, m = Network.width net, Network.auxWidth net
     let buf w = Array.zeroCreate (rows * w)
+    let whole w = if isConv (fusion net) then Array.empty else buf w
     let widthOf v = if v = Variable.Y then n else m
     System.Lazy<Workspace>(fun () ->
-        { An = buf n; Un = buf n; Dn = buf n; Tn = buf n; Am = buf m; Um = buf m; Dm = buf m; Tm = buf m
+        { An = whole n; Un = whole n; Dn = whole n; Tn = whole n; Am = whole m; Um = whole m; Dm = whole m; Tm = whole m
           Yw = buf n; Zw = buf m
           Sources = (Network.scheme net).Stages |> List.toArray |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
 
