@@ -573,7 +573,11 @@ module Training =
 
     /// `train` whose first iteration takes its features from `known` (the training features,
     /// θ and a forward pass of them at θ) when they are the batch's at the start's θ.
-    let private trainFrom (known: (Matrix<float> * Parameters * TrialForward) option) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+    let private trainFrom (knownCell: (Matrix<float> * Parameters * TrialForward) option ref) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+        // `known` comes in a cell that the level empties as it takes it, so that once the level
+        // has let its forward pass go, nothing of the caller's keeps it (see `propagation`).
+        let known = knownCell.Value
+        knownCell.Value <- None
         checkOptions options
         Model.validate start
         let ranks = control.Ranks
@@ -745,7 +749,7 @@ module Training =
     /// curvature subsample are drawn over the global indices of all shards, and every mean over
     /// examples meets in a reduction: every rank computes the same iterates (SPEC §11).
     let train (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
-        trainFrom None options control start split
+        trainFrom (ref None) options control start split
 
     /// The starting model of multilevel training: θ ~ N(0, InitialScale²) (seeded) and a zero classifier.
     let initialModel (options: TrainingOptions) (net: Network) (classes: int) : Model =
@@ -764,6 +768,13 @@ module Training =
         | Diverged | Cancelled -> None
         | _ when 2 * level.Depth > options.MaxDepth -> None
         | _ ->
+            // The finished level's arrays (its Y_N of the training set, 1.9 GB at 50,000 images,
+            // and its Jacobian store) are garbage now, but the collector, allowed to let the heap
+            // grow past what survived its last collection, would keep them resident beside the
+            // finer level's Y_N that the refit allocates: the peak of a 50,000-image run (Verlet,
+            // 10.13 GB, at the 4 → 8 refit; docs/images.md). One full collection a level is cheap
+            // against a level's minutes.
+            GC.Collect(2, GCCollectionMode.Forced, true, true)
             let fineNet, fineTheta = prolongate level.Final.Network level.Final.Parameters
             let fine = { level.Final with Network = fineNet; Parameters = fineTheta }
             match options.Refit with
@@ -797,15 +808,17 @@ module Training =
             let deepest = Seq.unfold (fun d -> if d <= options.MaxDepth then Some(d, 2 * d) else None) m.Network.Depth |> Seq.last
             checkMemory (availableMemory ()) options (Network.withDepth deepest m.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
         | None -> ()
-        let rec levels (model: (Model * (Matrix<float> * Parameters * TrialForward) option) option) (acc: LevelResult list) =
+        // A level's start holds its first features in a cell, which the level empties.
+        let inCell (start: (Model * (Matrix<float> * Parameters * TrialForward) option) option) = start |> Option.map (fun (m, known) -> m, ref known)
+        let rec levels (model: (Model * (Matrix<float> * Parameters * TrialForward) option ref) option) (acc: LevelResult list) =
             match model with
             | None -> acc
             | Some(m, known) ->
                 let level = trainFrom known { options with Iterations = TrainingOptions.iterationsAt acc.Length options } control m split
                 let acc = level :: acc
                 onLevel (List.rev acc)
-                levels (nextStart options control.Ranks split level) acc
-        let results = List.rev (levels first (List.rev completed))
+                levels (inCell (nextStart options control.Ranks split level)) acc
+        let results = List.rev (levels (inCell first) (List.rev completed))
         let best = results |> List.fold (fun (b: LevelResult) l -> if l.BestValidationAccuracy > b.BestValidationAccuracy then l else b) results.Head
         let any status = results |> List.exists (fun l -> l.Status = status)
         { Levels = results
