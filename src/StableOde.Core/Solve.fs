@@ -227,42 +227,33 @@ module Solve =
     /// most `ChunkRows`.
     let chunkRows (n: int) = max 1 (min ChunkRows (ChunkBytes / (8 * n)))
 
-    /// The forward pass chunk by chunk of `chunkRows` examples: `f first rows result` receives
-    /// each chunk's Y_N in a column-major rows×n array that the next chunk of the same length
-    /// overwrites. The chunks share one copy of a chunk's rows and one result, and those of one
-    /// length share their blocks and states (refilled from each chunk's rows). One chunk of the
-    /// whole batch reads Y_0 in place and writes into `whole` (s×n) when given.
+    /// The forward pass chunk by chunk: the s examples are cut into as few chunks of at most
+    /// `chunkRows` as hold them, of equal length (the last shorter by less than their number),
+    /// so that a batch a little over one chunk is not propagated as a full chunk and a sliver.
+    /// The blocks and states of one chunk serve every chunk: a block reads its rows of Y_0 in
+    /// place, and writes its rows of Y_N into `whole` (s×n) when given, else into a rows×n
+    /// column-major array, which `f first rows result` receives and the next chunk overwrites.
     let private chunked (net: Network) (p: Parameters) (y0: Matrix<float>) (whole: float[]) (f: int -> int -> float[] -> unit) =
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
-        let width = min s (chunkRows n)
-        let buffers rows = if rows = s then src, (if isNull whole then Array.zeroCreate (s * n) else whole) else Array.zeroCreate (rows * n), Array.zeroCreate (rows * n)
-        let chunk, result = buffers width
-        let full = lazy (let blocks = Engine.blocks net width in blocks, blocks |> Array.map (fun b -> initial net b width chunk))
+        let count = (s + chunkRows n - 1) / chunkRows n
+        let width = (s + count - 1) / count
+        let blocks = Engine.blocks net width
+        let states = blocks |> Array.map (fun b ->
+            struct (Array.zeroCreate (b.Ctx.S * n), (if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null)))
+        let full = if isNull whole then Array.zeroCreate (width * n) else whole
         for first in 0 .. width .. s - 1 do
             let rows = min width (s - first)
-            let chunk, result = if rows = width then chunk, result else buffers rows
-            if rows < s then
-                for c in 0 .. n - 1 do
-                    System.Array.Copy(src, c * s + first, chunk, c * rows, rows)
-            let blocks, states =
-                if rows = width then
-                    let blocks, states = full.Value
-                    if first > 0 then
-                        blocks |> Array.iteri (fun i b ->
-                            let struct (y, z) = states[i]
-                            Engine.extractInto b rows n chunk y
-                            if not (isNull z) then System.Array.Clear z)
-                    blocks, states
-                else
-                    let blocks = Engine.blocks net rows
-                    blocks, blocks |> Array.map (fun b -> initial net b rows chunk)
-            Engine.parallelFor blocks (fun i b ->
-                let state = states[i]
+            let result = if rows = width || not (isNull whole) then full else Array.zeroCreate (rows * n)
+            let chunk = blocks |> Array.filter (fun b -> b.Start < rows) |> Array.map (fun b -> { b with Rows = min b.Rows (rows - b.Start) })
+            Engine.parallelFor chunk (fun i b ->
+                let inBatch = { b with Start = first + b.Start }
+                let struct (y, z) as state = states[i]
+                Engine.extractInto inBatch s n src y
+                if not (isNull z) then System.Array.Clear z
                 for j in 0 .. net.Depth - 1 do
                     advance b p j state
-                let struct (y, _) = state
-                Engine.insert b rows n y result)
+                if isNull whole then Engine.insert b rows n y result else Engine.insert inBatch s n y whole)
             f first rows result
 
     /// Y_N of the batch Y_0 (s×n) written into the s×n matrix `yN`, which the pass allocates
@@ -273,12 +264,7 @@ module Solve =
         Parameters.validate net p
         if isNull yN || yN.RowCount <> y0.RowCount || yN.ColumnCount <> Operator.inWidth net.Operator then
             invalidArg (nameof yN) $"Y_N must be {y0.RowCount}×{Operator.inWidth net.Operator}"
-        let s, n = y0.RowCount, yN.ColumnCount
-        let out = storage yN
-        chunked net p y0 out (fun first rows result ->
-            if rows < s then
-                for c in 0 .. n - 1 do
-                    System.Array.Copy(result, c * rows, out, c * s + first, rows))
+        chunked net p y0 (storage yN) (fun _ _ _ -> ())
 
     /// Y_N: the network's output for the batch Y_0 (s×n).
     let forward (net: Network) (p: Parameters) (y0: Matrix<float>) : Matrix<float> =

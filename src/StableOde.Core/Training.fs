@@ -437,7 +437,7 @@ module Training =
     /// working states and a product's δY_N: 4n + 2m doubles a row more) or else its tape (one
     /// state for Reversal, N + 1 for StoreAll, N/interval + 1 + interval for Checkpoints) and
     /// two copies, which the level keeps from step to step; and the larger of what a forward
-    /// pass and the gradient add to them — a chunk's copy, result and states (`Solve.chunkRows`),
+    /// pass and the gradient add to them — a chunk's result and states (`Solve.chunkRows`),
     /// or the tapes and four more states of the parts of the gradient that run at once (one a
     /// core, of at most `Objective.blockRows n` examples). A state of a row is Y_j's n doubles
     /// and, for a propagator with a second variable, Z's (the larger of n and m).
@@ -465,7 +465,7 @@ module Training =
         let curvature =
             if Objective.usesJacobian net (int subsample) then Solve.jacobianBytes net (int subsample) + 8L * (4L * n + 2L * m) * subsample
             else 16L * n * subsample + state * kept * subsample
-        let chunk = 16L * n * int64 (Solve.chunkRows (Network.width net)) + state * int64 (Solve.chunkRows (Network.width net))
+        let chunk = (8L * n + state) * int64 (Solve.chunkRows (Network.width net))
         let parts = int64 (Ranks.partCount trainingCount)
         let partRows = min (int64 (Objective.blockRows (Network.width net))) ((batch + parts - 1L) / parts)
         let gradient = min parts (int64 Environment.ProcessorCount) * state * partRows * (kept + 4L)
