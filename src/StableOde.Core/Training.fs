@@ -571,9 +571,13 @@ module Training =
     let refitClassifier (options: TrainingOptions) (refit: RefitOptions) (model: Model) (training: Dataset) : Classifier =
         fst (refitOn options Ranks.single refit model training)
 
+    /// The training features, θ and a forward pass of them at θ, which a level hands to the next
+    /// (the prolongation's refit propagated them) so that its first iteration need not again.
+    type private KnownForward = Matrix<float> * Parameters * TrialForward
+
     /// `train` whose first iteration takes its features from `known` (the training features,
     /// θ and a forward pass of them at θ) when they are the batch's at the start's θ.
-    let private trainFrom (knownCell: (Matrix<float> * Parameters * TrialForward) option ref) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
+    let private trainFrom (knownCell: KnownForward option ref) (options: TrainingOptions) (control: TrainingControl) (start: Model) (split: Split) : LevelResult =
         // `known` comes in a cell that the level empties as it takes it, so that once the level
         // has let its forward pass go, nothing of the caller's keeps it (see `propagation`).
         let known = knownCell.Value
@@ -643,7 +647,7 @@ module Training =
                 r.Result, theta, nextDamping, features)
         // Y_N of a data set at θ: the propagation step's when it was on the same features at the
         // same θ (the forward pass is deterministic), else a forward pass.
-        let reusable (computed: (Matrix<float> * Parameters * TrialForward) option) (theta: Parameters) (d: Dataset) =
+        let reusable (computed: KnownForward option) (theta: Parameters) (d: Dataset) =
             match computed with
             | Some(y0, at, forward) when obj.ReferenceEquals(y0, d.Features) && obj.ReferenceEquals(at, theta) -> Some forward
             | _ -> None
@@ -763,7 +767,7 @@ module Training =
     /// classifier fitted anew comes with the forward pass it was fitted to, for the level's first
     /// features (`trainFrom`): the level does not repeat it, nor hold a second Y_N of the
     /// training set while the first is collected.
-    let private nextStart (options: TrainingOptions) (ranks: Ranks) (split: Split) (level: LevelResult) : (Model * (Matrix<float> * Parameters * TrialForward) option) option =
+    let private nextStart (options: TrainingOptions) (ranks: Ranks) (split: Split) (level: LevelResult) : (Model * KnownForward option) option =
         match level.Status with
         | Diverged | Cancelled -> None
         | _ when 2 * level.Depth > options.MaxDepth -> None
@@ -809,8 +813,8 @@ module Training =
             checkMemory (availableMemory ()) options (Network.withDepth deepest m.Network) (Dataset.count split.Training) (Dataset.count split.Validation)
         | None -> ()
         // A level's start holds its first features in a cell, which the level empties.
-        let inCell (start: (Model * (Matrix<float> * Parameters * TrialForward) option) option) = start |> Option.map (fun (m, known) -> m, ref known)
-        let rec levels (model: (Model * (Matrix<float> * Parameters * TrialForward) option ref) option) (acc: LevelResult list) =
+        let inCell (start: (Model * KnownForward option) option) = start |> Option.map (fun (m, known) -> m, ref known)
+        let rec levels (model: (Model * KnownForward option ref) option) (acc: LevelResult list) =
             match model with
             | None -> acc
             | Some(m, known) ->
