@@ -52,6 +52,62 @@ type Workspace =
       Yw: float[]; Zw: float[]
       Sources: float[][] }
 
+/// The sizes of a block's workspace: its rows, n and m, whether it has the whole-column buffers
+/// of the operator products (An … Tm; not on a convolution, whose fused kernels keep their
+/// intermediates in their own scratch) and the width of the source each stage's kick keeps (0
+/// for a drift).
+type WorkspaceShape = { BlockRows: int; Width: int; AuxWidth: int; WholeColumns: bool; KickSources: int[] }
+
+/// The bytes of a workspace of this shape.
+let private workspaceBytes (shape: WorkspaceShape) =
+    let whole = if shape.WholeColumns then 4L * int64 (shape.Width + shape.AuxWidth) else 0L
+    8L * int64 shape.BlockRows * (whole + int64 (shape.Width + shape.AuxWidth) + (shape.KickSources |> Array.sumBy int64))
+
+/// A thread's workspace and its shape: held strongly up to `WorkspaceStrongBytes`, and above
+/// only until a collection needs the memory.
+type private HeldWorkspace = { Shape: WorkspaceShape; Strong: Workspace option; Weak: System.WeakReference<Workspace> }
+
+/// The most bytes of workspace a thread keeps between blocks whatever the collector needs.
+[<Literal>]
+let private WorkspaceStrongBytes = 67108864L
+
+let private heldWorkspace = new System.Threading.ThreadLocal<HeldWorkspace option>(fun () -> None)
+
+/// The calling thread's workspace of this shape: the one of the last block of the shape it ran,
+/// else a new one, which it keeps (one shape a thread). A workspace serves within one call of a
+/// step (nothing in it outlives the call), and a thread runs one block's step at a time, so the
+/// blocks of a pass share as many workspaces as threads run them, and the passes after it too.
+let private threadWorkspace (shape: WorkspaceShape) : Workspace =
+    let kept =
+        match heldWorkspace.Value with
+        | Some h when obj.ReferenceEquals(h.Shape, shape) || h.Shape = shape ->
+            match h.Strong with
+            | Some w -> Some w
+            | None ->
+                match h.Weak.TryGetTarget() with
+                | true, w -> Some w
+                | _ -> None
+        | _ -> None
+    match kept with
+    | Some w -> w
+    | None ->
+        let buf w = Array.zeroCreate (shape.BlockRows * w)
+        let whole w = if shape.WholeColumns then buf w else Array.empty
+        let n, m = shape.Width, shape.AuxWidth
+        let w =
+            { An = whole n; Un = whole n; Dn = whole n; Tn = whole n; Am = whole m; Um = whole m; Dm = whole m; Tm = whole m
+              Yw = buf n; Zw = buf m
+              Sources = shape.KickSources |> Array.map (fun width -> if width = 0 then Array.empty else buf width) }
+        heldWorkspace.Value <-
+            Some(
+                if workspaceBytes shape <= WorkspaceStrongBytes then { Shape = shape; Strong = Some w; Weak = null }
+                else { Shape = shape; Strong = None; Weak = System.WeakReference<Workspace> w })
+        w
+
+/// The workspace of the blocks of one shape: `Value` is the calling thread's (`threadWorkspace`).
+type Workspaces internal (shape: WorkspaceShape) =
+    member _.Value = threadWorkspace shape
+
 /// One block of examples: the solve's context for its rows and its workspace.
 type Block =
     { /// The context of the block's arrays: `Ctx.S` is their row count, a multiple of
@@ -65,8 +121,9 @@ type Block =
       Stages: Stage[]
       /// How the block runs a layer.
       Fusion: Fusion
-      /// Whole-width workspaces, allocated on first use (the whole-layer kernels never need them).
-      Ws: System.Lazy<Workspace>
+      /// Whole-width workspaces, the calling thread's (`workspace`; the whole-layer kernels never
+      /// need them).
+      Ws: Workspaces
       /// Scratch of the fused dense kernels (empty unless the network runs them: its gradient
       /// accumulators grow as n·m).
       Scratch: Fused.Scratch
@@ -140,22 +197,20 @@ let private isConv (how: Fusion) =
 /// Whether a block runs the fused convolution kernels (whole layers or stages).
 let private onConv (b: Block) = isConv b.Fusion
 
-/// The whole-width workspace of a block of `rows` rows, allocated on first use. The fused
-/// convolution kernels keep their intermediates in their own scratch, so on a convolution the
-/// whole-column buffers of the operator products (An … Tm) are empty: a stage adjoint then holds
-/// only its working copies and the sources of its kicks.
-let workspace (net: Network) (rows: int) : System.Lazy<Workspace> =
+/// The workspaces of a block of `rows` rows of the network.
+let workspace (net: Network) (rows: int) : Workspaces =
     let n, m = Network.width net, Network.auxWidth net
-    let buf w = Array.zeroCreate (rows * w)
-    let whole w = if isConv (fusion net) then Array.empty else buf w
     let widthOf v = if v = Variable.Y then n else m
-    System.Lazy<Workspace>(fun () ->
-        { An = whole n; Un = whole n; Dn = whole n; Tn = whole n; Am = whole m; Um = whole m; Dm = whole m; Tm = whole m
-          Yw = buf n; Zw = buf m
-          Sources = (Network.scheme net).Stages |> List.toArray |> Array.map (fun st -> if st.Kind = Kick then buf (widthOf st.Source) else Array.empty) })
+    Workspaces
+        { BlockRows = rows
+          Width = n
+          AuxWidth = m
+          WholeColumns = not (isConv (fusion net))
+          KickSources = (Network.scheme net).Stages |> List.toArray |> Array.map (fun st -> if st.Kind = Kick then widthOf st.Source else 0) }
 
 /// Cuts a batch of s rows into blocks of whole groups of `Fused.Lanes` rows (the last block
-/// padded), each with its own context and workspaces.
+/// padded), each with its own context and scratch; their whole-width workspaces are those of
+/// the threads that run them (`workspace`).
 let blocks (net: Network) (s: int) : Block[] =
     let count = blockCount (Operator.inWidth net.Operator) s
     let groups = (s + Fused.Lanes - 1) / Fused.Lanes

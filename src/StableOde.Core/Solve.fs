@@ -236,8 +236,9 @@ module Solve =
     let private chunked (net: Network) (p: Parameters) (y0: Matrix<float>) (whole: float[]) (f: int -> int -> float[] -> unit) =
         let s, n = y0.RowCount, Operator.inWidth net.Operator
         let src = columnMajor y0
-        let count = (s + chunkRows n - 1) / chunkRows n
-        let width = (s + count - 1) / count
+        let most = chunkRows n
+        let count = max 1 ((s + most - 1) / most)
+        let width = max 1 ((s + count - 1) / count)
         let blocks = Engine.blocks net width
         let states = blocks |> Array.map (fun b ->
             struct (Array.zeroCreate (b.Ctx.S * n), (if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null)))
@@ -494,23 +495,22 @@ module Solve =
     /// The linearisation of `linearise`, its activations rented from `store` on the calling
     /// thread before the blocks run (every entry is written by the forward pass).
     let private lineariseInto (store: TapeStore) (net: Network) (p: Parameters) (y0: Matrix<float>) : Jacobian =
-        let own = prepare net p y0
+        let blocks = prepare net p y0
         let s, n, m = y0.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
         let stages = List.toArray (Network.scheme net).Stages
         let op = net.Operator
         let src = columnMajor y0
-        let count = min own.Length System.Environment.ProcessorCount
-        let groups = Array.init count (fun g -> [| own.Length * g / count .. own.Length * (g + 1) / count - 1 |])
-        let group = Array.zeroCreate own.Length
+        let count = min blocks.Length System.Environment.ProcessorCount
+        let groups = Array.init count (fun g -> [| blocks.Length * g / count .. blocks.Length * (g + 1) / count - 1 |])
+        let group = Array.zeroCreate blocks.Length
         groups |> Array.iteri (fun g members -> for i in members do group[i] <- g)
         let buffer rows width = if width = 0 then null else Array.zeroCreate (rows * width)
         let mz = if Engine.hasZ net then m else 0
         let shared =
-            Array.init own.Length (fun i -> group[i], own[i].Ctx.S)
+            Array.init blocks.Length (fun i -> group[i], blocks[i].Ctx.S)
             |> Array.distinct
-            |> Array.map (fun (g, rows) -> (g, rows), (Engine.workspace net rows, struct (buffer rows n, buffer rows mz, buffer rows n, buffer rows mz)))
+            |> Array.map (fun (g, rows) -> (g, rows), struct (buffer rows n, buffer rows mz, buffer rows n, buffer rows mz))
             |> dict
-        let blocks = own |> Array.mapi (fun i b -> { b with Ws = fst shared[(group[i], b.Ctx.S)] })
         let activations =
             blocks |> Array.map (fun b ->
                 Array.init net.Depth (fun _ ->
@@ -526,7 +526,7 @@ module Solve =
               Activations = activations
               Start = start
               Final = final
-              Work = blocks |> Array.mapi (fun i b -> snd shared[(group[i], b.Ctx.S)])
+              Work = blocks |> Array.mapi (fun i b -> shared[(group[i], b.Ctx.S)])
               Gradients = blocks |> Array.map (fun _ -> layerGradients net net.Depth)
               Released = false }
         inGroups jac (fun i b ->
