@@ -80,15 +80,23 @@ let private heldWorkspace = new System.Threading.ThreadLocal<HeldWorkspace optio
 let private threadWorkspace (shape: WorkspaceShape) : Workspace =
     let kept =
         match heldWorkspace.Value with
-        | Some h when obj.ReferenceEquals(h.Shape, shape) || h.Shape = shape ->
-            match h.Strong with
-            | Some w -> Some w
-            | None ->
-                match h.Weak.TryGetTarget() with
-                | true, w -> Some w
-                | _ -> None
-        | _ -> None
-    match kept with
+        | Some h when obj.ReferenceEquals(h.Shape, shape) -> h
+        | Some h when h.Shape = shape ->
+            // The same shape from another set of blocks: held under this one's, so that its next
+            // calls find it by reference.
+            let h = { h with Shape = shape }
+            heldWorkspace.Value <- Some h
+            h
+        | _ -> { Shape = shape; Strong = None; Weak = null }
+    let alive =
+        match kept.Strong with
+        | Some w -> Some w
+        | None when not (isNull kept.Weak) ->
+            match kept.Weak.TryGetTarget() with
+            | true, w -> Some w
+            | _ -> None
+        | None -> None
+    match alive with
     | Some w -> w
     | None ->
         let buf w = Array.zeroCreate (shape.BlockRows * w)
