@@ -231,6 +231,16 @@ let blocks (net: Network) (s: int) : Block[] =
         | Antisymmetric(Dense _, _) | NegativeSemidefinite(Dense _) -> n * m
         | Antisymmetric(Conv3x3(c, _, _), _) -> 9 * c * c
         | _ -> 0
+    // One set of workspaces a stride (blocks differ by at most a group), so that a thread moving
+    // from block to block finds its workspace by reference.
+    let workspaces = System.Collections.Generic.Dictionary<int, Workspaces>()
+    let workspaceOf stride =
+        match workspaces.TryGetValue stride with
+        | true, w -> w
+        | _ ->
+            let w = workspace net stride
+            workspaces[stride] <- w
+            w
     Array.init count (fun i ->
         let first = groups * i / count * Fused.Lanes
         let stride = groups * (i + 1) / count * Fused.Lanes - first
@@ -239,7 +249,7 @@ let blocks (net: Network) (s: int) : Block[] =
           Rows = min s (first + stride) - first
           Stages = stages
           Fusion = how
-          Ws = workspace net stride
+          Ws = workspaceOf stride
           Scratch = if isFused net then Fused.scratch n m else Fused.scratch 0 0
           Matrix = Array.zeroCreate matrixSize
           MatrixGradient = Array.zeroCreate matrixSize
