@@ -63,40 +63,27 @@ let private workspaceBytes (shape: WorkspaceShape) =
     let whole = if shape.WholeColumns then 4L * int64 (shape.Width + shape.AuxWidth) else 0L
     8L * int64 shape.BlockRows * (whole + int64 (shape.Width + shape.AuxWidth) + (shape.KickSources |> Array.sumBy int64))
 
-/// A thread's workspace and its shape: held strongly up to `WorkspaceStrongBytes`, and above
-/// only until a collection needs the memory.
-type private HeldWorkspace = { Shape: WorkspaceShape; Strong: Workspace option; Weak: System.WeakReference<Workspace> }
-
-/// The most bytes of workspace a thread keeps between blocks whatever the collector needs.
-[<Literal>]
-let private WorkspaceStrongBytes = 67108864L
+/// A thread's workspace and its shape.
+type private HeldWorkspace = { Shape: WorkspaceShape; Workspace: Kept<Workspace> }
 
 let private heldWorkspace = new System.Threading.ThreadLocal<HeldWorkspace option>(fun () -> None)
 
 /// The calling thread's workspace of this shape: the one of the last block of the shape it ran,
-/// else a new one, which it keeps (one shape a thread). A workspace serves within one call of a
-/// step (nothing in it outlives the call), and a thread runs one block's step at a time, so the
-/// blocks of a pass share as many workspaces as threads run them, and the passes after it too.
+/// else a new one, which it keeps (one shape a thread; `Kept`). A workspace serves within one
+/// call of a step (nothing in it outlives the call), and a thread runs one block's step at a
+/// time, so the blocks of a pass share as many workspaces as threads run them, and the passes
+/// after it too.
 let private threadWorkspace (shape: WorkspaceShape) : Workspace =
     let kept =
         match heldWorkspace.Value with
-        | Some h when obj.ReferenceEquals(h.Shape, shape) -> h
+        | Some h when obj.ReferenceEquals(h.Shape, shape) -> h.Workspace.TryGet()
         | Some h when h.Shape = shape ->
             // The same shape from another set of blocks: held under this one's, so that its next
             // calls find it by reference.
-            let h = { h with Shape = shape }
-            heldWorkspace.Value <- Some h
-            h
-        | _ -> { Shape = shape; Strong = None; Weak = null }
-    let alive =
-        match kept.Strong with
-        | Some w -> Some w
-        | None when not (isNull kept.Weak) ->
-            match kept.Weak.TryGetTarget() with
-            | true, w -> Some w
-            | _ -> None
-        | None -> None
-    match alive with
+            heldWorkspace.Value <- Some { h with Shape = shape }
+            h.Workspace.TryGet()
+        | _ -> None
+    match kept with
     | Some w -> w
     | None ->
         let buf w = Array.zeroCreate (shape.BlockRows * w)
@@ -106,10 +93,7 @@ let private threadWorkspace (shape: WorkspaceShape) : Workspace =
             { An = whole n; Un = whole n; Dn = whole n; Tn = whole n; Am = whole m; Um = whole m; Dm = whole m; Tm = whole m
               Yw = buf n; Zw = buf m
               Sources = shape.KickSources |> Array.map (fun width -> if width = 0 then Array.empty else buf width) }
-        heldWorkspace.Value <-
-            Some(
-                if workspaceBytes shape <= WorkspaceStrongBytes then { Shape = shape; Strong = Some w; Weak = null }
-                else { Shape = shape; Strong = None; Weak = System.WeakReference<Workspace> w })
+        heldWorkspace.Value <- Some { Shape = shape; Workspace = Kept<Workspace>.Of(workspaceBytes shape, w) }
         w
 
 /// The workspace of the blocks of one shape: `Value` is the calling thread's (`threadWorkspace`).

@@ -12,6 +12,31 @@ open System.Numerics.Tensors
 open MathNet.Numerics.LinearAlgebra
 open MathNet.Numerics.LinearAlgebra.Double
 
+/// What a thread keeps of buffers it reuses from one use to the next: a strong reference while
+/// they hold at most `Kept.StrongBytes`, above that a weak one, so that a collection may reclaim
+/// them between uses when it needs the memory.
+type internal Kept<'T when 'T: not struct> =
+    private
+        { Strong: 'T option
+          Weak: WeakReference<'T> }
+
+    /// The most bytes a thread keeps between uses whatever the collector needs: 64 MiB.
+    static member StrongBytes = 64L * 1024L * 1024L
+
+    /// Keeps `value`, which holds `bytes`.
+    static member Of(bytes: int64, value: 'T) =
+        if bytes <= Kept<'T>.StrongBytes then { Strong = Some value; Weak = null }
+        else { Strong = None; Weak = WeakReference<'T> value }
+
+    /// The value, unless it was held weakly and a collection reclaimed it.
+    member k.TryGet() : 'T option =
+        match k.Strong with
+        | Some v -> Some v
+        | None ->
+            match k.Weak.TryGetTarget() with
+            | true, v -> Some v
+            | _ -> None
+
 /// The column-major storage array of a dense matrix (no copy).
 let storage (m: Matrix<float>) : float[] =
     match m with

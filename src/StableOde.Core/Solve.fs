@@ -37,17 +37,9 @@ type AdjointStrategy =
 type internal TapeStore() =
     let free = System.Collections.Generic.Dictionary<int, System.Collections.Generic.Stack<float[]>>()
 
-    /// The calling thread's store while it holds at most `StrongBytes`, else null.
+    /// The calling thread's store between uses (`Kept`), or None.
     [<System.ThreadStatic; DefaultValue>]
-    static val mutable private strong: TapeStore
-
-    /// The calling thread's store above `StrongBytes`, held weakly: a collection may reclaim it
-    /// between uses.
-    [<System.ThreadStatic; DefaultValue>]
-    static val mutable private weak: System.WeakReference<TapeStore>
-
-    /// The most bytes of arrays a thread keeps between uses whatever the collector needs.
-    static member StrongBytes = 64L * 1024L * 1024L
+    static val mutable private kept: Kept<TapeStore> option
 
     /// The bytes of the arrays the store holds.
     member val Bytes = 0L with get, set
@@ -74,23 +66,13 @@ type internal TapeStore() =
     /// Takes the calling thread's store out of its slot (a new store when it has none or a
     /// collection reclaimed it), so that a nested use on the same thread gets a store of its own.
     static member Take() : TapeStore =
-        let kept = TapeStore.strong
-        let weak = TapeStore.weak
-        TapeStore.strong <- Unchecked.defaultof<_>
-        TapeStore.weak <- null
-        if not (isNull (box kept)) then kept
-        else
-            match weak with
-            | null -> TapeStore()
-            | weak ->
-                match weak.TryGetTarget() with
-                | true, store -> store
-                | _ -> TapeStore()
+        let kept = TapeStore.kept
+        TapeStore.kept <- None
+        kept |> Option.bind (fun k -> k.TryGet()) |> Option.defaultWith TapeStore
 
-    /// Puts a store back into the calling thread's slot: strongly up to `StrongBytes`, weakly above.
-    static member Return(store: TapeStore) =
-        if store.Bytes <= TapeStore.StrongBytes then TapeStore.strong <- store
-        else TapeStore.weak <- System.WeakReference<TapeStore> store
+    /// Puts a store back into the calling thread's slot (`Kept`: strongly up to 64 MiB, weakly
+    /// above).
+    static member Return(store: TapeStore) = TapeStore.kept <- Some(Kept<TapeStore>.Of(store.Bytes, store))
 
 /// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
