@@ -339,6 +339,38 @@ let tests =
                     inner, Solve.backward tape c.YBar)
             Expect.equal (storage (snd outer)) (storage (snd inner)) "nested tapes: ∂L/∂Y_0")
 
+        testCase "tapes of rows of a batch read them in place: the adjoints of record and reversalTape on a copy of the rows, bit for bit" (fun () ->
+            for seed in 15 .. 26 do
+                let c = caseOf seed
+                let s = c.Y0.RowCount
+                let first = s / 3
+                let rows = max 1 (s - first - s / 5)
+                let copy (m: Matrix<float>) = m.SubMatrix(first, rows, 0, m.ColumnCount)
+                let yBar = copy c.YBar
+                let expectSame what (g: Parameters) (expected: Parameters) =
+                    Expect.equal ((Parameters.toVector g).AsArray()) ((Parameters.toVector expected).AsArray()) $"seed {seed}: {what}"
+                for strategy in strategies c.Net do
+                    let expected = Solve.backward (Solve.record strategy c.Net c.P (copy c.Y0)) yBar
+                    for call in 1 .. 2 do
+                        let g = Solve.withTapeOfRows strategy c.Net c.P c.Y0 first rows (fun tape -> Solve.backwardParameters tape yBar)
+                        expectSame $"%A{strategy}, call {call}: backwardParameters on a tape of rows {first}…" g (fst expected)
+                let net = c.Net
+                if Scheme.isInvertible (Network.scheme net) then
+                    let final = Solve.trajectory net c.P c.Y0 |> Array.last
+                    let expected = Solve.backward (Solve.reversalTape net c.P { Y = copy final.Y; Z = final.Z |> Option.map copy }) yBar
+                    let g, y = Solve.withReversalTapeOfRows net c.P final first rows (fun tape -> Solve.backward tape yBar)
+                    expectSame "withReversalTapeOfRows: ∂L/∂θ" g (fst expected)
+                    Expect.equal (storage y) (storage (snd expected)) $"seed {seed}: withReversalTapeOfRows: ∂L/∂Y_0"
+                Expect.throwsT<ArgumentException> (fun () -> Solve.withTapeOfRows StoreAll net c.P c.Y0 first (s - first + 1) ignore) $"seed {seed}: rows beyond Y_0"
+                let poisoned = c.Y0.Clone()
+                poisoned[first + rows - 1, 0] <- nan
+                Expect.throwsT<ArgumentException> (fun () -> Solve.withTapeOfRows StoreAll net c.P poisoned first rows ignore) $"seed {seed}: NaN in the rows"
+                if first > 0 then
+                    poisoned[first + rows - 1, 0] <- c.Y0[first + rows - 1, 0]
+                    poisoned[first - 1, 0] <- nan
+                    let g = Solve.withTapeOfRows StoreAll net c.P poisoned first rows (fun tape -> Solve.backwardParameters tape yBar)
+                    expectSame "a NaN outside the rows is not read" g (fst (Solve.backward (Solve.record StoreAll net c.P (copy c.Y0)) yBar)))
+
         testCase "the Jacobians of Solve.withJacobiansFrom give linearise's products and are refused once released" (fun () ->
             let products (jac: Jacobian) (c: Case) =
                 let jv = zeros c.Y0.RowCount c.Y0.ColumnCount

@@ -183,25 +183,35 @@ module Classifier =
             invalidArg "labels" $"labels must be {rows}×{cl.W.ColumnCount}"
         if not (allFinite (c.ToColumnMajorArray())) then invalidArg "labels" "labels contain NaN or infinity"
 
+    /// The loss of the rows first … first+rows−1 of Y, read in place, whose labels are C
+    /// (rows × classes), and its gradient ∂S/∂Z with respect to their scores.
+    let private lossAndScoreGradientOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) =
+        validate y.ColumnCount cl
+        checkLabelMatrix cl rows c
+        lossOfScores cl.Hypothesis (scoresOfRows cl y first rows) c
+
     /// The loss S(h(Y W + 1μᵀ), C) of the rows first … first+rows−1 of Y, read in place, whose
     /// labels are C (rows × classes).
     let lossOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) : float =
-        validate y.ColumnCount cl
-        checkLabelMatrix cl rows c
-        fst (lossOfScores cl.Hypothesis (scoresOfRows cl y first rows) c)
+        fst (lossAndScoreGradientOfRows cl y first rows c)
 
     /// The loss S(h(Y W + 1μᵀ), C).
     let loss (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : float = lossOfRows cl y 0 y.RowCount c
 
     /// The loss and its gradients with respect to W, μ and Y.
     let lossGradient (cl: Classifier) (y: Matrix<float>) (c: Matrix<float>) : LossGradient =
-        validate y.ColumnCount cl
-        checkLabelMatrix cl y.RowCount c
-        let value, gz = lossOfScores cl.Hypothesis (scores cl y) c
+        let value, gz = lossAndScoreGradientOfRows cl y 0 y.RowCount c
         { Loss = value
           GradW = transposeTimes y gz
           GradMu = gz.ColumnSums()
           GradY = timesTranspose gz cl.W }
+
+    /// The loss of the rows first … first+rows−1 of Y, read in place, whose labels are C, and its
+    /// gradient (∂S/∂Z) Wᵀ with respect to those rows (`lossGradient`'s GradY, without GradW and
+    /// Gradμ).
+    let lossGradientOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) : float * Matrix<float> =
+        let value, gz = lossAndScoreGradientOfRows cl y first rows c
+        value, timesTranspose gz cl.W
 
     /// Class probabilities for each example (s × classes; logistic gives both columns).
     let probabilities (cl: Classifier) (y: Matrix<float>) : Matrix<float> =

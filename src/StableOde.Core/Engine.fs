@@ -253,14 +253,13 @@ let extract (b: Block) (s: int) (w: int) (src: float[]) : float[] =
     extractInto b s w src dst
     dst
 
-/// As `extract`, with zero padding rows: for adjoint states, so that padding contributes
+/// As `extractInto`, with zero padding rows: for adjoint states, so that padding contributes
 /// nothing to the parameter gradients.
-let extractZeroPadded (b: Block) (s: int) (w: int) (src: float[]) : float[] =
+let extractZeroPaddedInto (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =
     let rows = b.Ctx.S
-    let dst = Array.zeroCreate (rows * w)
     for c in 0 .. w - 1 do
         System.Array.Copy(src, c * s + b.Start, dst, c * rows, b.Rows)
-    dst
+        System.Array.Clear(dst, c * rows + b.Rows, rows - b.Rows)
 
 /// Writes a block's examples back into a column-major s×w array.
 let insert (b: Block) (s: int) (w: int) (src: float[]) (dst: float[]) =

@@ -167,14 +167,22 @@ let dot (x: float[]) (y: float[]) : float = TensorPrimitives.Dot(ReadOnlySpan<fl
 let multiplyInPlace (x: float[]) (dst: float[]) =
     TensorPrimitives.Multiply(ReadOnlySpan<float>(x), ReadOnlySpan<float>(dst), Span<float>(dst))
 
-/// True when every entry is finite.
-let allFinite (a: float[]) : bool =
+/// True when every entry of rows first … first+rows−1 of a column-major array of s rows is
+/// finite.
+let rowsFinite (s: int) (first: int) (rows: int) (a: float[]) : bool =
+    let columns = if s = 0 then 0 else a.Length / s
     let mutable ok = true
-    let mutable i = 0
-    while ok && i < a.Length do
-        ok <- Double.IsFinite a[i]
-        i <- i + 1
+    let mutable c = 0
+    while ok && c < columns do
+        let mutable i = c * s + first
+        while ok && i < c * s + first + rows do
+            ok <- Double.IsFinite a[i]
+            i <- i + 1
+        c <- c + 1
     ok
+
+/// True when every entry is finite.
+let allFinite (a: float[]) : bool = rowsFinite a.Length 0 a.Length a
 
 // ---- vectors of 8 and 4 lanes --------------------------------------------------------------
 

@@ -24,7 +24,7 @@ type Subproblem =
 /// (`Objective.propagationTrial`), which the caller keeps when the step is accepted: Y_N(θ) for
 /// the classification step and the accuracies, and, under the reversal strategy, Z_N(θ), from which
 /// with Y_N the gradient at θ starts its adjoint without repeating the forward pass
-/// (`Objective.propagation`, `Solve.reversalTape`).
+/// (`Objective.propagation`, `Solve.withReversalTapeOfRows`).
 type TrialForward =
     { /// θ, as the vector of the trial.
       Theta: float[]
@@ -191,21 +191,23 @@ module Objective =
         if width < 1 then invalidArg (nameof width) $"the width must be at least 1, got {width}"
         max 1 (min Solve.ChunkRows (BlockStateBytes / (8 * width)))
 
-    /// The data term on the rows of one part and its gradient in θ, each block of at most
-    /// `blockRows n` examples recorded, differentiated and released in turn (a part of one block
-    /// is not copied), its tape's states reused by the next block and the next call
-    /// (`Solve.withTape`).
-    /// `final` given, the final state (Y_N, Z_N) of the part's forward pass at θ, the tapes of its
-    /// blocks start from it (`Solve.reversalTape`) instead of a forward pass.
-    let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (final: State option) (y0: Matrix<float>) (labels: Matrix<float>) : float * Parameters =
-        let block (struct (r0, len, weight)) =
-            let differentiate (tape: Tape) =
-                let lg = Classifier.lossGradient c tape.YN (rowsOf labels r0 len)
-                weight * lg.Loss, Parameters.scale weight (fst (Solve.backward tape lg.GradY))
+    /// The data term on the rows first … first+rows−1 of a batch (one part) and its gradient in
+    /// θ, each block of at most `blockRows n` examples recorded, differentiated and released in
+    /// turn, its rows of Y_0 read in place and its tape's states and adjoint states reused by the
+    /// next block and the next call (`Solve.withTapeOfRows`, `Solve.backwardParameters`).
+    /// `final` given, the final state (Y_N, Z_N) of the batch's forward pass at θ, the tapes of
+    /// the blocks start from its rows (`Solve.withReversalTapeOfRows`) instead of a forward pass,
+    /// and their losses read its rows of Y_N in place.
+    let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (final: State option) (y0: Matrix<float>) (labels: Matrix<float>) (first: int) (rows: int) : float * Parameters =
+        let block (struct (b0, len, weight)) =
+            let r0 = first + b0
+            let differentiate (yN: Matrix<float>) (r: int) (tape: Tape) =
+                let loss, gradY = Classifier.lossGradientOfRows c yN r len (rowsOf labels r0 len)
+                weight * loss, Parameters.scale weight (Solve.backwardParameters tape gradY)
             match final with
-            | Some f -> differentiate (Solve.reversalTape net p { Y = rowsOf f.Y r0 len; Z = f.Z |> Option.map (fun z -> rowsOf z r0 len) })
-            | None -> Solve.withTape strategy net p (rowsOf y0 r0 len) differentiate
-        chunks (blockRows y0.ColumnCount) y0.RowCount
+            | Some f -> Solve.withReversalTapeOfRows net p f r0 len (differentiate f.Y r0)
+            | None -> Solve.withTapeOfRows strategy net p y0 r0 len (fun tape -> differentiate tape.YN 0 tape)
+        chunks (blockRows y0.ColumnCount) rows
         |> Array.map block
         |> Array.reduce (fun (v, g) (v', g') -> v + v', Parameters.addScaled g 1.0 g')
 
@@ -225,8 +227,7 @@ module Objective =
             | _ -> None
         let both =
             Ranks.mean ranks layout (1 + Parameters.count net) (fun _ r0 rows ->
-                let partFinal = final |> Option.map (fun f -> { Y = rowsOf f.Y r0 rows; Z = f.Z |> Option.map (fun z -> rowsOf z r0 rows) })
-                let loss, g = partGradient strategy net p c partFinal (rowsOf y0 r0 rows) (rowsOf labels r0 rows)
+                let loss, g = partGradient strategy net p c final y0 labels r0 rows
                 Array.append [| loss |] (parametersToVector g))
         both[0], parametersOfVector net both[1..]
 
@@ -312,7 +313,7 @@ module Objective =
                 |> Array.map (fun (y0b, labelsb, tape, z, weight) ->
                     let dY = Solve.sensitivity net p y0b v (zeroY0 y0b.RowCount)
                     let hz = Classifier.hessianOfScores c.Hypothesis z labelsb (times dY c.W)
-                    Parameters.scale weight (fst (Solve.backward tape (timesTranspose hz c.W))))
+                    Parameters.scale weight (Solve.backwardParameters tape (timesTranspose hz c.W)))
                 |> Array.reduce (fun g g' -> Parameters.addScaled g 1.0 g')
 
     /// The Gauss–Newton curvature of the data term at θ on a batch (a curvature subsample) of all
@@ -375,11 +376,11 @@ module Objective =
                 let loss =
                     Ranks.mean ranks layout 1 (fun _ r0 rows ->
                         for struct (b0, len, _) in chunks (blockRows n) rows do
-                            let tape = Solve.record Reversal net p (rowsOf y0 (r0 + b0) len)
-                            tape.Blocks |> Array.iteri (fun i b ->
-                                let struct (y, z) = tape.Final[i]
-                                place b n y (r0 + b0) yN
-                                place b m z (r0 + b0) zN)
+                            Solve.withTapeOfRows Reversal net p y0 (r0 + b0) len (fun tape ->
+                                tape.Blocks |> Array.iteri (fun i b ->
+                                    let struct (y, z) = tape.Final[i]
+                                    place b n y (r0 + b0) yN
+                                    place b m z (r0 + b0) zN))
                         [| Classifier.lossOfRows c yN r0 rows (rowsOf labels r0 rows) |])
                 loss[0] + parameterPenalty reg net p, Some { Theta = Array.copy x; Layout = layout; YN = yN; ZN = Some zN }
             | _ ->

@@ -31,15 +31,21 @@ type AdjointStrategy =
     | Reversal
 
 /// Arrays of doubles kept from one use to the next by the thread that uses them: the states
-/// the tapes of `Solve.withTape` record into, so that repeated gradients of one shape allocate
-/// none. Arrays are rented (`Rent`) and then given back all at once (`Replace`); what is not
-/// given back is let go, so a store holds the arrays of its last use only.
+/// the tapes of `Solve.withTape` record into, and the adjoint states of every adjoint solve, so
+/// that repeated gradients of one shape allocate none. Arrays are rented (`Rent`) and then given
+/// back all at once (`Replace`); what is not given back is let go, so a store holds the arrays of
+/// its last use only.
 type internal TapeStore() =
     let free = System.Collections.Generic.Dictionary<int, System.Collections.Generic.Stack<float[]>>()
 
-    /// The calling thread's store between uses (`Kept`), or None.
+    /// The calling thread's store of tapes between uses (`Kept`), or None.
     [<System.ThreadStatic; DefaultValue>]
     static val mutable private kept: Kept<TapeStore> option
+
+    /// The calling thread's store of adjoint states between adjoint solves, or None: a slot of
+    /// its own, since an adjoint solve runs on a tape whose states are on loan from the other.
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private keptForAdjoints: Kept<TapeStore> option
 
     /// The bytes of the arrays the store holds.
     member val Bytes = 0L with get, set
@@ -63,16 +69,32 @@ type internal TapeStore() =
                 free[a.Length] <- stack
             store.Bytes <- store.Bytes + 8L * int64 a.Length
 
-    /// Takes the calling thread's store out of its slot (a new store when it has none or a
-    /// collection reclaimed it), so that a nested use on the same thread gets a store of its own.
+    /// The store a slot held, unless a collection reclaimed it; else a new one.
+    static member private Of(kept: Kept<TapeStore> option) =
+        kept |> Option.bind (fun k -> k.TryGet()) |> Option.defaultWith TapeStore
+
+    /// How a slot keeps a store: strongly up to 64 MiB, weakly above (`Kept`).
+    static member private Keeping(store: TapeStore) = Some(Kept<TapeStore>.Of(store.Bytes, store))
+
+    /// Takes the calling thread's store of tapes out of its slot (a new store when it has none
+    /// or a collection reclaimed it), so that a nested use on the same thread gets a store of
+    /// its own.
     static member Take() : TapeStore =
         let kept = TapeStore.kept
         TapeStore.kept <- None
-        kept |> Option.bind (fun k -> k.TryGet()) |> Option.defaultWith TapeStore
+        TapeStore.Of kept
 
-    /// Puts a store back into the calling thread's slot (`Kept`: strongly up to 64 MiB, weakly
-    /// above).
-    static member Return(store: TapeStore) = TapeStore.kept <- Some(Kept<TapeStore>.Of(store.Bytes, store))
+    /// Puts a store back into the calling thread's slot of tapes.
+    static member Return(store: TapeStore) = TapeStore.kept <- TapeStore.Keeping store
+
+    /// `Take` from the calling thread's slot of adjoint states.
+    static member TakeForAdjoints() : TapeStore =
+        let kept = TapeStore.keptForAdjoints
+        TapeStore.keptForAdjoints <- None
+        TapeStore.Of kept
+
+    /// `Return` into the calling thread's slot of adjoint states.
+    static member ReturnForAdjoints(store: TapeStore) = TapeStore.keptForAdjoints <- TapeStore.Keeping store
 
 /// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
@@ -155,12 +177,21 @@ module Solve =
           b = vstorage p.b[j]
           c = if p.c.Length > 0 then vstorage p.c[j] else Array.empty }
 
-    let private checkInput (net: Network) (y0: Matrix<float>) =
+    /// Checks the rows first … first+rows−1 of an input Y_0 of the network: its width, the rows
+    /// its own and finite.
+    let private checkInputRows (net: Network) (y0: Matrix<float>) (first: int) (rows: int) =
         Network.validate net
         if isNull y0 then invalidArg "y0" "the input Y_0 must not be null"
         let n = Operator.inWidth net.Operator
         if y0.ColumnCount <> n then invalidArg "y0" $"Y_0 must have {n} columns (the network's width), got {y0.ColumnCount}"
-        if not (allFinite (columnMajor y0)) then invalidArg "y0" "Y_0 contains NaN or infinity"
+        if first < 0 || rows < 0 || first + rows > y0.RowCount then
+            invalidArg "rows" $"rows {first} … {first + rows - 1} are not rows of the {y0.RowCount} of Y_0"
+        if not (rowsFinite y0.RowCount first rows (columnMajor y0)) then invalidArg "y0" "Y_0 contains NaN or infinity"
+
+    /// The rows of a matrix that may be null (0 for null, which the checks then refuse).
+    let private allRows (m: Matrix<float>) = if isNull m then 0 else m.RowCount
+
+    let private checkInput (net: Network) (y0: Matrix<float>) = checkInputRows net y0 0 (allRows y0)
 
     let private prepare (net: Network) (p: Parameters) (y0: Matrix<float>) =
         checkInput net y0
@@ -310,11 +341,13 @@ module Solve =
         System.Array.Copy(y, ky, y.Length)
         if not (isNull z) then System.Array.Copy(z, kz, z.Length)
 
-    /// The forward pass keeping what `strategy` needs for the adjoint, the kept states rented
-    /// from `store` on the calling thread before the blocks run (StoreAll's last is the final
-    /// state itself).
-    let private recordInto (store: TapeStore) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
-        let blocks = prepare net p y0
+    /// The forward pass of the rows first … first+rows−1 of Y_0, read in place, keeping what
+    /// `strategy` needs for the adjoint: the kept and final states rented from `store` on the
+    /// calling thread before the blocks run (StoreAll's last kept state is the final one).
+    let private recordInto (store: TapeStore) (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (first: int) (rows: int) : Tape =
+        checkInputRows net y0 first rows
+        Parameters.validate net p
+        let blocks = Engine.blocks net rows
         let n = net.Depth
         let count =
             match strategy with
@@ -327,14 +360,16 @@ module Solve =
         let s = y0.RowCount
         let src = columnMajor y0
         let width, m = Operator.inWidth net.Operator, (if Engine.hasZ net then Network.auxWidth net else 0)
+        let rent (b: Engine.Block) = struct (store.Rent(b.Ctx.S * width), (if m = 0 then null else store.Rent(b.Ctx.S * m)))
         let kept =
             blocks |> Array.map (fun b ->
-                let rows = b.Ctx.S
-                let keep = Array.init count (fun _ -> struct (store.Rent(rows * width), (if m = 0 then null else store.Rent(rows * m))))
+                let keep = Array.init count (fun _ -> rent b)
                 if strategy = StoreAll then Array.append keep [| struct (null, null) |] else keep)
-        let final = Array.zeroCreate blocks.Length
+        let final = Array.map rent blocks
         Engine.parallelFor blocks (fun i b ->
-            let state = initial net b s src
+            let struct (y, z) as state = final[i]
+            Engine.extractInto { b with Start = first + b.Start } s width src y
+            if not (isNull z) then System.Array.Clear z
             let keep = kept[i]
             for j in 0 .. n - 1 do
                 match strategy with
@@ -342,13 +377,12 @@ module Solve =
                 | Checkpoints interval when j % interval = 0 -> keepInto state keep[j / interval]
                 | _ -> ()
                 advance b p j state
-            if strategy = StoreAll then keep[n] <- state
-            final[i] <- state)
-        { Strategy = strategy; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = kept; Final = final; Released = false }
+            if strategy = StoreAll then keep[n] <- state)
+        { Strategy = strategy; Net = net; S = rows; Parameters = p; Blocks = blocks; Kept = kept; Final = final; Released = false }
 
     /// Runs the forward pass and keeps what `strategy` needs for the adjoint.
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
-        recordInto (TapeStore()) strategy net p y0
+        recordInto (TapeStore()) strategy net p y0 0 (allRows y0)
 
     /// Runs f on what `record` builds from the calling thread's store (`TapeStore.Take`), then
     /// `release` marks it released and names the arrays the store keeps for the next use.
@@ -360,26 +394,38 @@ module Solve =
             store.Replace(release lent)
             TapeStore.Return store
 
-    /// Runs `f` on the tape of a forward pass (as `record`) whose kept states come from the
-    /// calling thread's store of the last such tape, and returns f's result: repeated calls for
-    /// one shape allocate no states (a thread keeps up to 64 MiB of them between calls, larger
-    /// tapes only until a collection needs the memory). The tape belongs to this call: once f
-    /// returns, its states go back to the store and `backward` or `backwardInput` on it throws.
+    /// Marks a tape on loan released and names its states, which go back to the store.
+    let private releaseTape (tape: Tape) : float[] seq =
+        tape.Released <- true
+        let arrays (struct (y: float[], z: float[])) = if isNull z then [ y ] else [ y; z ]
+        seq {
+            for keep in tape.Kept do
+                // StoreAll's last kept state is the final one, named below.
+                for j in 0 .. (if tape.Strategy = StoreAll then keep.Length - 2 else keep.Length - 1) do
+                    yield! arrays keep[j]
+            for state in tape.Final do
+                yield! arrays state
+        }
+
+    /// Runs `f` on the tape of a forward pass of the rows first … first+rows−1 of Y_0, read in
+    /// place (as `record` of those rows), whose states come from the calling thread's store of
+    /// the last such tape, and returns f's result: repeated calls for one shape allocate no
+    /// states (a thread keeps up to 64 MiB of them between calls, larger tapes only until a
+    /// collection needs the memory). The tape belongs to this call: once f returns, its states
+    /// go back to the store and `backward` or `backwardInput` on it throws.
+    let withTapeOfRows (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (first: int) (rows: int) (f: Tape -> 'r) : 'r =
+        onLoan (fun store -> recordInto store strategy net p y0 first rows) f releaseTape
+
+    /// `withTapeOfRows` on every row of Y_0.
     let withTape (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Tape -> 'r) : 'r =
-        onLoan (fun store -> recordInto store strategy net p y0) f (fun tape ->
-            tape.Released <- true
-            seq {
-                for keep in tape.Kept do
-                    // StoreAll's last kept state is the final one, which is not the store's.
-                    for j in 0 .. (if strategy = StoreAll then keep.Length - 2 else keep.Length - 1) do
-                        let struct (y, z) = keep[j]
-                        yield y
-                        if not (isNull z) then yield z
-            })
+        withTapeOfRows strategy net p y0 0 (allRows y0) f
 
     /// The transposed recursion run backward from Ȳ_N over a recorded forward pass: ∂L/∂θ (only
-    /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0.
-    let private sweep (withTheta: bool) (tape: Tape) (yBarN: Matrix<float>) : Parameters option * Matrix<float> =
+    /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0 (only
+    /// with `withInput`). Its adjoint states, and the states the reversal strategy rebuilds, are
+    /// rented from the calling thread's store of adjoint states (`TapeStore.TakeForAdjoints`), so
+    /// that repeated adjoint solves of one shape allocate none.
+    let private sweep (withTheta: bool) (withInput: bool) (tape: Tape) (yBarN: Matrix<float>) : Parameters option * Matrix<float> option =
         if tape.Released then invalidOp "the tape was released: a tape of Solve.withTape serves only inside its function"
         let net = tape.Net
         let s, n = tape.S, Operator.inWidth net.Operator
@@ -387,7 +433,6 @@ module Solve =
             invalidArg "yBarN" $"Ȳ_N must be {s}×{n}"
         if not (allFinite (columnMajor yBarN)) then invalidArg "yBarN" "Ȳ_N contains NaN or infinity"
         let src = columnMajor yBarN
-        let out = Array.zeroCreate (s * n)
         let p = tape.Parameters
         let blocks = tape.Blocks
         let total = if withTheta then Some(Parameters.zeros net) else None
@@ -396,69 +441,97 @@ module Solve =
             | Checkpoints interval -> interval
             | StoreAll | Reversal -> min SegmentLength net.Depth
         let segments = (net.Depth - 1) / span + 1
+        let store = TapeStore.TakeForAdjoints()
+        let rented = ResizeArray<float[]>()
+        let rent (length: int) =
+            let a = store.Rent length
+            rented.Add a
+            a
+        let m = Network.auxWidth net
         let adjoints =
             blocks |> Array.map (fun b ->
-                let yBar = Engine.extractZeroPadded b s n src
-                let zBar = if Engine.hasZ net then Array.zeroCreate (b.Ctx.S * Network.auxWidth net) else null
+                let yBar = rent (b.Ctx.S * n)
+                Engine.extractZeroPaddedInto b s n src yBar
+                let zBar = if Engine.hasZ net then rent (b.Ctx.S * m) else null
+                if not (isNull zBar) then System.Array.Clear zBar
                 struct (yBar, zBar))
         let local = blocks |> Array.map (fun _ -> if withTheta then layerGradients net span else Array.create span Engine.noGradient)
-        let current = if tape.Strategy = Reversal then Array.map copyState tape.Final else Array.empty
-        for segment in segments - 1 .. -1 .. 0 do
-            let first = segment * span
-            let last = min net.Depth (first + span)
-            Engine.parallelFor blocks (fun i b ->
-                let struct (yBar, zBar) = adjoints[i]
-                let gl = local[i]
-                match tape.Strategy with
-                | StoreAll ->
-                    let states = tape.Kept[i]
-                    for j in last - 1 .. -1 .. first do
-                        let struct (y, z) = states[j]
-                        let struct (_, z') = states[j + 1]
-                        Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
-                | Checkpoints _ ->
-                    let states = Array.zeroCreate (last - first + 1)
-                    let kept = tape.Kept[i]
-                    states[0] <- copyState kept[segment]
+        let current =
+            if tape.Strategy <> Reversal then Array.empty
+            else
+                tape.Final |> Array.map (fun (struct (y, z)) ->
+                    let state = struct (rent y.Length, (if isNull z then null else rent z.Length))
+                    keepInto (struct (y, z)) state
+                    state)
+        try
+            for segment in segments - 1 .. -1 .. 0 do
+                let first = segment * span
+                let last = min net.Depth (first + span)
+                Engine.parallelFor blocks (fun i b ->
+                    let struct (yBar, zBar) = adjoints[i]
+                    let gl = local[i]
+                    match tape.Strategy with
+                    | StoreAll ->
+                        let states = tape.Kept[i]
+                        for j in last - 1 .. -1 .. first do
+                            let struct (y, z) = states[j]
+                            let struct (_, z') = states[j + 1]
+                            Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
+                    | Checkpoints _ ->
+                        let states = Array.zeroCreate (last - first + 1)
+                        let kept = tape.Kept[i]
+                        states[0] <- copyState kept[segment]
+                        for j in first .. last - 1 do
+                            let next = copyState states[j - first]
+                            advance b p j next
+                            states[j - first + 1] <- next
+                        for j in last - 1 .. -1 .. first do
+                            let struct (y, z) = states[j - first]
+                            let struct (_, z') = states[j - first + 1]
+                            Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
+                    | Reversal ->
+                        let struct (y, z) = current[i]
+                        for j in last - 1 .. -1 .. first do
+                            Engine.reverseAdjointStep b j (layer p j) y z yBar zBar gl[j - first])
+                match total with
+                | None -> ()
+                | Some total ->
                     for j in first .. last - 1 do
-                        let next = copyState states[j - first]
-                        advance b p j next
-                        states[j - first + 1] <- next
-                    for j in last - 1 .. -1 .. first do
-                        let struct (y, z) = states[j - first]
-                        let struct (_, z') = states[j - first + 1]
-                        Engine.adjointStep b j (layer p j) y z z' yBar zBar gl[j - first]
-                | Reversal ->
-                    let struct (y, z) = current[i]
-                    for j in last - 1 .. -1 .. first do
-                        Engine.reverseAdjointStep b j (layer p j) y z yBar zBar gl[j - first])
-            match total with
-            | None -> ()
-            | Some total ->
-                for j in first .. last - 1 do
-                    for i in 0 .. blocks.Length - 1 do
-                        let part = local[i][j - first]
-                        let g = layer total j
-                        axpy 1.0 part.K g.K
-                        axpy 1.0 part.b g.b
-                        axpy 1.0 part.c g.c
-                        System.Array.Clear part.K
-                        System.Array.Clear part.b
-                        System.Array.Clear part.c
-        blocks |> Array.iteri (fun i b -> let struct (yBar, _) = adjoints[i] in Engine.insert b s n yBar out)
-        total, ofStorage s n out
+                        for i in 0 .. blocks.Length - 1 do
+                            let part = local[i][j - first]
+                            let g = layer total j
+                            axpy 1.0 part.K g.K
+                            axpy 1.0 part.b g.b
+                            axpy 1.0 part.c g.c
+                            System.Array.Clear part.K
+                            System.Array.Clear part.b
+                            System.Array.Clear part.c
+            let input =
+                if not withInput then None
+                else
+                    let out = Array.zeroCreate (s * n)
+                    blocks |> Array.iteri (fun i b -> let struct (yBar, _) = adjoints[i] in Engine.insert b s n yBar out)
+                    Some(ofStorage s n out)
+            total, input
+        finally
+            store.Replace rented
+            TapeStore.ReturnForAdjoints store
 
     /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
     /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
     let backward (tape: Tape) (yBarN: Matrix<float>) : Parameters * Matrix<float> =
-        let total, gY0 = sweep true tape yBarN
-        Option.get total, gY0
+        let total, gY0 = sweep true true tape yBarN
+        Option.get total, Option.get gY0
+
+    /// The parameter gradient alone: ∂L/∂θ for Ȳ_N = ∂L/∂Y_N, `backward`'s first result to the
+    /// last bit, without assembling ∂L/∂Y_0.
+    let backwardParameters (tape: Tape) (yBarN: Matrix<float>) : Parameters = Option.get (fst (sweep true false tape yBarN))
 
     /// The input adjoint alone: ∂L/∂Y_0 for Ȳ_N = ∂L/∂Y_N, equal to `backward`'s second result to
     /// round-off, with no parameter gradient computed (the products with ∂/∂θ are skipped where
     /// the kernels allow: the stage kernels and the fused convolution kernels skip them, the fused
     /// dense kernels discard them).
-    let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = snd (sweep false tape yBarN)
+    let backwardInput (tape: Tape) (yBarN: Matrix<float>) : Matrix<float> = Option.get (snd (sweep false true tape yBarN))
 
     /// The bytes the Jacobian of s examples keeps (`linearise`): the activation of every kick of
     /// every layer, Y_0 and the final state, in doubles.
@@ -655,16 +728,18 @@ module Solve =
     let sqrtCheckpoints (net: Network) = Checkpoints(max 1 (int (ceil (sqrt (float net.Depth)))))
 
     /// The storage of a final state (Y_N, Z_N) from which an invertible scheme runs backwards,
-    /// checked: Y_N as an input, the parameters, the scheme invertible (so a stage names Z) and
-    /// Z_N finite and of the shape of Z.
-    let private invertibleFinal (net: Network) (p: Parameters) (final: State) : struct (float[] * float[]) =
-        checkInput net final.Y
+    /// checked on the rows first … first+rows−1: Y_N as an input, the parameters, the scheme
+    /// invertible (so a stage names Z) and Z_N of the shape of Z and finite.
+    let private invertibleFinalRows (net: Network) (p: Parameters) (final: State) (first: int) (rows: int) : struct (float[] * float[]) =
+        checkInputRows net final.Y first rows
         Parameters.validate net p
         Scheme.requireInvertible "net" (Network.scheme net)
         let s, m = final.Y.RowCount, Network.auxWidth net
         match final.Z with
-        | Some z when z.RowCount = s && z.ColumnCount = m && allFinite (columnMajor z) -> struct (columnMajor final.Y, columnMajor z)
+        | Some z when z.RowCount = s && z.ColumnCount = m && rowsFinite s first rows (columnMajor z) -> struct (columnMajor final.Y, columnMajor z)
         | _ -> invalidArg "final" $"the final state needs a finite Z of shape {s}×{m}"
+
+    let private invertibleFinal (net: Network) (p: Parameters) (final: State) = invertibleFinalRows net p final 0 (allRows final.Y)
 
     /// Runs the exact inverse of an invertible scheme from a final state back to j = 0: how far
     /// the result lies from the true initial state measures the drift of the reversal strategy.
@@ -682,14 +757,31 @@ module Solve =
             Engine.insert b s m z zOut)
         { Y = ofStorage s n yOut; Z = Some(ofStorage s m zOut) }
 
+    /// The tape of the reversal strategy for the rows first … first+rows−1 of a known final
+    /// state, read in place, its block states rented from `store`.
+    let private reversalTapeInto (store: TapeStore) (net: Network) (p: Parameters) (final: State) (first: int) (rows: int) : Tape =
+        let struct (yAll, zAll) = invertibleFinalRows net p final first rows
+        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
+        let blocks = Engine.blocks net rows
+        let finals =
+            blocks |> Array.map (fun b ->
+                let inBatch = { b with Start = first + b.Start }
+                let y, z = store.Rent(b.Ctx.S * n), store.Rent(b.Ctx.S * m)
+                Engine.extractInto inBatch s n yAll y
+                Engine.extractInto inBatch s m zAll z
+                struct (y, z))
+        { Strategy = Reversal; Net = net; S = rows; Parameters = p; Blocks = blocks; Kept = Array.map (fun _ -> Array.empty) blocks; Final = finals; Released = false }
+
     /// The tape of the reversal strategy for a forward pass whose final state (Y_N, Z_N) is
     /// already known, such as a line-search trial's: what `record Reversal`
     /// of its Y_0 at θ = p returns, without running the forward pass, so that `backward` on it
     /// starts the adjoint at once. The final state must be that forward pass's at p (the rows of
     /// `forward`'s result, which do not depend on the blocks), or the adjoint differentiates another one.
     let reversalTape (net: Network) (p: Parameters) (final: State) : Tape =
-        let struct (yAll, zAll) = invertibleFinal net p final
-        let s, n, m = final.Y.RowCount, Operator.inWidth net.Operator, Network.auxWidth net
-        let blocks = Engine.blocks net s
-        let finals = blocks |> Array.map (fun b -> struct (Engine.extract b s n yAll, Engine.extract b s m zAll))
-        { Strategy = Reversal; Net = net; S = s; Parameters = p; Blocks = blocks; Kept = Array.map (fun _ -> Array.empty) blocks; Final = finals; Released = false }
+        reversalTapeInto (TapeStore()) net p final 0 (allRows final.Y)
+
+    /// Runs `f` on the tape of `reversalTape` for the rows first … first+rows−1 of a known final
+    /// state, read in place, whose states come from the calling thread's store (as
+    /// `withTapeOfRows`), and returns f's result; once f returns, the tape is released.
+    let withReversalTapeOfRows (net: Network) (p: Parameters) (final: State) (first: int) (rows: int) (f: Tape -> 'r) : 'r =
+        onLoan (fun store -> reversalTapeInto store net p final first rows) f releaseTape
