@@ -674,7 +674,7 @@ let private imageTests =
             close "curvature product" first (lin1.Curvature v)
             lin2.Curvature x |> ignore
             Expect.equal (lin2.Curvature v) first "a product is the same after the buffers served another"
-        testCase "the loss gradient of rows read in place is lossGradient's of a copy of them, bit for bit" <| fun () ->
+        testCase "the loss gradient of rows read in place, into a new array or a buffer, is lossGradient's of a copy of them, bit for bit" <| fun () ->
             for h, classes, seed in [ Softmax, 3, 41; Logistic, 2, 42 ] do
                 let s, n = 29, 4
                 let y = batch seed s n
@@ -686,6 +686,11 @@ let private imageTests =
                 Expect.equal loss copy.Loss $"%A{h}: loss"
                 Expect.equal (gradY.ToColumnMajorArray()) (copy.GradY.ToColumnMajorArray()) $"%A{h}: ∂S/∂Y"
                 Expect.throwsT<ArgumentException> (fun () -> Classifier.lossGradientOfRows c y 20 10 (labels.SubMatrix(0, 10, 0, labels.ColumnCount)) |> ignore) $"%A{h}: rows beyond Y"
+                let stale = Array.create (rows * n) nan
+                let loss' = Classifier.lossGradientOfRowsInto c y first rows (labels.SubMatrix(first, rows, 0, labels.ColumnCount)) stale
+                Expect.equal loss' copy.Loss $"%A{h}: loss into a buffer"
+                Expect.equal stale (copy.GradY.ToColumnMajorArray()) $"%A{h}: ∂S/∂Y into a buffer that held NaN"
+                Expect.throwsT<ArgumentException> (fun () -> Classifier.lossGradientOfRowsInto c y first rows (labels.SubMatrix(first, rows, 0, labels.ColumnCount)) (Array.zeroCreate (rows * n - 1)) |> ignore) $"%A{h}: a buffer of the wrong size"
         testCase "the data term's gradient over blocks of examples equals the gradient over the whole batch" <| fun () ->
             let net = Network.verlet { Network.defaults with width = 2; auxWidth = Some 3; depth = 3; finalTime = 1.0 }
             let s = Objective.blockRows 2 + 37

@@ -206,12 +206,23 @@ module Classifier =
           GradMu = gz.ColumnSums()
           GradY = timesTranspose gz cl.W }
 
+    /// The loss of the rows first … first+rows−1 of Y, read in place, whose labels are C, with
+    /// its gradient (∂S/∂Z) Wᵀ with respect to those rows written into `gradY` (rows × n,
+    /// column-major, overwritten): `lossGradientOfRows` into a buffer of the caller's.
+    let lossGradientOfRowsInto (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) (gradY: float[]) : float =
+        let n = y.ColumnCount
+        if isNull gradY || gradY.Length <> rows * n then invalidArg (nameof gradY) $"the gradient's buffer must hold {rows}×{n} doubles"
+        let value, gz = lossAndScoreGradientOfRows cl y first rows c
+        mulTransposeAdd false 1.0 rows n cl.W.ColumnCount (columnMajor gz) (columnMajor cl.W) gradY
+        value
+
     /// The loss of the rows first … first+rows−1 of Y, read in place, whose labels are C, and its
     /// gradient (∂S/∂Z) Wᵀ with respect to those rows (`lossGradient`'s GradY, without GradW and
     /// Gradμ).
     let lossGradientOfRows (cl: Classifier) (y: Matrix<float>) (first: int) (rows: int) (c: Matrix<float>) : float * Matrix<float> =
-        let value, gz = lossAndScoreGradientOfRows cl y first rows c
-        value, timesTranspose gz cl.W
+        let gradY = Array.zeroCreate (rows * y.ColumnCount)
+        let value = lossGradientOfRowsInto cl y first rows c gradY
+        value, ofStorage rows y.ColumnCount gradY
 
     /// Class probabilities for each example (s × classes; logistic gives both columns).
     let probabilities (cl: Classifier) (y: Matrix<float>) : Matrix<float> =

@@ -199,11 +199,19 @@ module Objective =
     /// the blocks start from its rows (`Solve.withReversalTapeOfRows`) instead of a forward pass,
     /// and their losses read its rows of Y_N in place.
     let private partGradient (strategy: AdjointStrategy) (net: Network) (p: Parameters) (c: Classifier) (final: State option) (y0: Matrix<float>) (labels: Matrix<float>) (first: int) (rows: int) : float * Parameters =
+        let n = y0.ColumnCount
         let block (struct (b0, len, weight)) =
             let r0 = first + b0
             let differentiate (yN: Matrix<float>) (r: int) (tape: Tape) =
-                let loss, gradY = Classifier.lossGradientOfRows c yN r len (rowsOf labels r0 len)
-                weight * loss, Parameters.scale weight (Solve.backwardParameters tape gradY)
+                // Ȳ_N in an array of the thread's store of seeds, kept for the next block and pass.
+                let store = TapeStore.Take StoreSlot.Seeds
+                let gradY = store.Rent(len * n)
+                try
+                    let loss = Classifier.lossGradientOfRowsInto c yN r len (rowsOf labels r0 len) gradY
+                    weight * loss, Parameters.scale weight (Solve.backwardParameters tape (ofStorage len n gradY))
+                finally
+                    store.Replace [ gradY ]
+                    TapeStore.Return(StoreSlot.Seeds, store)
             match final with
             | Some f -> Solve.withReversalTapeOfRows net p f r0 len (differentiate f.Y r0)
             | None -> Solve.withTapeOfRows strategy net p y0 r0 len (fun tape -> differentiate tape.YN 0 tape)

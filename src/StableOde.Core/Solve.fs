@@ -30,22 +30,26 @@ type AdjointStrategy =
     /// drift with `Solve.reconstruct` first.
     | Reversal
 
-/// Arrays of doubles kept from one use to the next by the thread that uses them: the states
-/// the tapes of `Solve.withTape` record into, and the adjoint states of every adjoint solve, so
-/// that repeated gradients of one shape allocate none. Arrays are rented (`Rent`) and then given
-/// back all at once (`Replace`); what is not given back is let go, so a store holds the arrays of
-/// its last use only.
+/// The uses for which a thread keeps a store of arrays (`TapeStore`), each in a slot of its own
+/// since one use runs inside another: the states the tapes record into, the states of an
+/// adjoint solve (which runs on a tape on loan from the first slot), and the seeds
+/// Ȳ_N = ∂L/∂Y_N that the data term's gradient hands to an adjoint solve.
+type internal StoreSlot =
+    | Tapes = 0
+    | Adjoints = 1
+    | Seeds = 2
+
+/// Arrays of doubles kept from one use to the next by the thread that uses them (`StoreSlot`),
+/// so that repeated gradients of one shape allocate no states. Arrays are rented (`Rent`) and
+/// then given back all at once (`Replace`); what is not given back is let go, so a store holds
+/// the arrays of its last use only.
 type internal TapeStore() =
     let free = System.Collections.Generic.Dictionary<int, System.Collections.Generic.Stack<float[]>>()
 
-    /// The calling thread's store of tapes between uses (`Kept`), or None.
+    /// The calling thread's stores between uses, one a `StoreSlot` (`Kept`), or None; null
+    /// until the thread's first use.
     [<System.ThreadStatic; DefaultValue>]
-    static val mutable private kept: Kept<TapeStore> option
-
-    /// The calling thread's store of adjoint states between adjoint solves, or None: a slot of
-    /// its own, since an adjoint solve runs on a tape whose states are on loan from the other.
-    [<System.ThreadStatic; DefaultValue>]
-    static val mutable private keptForAdjoints: Kept<TapeStore> option
+    static val mutable private slots: Kept<TapeStore> option[]
 
     /// The bytes of the arrays the store holds.
     member val Bytes = 0L with get, set
@@ -69,32 +73,24 @@ type internal TapeStore() =
                 free[a.Length] <- stack
             store.Bytes <- store.Bytes + 8L * int64 a.Length
 
-    /// The store a slot held, unless a collection reclaimed it; else a new one.
-    static member private Of(kept: Kept<TapeStore> option) =
+    /// The calling thread's slots.
+    static member private Slots =
+        if isNull TapeStore.slots then TapeStore.slots <- Array.create 3 None
+        TapeStore.slots
+
+    /// Takes the calling thread's store of a slot out of it (a new store when it has none or a
+    /// collection reclaimed it), so that a nested use of the slot on the same thread gets a
+    /// store of its own.
+    static member Take(slot: StoreSlot) : TapeStore =
+        let slots = TapeStore.Slots
+        let kept = slots[int slot]
+        slots[int slot] <- None
         kept |> Option.bind (fun k -> k.TryGet()) |> Option.defaultWith TapeStore
 
-    /// How a slot keeps a store: strongly up to 64 MiB, weakly above (`Kept`).
-    static member private Keeping(store: TapeStore) = Some(Kept<TapeStore>.Of(store.Bytes, store))
-
-    /// Takes the calling thread's store of tapes out of its slot (a new store when it has none
-    /// or a collection reclaimed it), so that a nested use on the same thread gets a store of
-    /// its own.
-    static member Take() : TapeStore =
-        let kept = TapeStore.kept
-        TapeStore.kept <- None
-        TapeStore.Of kept
-
-    /// Puts a store back into the calling thread's slot of tapes.
-    static member Return(store: TapeStore) = TapeStore.kept <- TapeStore.Keeping store
-
-    /// `Take` from the calling thread's slot of adjoint states.
-    static member TakeForAdjoints() : TapeStore =
-        let kept = TapeStore.keptForAdjoints
-        TapeStore.keptForAdjoints <- None
-        TapeStore.Of kept
-
-    /// `Return` into the calling thread's slot of adjoint states.
-    static member ReturnForAdjoints(store: TapeStore) = TapeStore.keptForAdjoints <- TapeStore.Keeping store
+    /// Puts a store back into the calling thread's slot (`Kept`: strongly up to 64 MiB, weakly
+    /// above).
+    static member Return(slot: StoreSlot, store: TapeStore) =
+        TapeStore.Slots[int slot] <- Some(Kept<TapeStore>.Of(store.Bytes, store))
 
 /// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
@@ -384,15 +380,15 @@ module Solve =
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
         recordInto (TapeStore()) strategy net p y0 0 (allRows y0)
 
-    /// Runs f on what `record` builds from the calling thread's store (`TapeStore.Take`), then
+    /// Runs f on what `record` builds from the calling thread's store of tapes (`StoreSlot.Tapes`), then
     /// `release` marks it released and names the arrays the store keeps for the next use.
     let private onLoan (record: TapeStore -> 'a) (f: 'a -> 'r) (release: 'a -> float[] seq) : 'r =
-        let store = TapeStore.Take()
+        let store = TapeStore.Take StoreSlot.Tapes
         let lent = record store
         try f lent
         finally
             store.Replace(release lent)
-            TapeStore.Return store
+            TapeStore.Return(StoreSlot.Tapes, store)
 
     /// Marks a tape on loan released and names its states, which go back to the store.
     let private releaseTape (tape: Tape) : float[] seq =
@@ -423,7 +419,7 @@ module Solve =
     /// The transposed recursion run backward from Ȳ_N over a recorded forward pass: ∂L/∂θ (only
     /// with `withTheta`; without it the steps skip the parameter products) and ∂L/∂Y_0 (only
     /// with `withInput`). Its adjoint states, and the states the reversal strategy rebuilds, are
-    /// rented from the calling thread's store of adjoint states (`TapeStore.TakeForAdjoints`), so
+    /// rented from the calling thread's store of adjoint states (`StoreSlot.Adjoints`), so
     /// that repeated adjoint solves of one shape allocate none.
     let private sweep (withTheta: bool) (withInput: bool) (tape: Tape) (yBarN: Matrix<float>) : Parameters option * Matrix<float> option =
         if tape.Released then invalidOp "the tape was released: a tape of Solve.withTape serves only inside its function"
@@ -441,7 +437,7 @@ module Solve =
             | Checkpoints interval -> interval
             | StoreAll | Reversal -> min SegmentLength net.Depth
         let segments = (net.Depth - 1) / span + 1
-        let store = TapeStore.TakeForAdjoints()
+        let store = TapeStore.Take StoreSlot.Adjoints
         let rented = ResizeArray<float[]>()
         let rent (length: int) =
             let a = store.Rent length
@@ -515,7 +511,7 @@ module Solve =
             total, input
         finally
             store.Replace rented
-            TapeStore.ReturnForAdjoints store
+            TapeStore.Return(StoreSlot.Adjoints, store)
 
     /// Adjoint (transpose product) from a recorded forward pass: given Ȳ_N = ∂L/∂Y_N, returns
     /// (∂L/∂θ, ∂L/∂Y_0) by running the transposed recursion backward (back substitution).
