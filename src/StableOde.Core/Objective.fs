@@ -204,14 +204,10 @@ module Objective =
             let r0 = first + b0
             let differentiate (yN: Matrix<float>) (r: int) (tape: Tape) =
                 // Ȳ_N in an array of the thread's store of seeds, kept for the next block and pass.
-                let store = TapeStore.Take StoreSlot.Seeds
-                let gradY = store.Rent(len * n)
-                try
+                let seed (gradY: float[]) =
                     let loss = Classifier.lossGradientOfRowsInto c yN r len (rowsOf labels r0 len) gradY
                     weight * loss, Parameters.scale weight (Solve.backwardParameters tape (ofStorage len n gradY))
-                finally
-                    store.Replace [ gradY ]
-                    TapeStore.Return(StoreSlot.Seeds, store)
+                TapeStore.Lend(StoreSlot.Seeds, (fun store -> store.Rent(len * n)), seed, (fun gradY -> [ gradY ]))
             match final with
             | Some f -> Solve.withReversalTapeOfRows net p f r0 len (differentiate f.Y r0)
             | None -> Solve.withTapeOfRows strategy net p y0 r0 len (fun tape -> differentiate tape.YN 0 tape)

@@ -92,6 +92,16 @@ type internal TapeStore() =
     static member Return(slot: StoreSlot, store: TapeStore) =
         TapeStore.Slots[int slot] <- Some(Kept<TapeStore>.Of(store.Bytes, store))
 
+    /// Runs `f` on what `build` makes from the calling thread's store of `slot`, then puts the
+    /// store back holding the arrays `release` names, for the slot's next use.
+    static member Lend(slot: StoreSlot, build: TapeStore -> 'a, f: 'a -> 'r, release: 'a -> float[] seq) : 'r =
+        let store = TapeStore.Take slot
+        let lent = build store
+        try f lent
+        finally
+            store.Replace(release lent)
+            TapeStore.Return(slot, store)
+
 /// What a forward pass kept for the adjoint, block by block. Not safe for concurrent use.
 type Tape =
     internal
@@ -380,16 +390,6 @@ module Solve =
     let record (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) : Tape =
         recordInto (TapeStore()) strategy net p y0 0 (allRows y0)
 
-    /// Runs f on what `record` builds from the calling thread's store of tapes (`StoreSlot.Tapes`), then
-    /// `release` marks it released and names the arrays the store keeps for the next use.
-    let private onLoan (record: TapeStore -> 'a) (f: 'a -> 'r) (release: 'a -> float[] seq) : 'r =
-        let store = TapeStore.Take StoreSlot.Tapes
-        let lent = record store
-        try f lent
-        finally
-            store.Replace(release lent)
-            TapeStore.Return(StoreSlot.Tapes, store)
-
     /// Marks a tape on loan released and names its states, which go back to the store.
     let private releaseTape (tape: Tape) : float[] seq =
         tape.Released <- true
@@ -410,7 +410,7 @@ module Solve =
     /// collection needs the memory). The tape belongs to this call: once f returns, its states
     /// go back to the store and `backward` or `backwardInput` on it throws.
     let withTapeOfRows (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (first: int) (rows: int) (f: Tape -> 'r) : 'r =
-        onLoan (fun store -> recordInto store strategy net p y0 first rows) f releaseTape
+        TapeStore.Lend(StoreSlot.Tapes, (fun store -> recordInto store strategy net p y0 first rows), f, releaseTape)
 
     /// `withTapeOfRows` on every row of Y_0.
     let withTape (strategy: AdjointStrategy) (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Tape -> 'r) : 'r =
@@ -606,7 +606,7 @@ module Solve =
     /// calls for one shape allocate no activations. The Jacobian belongs to this call: once f
     /// returns, its activations go back to the store and its products throw.
     let withJacobian (net: Network) (p: Parameters) (y0: Matrix<float>) (f: Jacobian -> 'r) : 'r =
-        onLoan (fun store -> lineariseInto store net p y0) f release
+        TapeStore.Lend(StoreSlot.Tapes, (fun store -> lineariseInto store net p y0), f, release)
 
     /// Runs `f` with a `linearise` (as `linearise`, called any number of times on the calling
     /// thread) whose Jacobians rent their activations from `store`, and returns f's result. The
@@ -780,4 +780,4 @@ module Solve =
     /// state, read in place, whose states come from the calling thread's store (as
     /// `withTapeOfRows`), and returns f's result; once f returns, the tape is released.
     let withReversalTapeOfRows (net: Network) (p: Parameters) (final: State) (first: int) (rows: int) (f: Tape -> 'r) : 'r =
-        onLoan (fun store -> reversalTapeInto store net p final first rows) f releaseTape
+        TapeStore.Lend(StoreSlot.Tapes, (fun store -> reversalTapeInto store net p final first rows), f, releaseTape)
