@@ -1,17 +1,18 @@
 // The pieces of the image classification step (docs/images.md, sixth session): on random
-// features of 8,000 examples × 4,704 (6 channels of 28×28) and 10 classes, with the library's
+// features of s examples (8,000 unless given) × 4,704 (6 channels of 28×28) and 10 classes, in
+// the parts of one process's layout, with the library's
 // image options for the classification step (the Laplacian on W), the wall time of one
 // linearisation (value, gradient), of curvature products, of the preconditioner and of an
 // evaluation, each after a full collection.
 // Build first (dotnet build src/StableOde.Core -c Release), then
-//   dotnet fsi bench/image-classification-parts.fsx
+//   dotnet fsi bench/image-classification-parts.fsx [s]
 #load "ImageBench.fsx"
 
 open System
 open StableOde.Core
 open ImageBench
 
-let s, n, m = 8000, 6 * 28 * 28, 10
+let s, n, m = argOr 0 8000, 6 * 28 * 28, 10
 let rng = Random 1
 let y = Kernels.ofStorage s n (Array.init (s * n) (fun _ -> rng.NextDouble() - 0.5))
 let labels = Classifier.labelMatrix Softmax m (Array.init s (fun i -> i % m))

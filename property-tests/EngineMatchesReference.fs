@@ -125,6 +125,48 @@ let tanhArguments =
     Array.concat [ special; Array.map (fun x -> -x) special; random ]
 
 /// tanhInto, with and without σ', is within 4 ulp of Math.Tanh, keeps the sign of zero and NaN.
+/// The thin products of `Kernels` (Y K, V Kᵀ and Xᵀ V, plain, accumulated and scaled) against
+/// MathNet's products to 1e-13 of the norm, on shapes that cut them into every block they have:
+/// batches shorter than one vector and between whole vectors, inputs of more than one panel,
+/// groups of up to five outputs and fewer; and the products of rows read in place bit for bit
+/// against those of a copy of the rows.
+let private checkThinProducts () =
+    let rng = Random 11
+    let matrix (rows: int) (cols: int) = Matrix<float>.Build.Dense(rows, cols, fun _ _ -> rng.NextDouble() - 0.5)
+    let close (name: string) (a: float[]) (b: Matrix<float>) =
+        let err = (ofStorage b.RowCount b.ColumnCount a - b).FrobeniusNorm()
+        Expect.isLessThanOrEqual err (1e-13 * max 1.0 (b.FrobeniusNorm())) name
+    for s in [ 1; 3; 4; 7; 8; 9; 16; 17; 24; 33; 129 ] do
+        for n in [ 1; 6; 129; 300 ] do
+            for m in [ 1; 2; 5; 7; 10; 12 ] do
+                let shape = $"s {s}, n {n}, m {m}"
+                let y, k, v, d = matrix s n, matrix n m, matrix s m, matrix s m
+                let yk = Array.copy (storage d)
+                mulAdd true 0.5 s n m (storage y) (storage k) yk
+                close $"Y K accumulated, {shape}" yk (d + 0.5 * (y * k))
+                close $"Y K, {shape}" (storage (times y k)) (y * k)
+                let e = matrix s n
+                let vk = Array.copy (storage e)
+                mulTransposeAdd true -2.0 s n m (storage v) (storage k) vk
+                close $"V Kᵀ accumulated, {shape}" vk (e - 2.0 * (v * k.Transpose()))
+                close $"V Kᵀ, {shape}" (storage (timesTranspose v k)) (v * k.Transpose())
+                let g0 = matrix n m
+                let yv = Array.copy (storage g0)
+                transposeMulAdd true 3.0 s n m (storage y) (storage v) yv
+                close $"Yᵀ V accumulated, {shape}" yv (g0 + 3.0 * (y.Transpose() * v))
+                close $"Yᵀ V, {shape}" (storage (transposeTimes y v)) (y.Transpose() * v)
+    let s, n, m = 211, 140, 7
+    let y, k = matrix s n, matrix n m
+    for first, rows in [ 0, s; 1, 9; 5, 3; 13, 130; 200, 11; 210, 1 ] do
+        let copied = y.SubMatrix(first, rows, 0, n)
+        let inPlace = Array.zeroCreate (rows * m)
+        mulAddRows false 1.0 s first rows n m (storage y) (storage k) inPlace
+        Expect.equal inPlace (storage (times copied k)) $"Y K of rows {first}+{rows}"
+        let v = matrix rows m
+        let dots = Array.zeroCreate (n * m)
+        transposeMulAddRows false 1.0 s first rows n m (storage y) (storage v) dots
+        Expect.equal dots (storage (transposeTimes copied v)) $"Xᵀ V of rows {first}+{rows}"
+
 let private checkTanh () =
     let xs = Array.append tanhArguments [| Double.NaN; -Double.NaN |]
     for count in [ xs.Length; xs.Length - 1; xs.Length - 5; 3 ] do
@@ -416,6 +458,7 @@ let tests =
         testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)
 
         testCase "tanhInto is within 4 ulp of Math.Tanh, with and without σ', keeps the sign of zero and NaN" checkTanh
+        testCase "the thin products Y K, V Kᵀ and Xᵀ V agree with MathNet's in every block, and on rows in place bit for bit" checkThinProducts
 
         testCase "tanhInto's derivative is 1/cosh² to 1e-14 relative, also where tanh rounds to ±1" (fun () ->
             let xs = tanhArguments |> Array.filter (fun x -> abs x < 300.0)
@@ -453,5 +496,6 @@ let tests =
                 let c = convCaseOf seed
                 on256 (fun () -> checkAll c))
             testCase "tanhInto is within 4 ulp of Math.Tanh" (fun () -> on256 checkTanh)
+            testCase "the thin products agree with MathNet's in every block, and on rows in place bit for bit" (fun () -> on256 checkThinProducts)
             testCase "the direct convolution kernels agree with the tap-by-tap products" (fun () -> on256 (fun () -> for seed in 1 .. 40 do checkDirectConvolution seed)) ]
     ]

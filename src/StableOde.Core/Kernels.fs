@@ -84,78 +84,6 @@ let inline rcol (a: float[]) (s: int) (j: int) : ReadOnlySpan<float> = ReadOnlyS
 /// A writable span seen as read-only (for TensorPrimitives' in-place calls).
 let inline ro (s: Span<float>) : ReadOnlySpan<float> = Span<float>.op_Implicit s
 
-/// Rows per block of the products below: a block of every column in use stays in the L1/L2
-/// cache while the tall matrix streams through once.
-let private productRows = 512
-
-/// dst ← (accumulate ? dst : 0) + α · Y K, for Y the s rows first … first+s−1 of a column-major
-/// matrix of `ld` rows and n columns (read in place, not copied), K ∈ R^{n×m} and dst ∈ R^{s×m}
-/// (column-major). Y is read once, block of rows by block of rows; every entry sums over i in
-/// ascending order, so the rows give the same bits as a copy of them would.
-let mulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
-    let mutable r0 = 0
-    while r0 < s do
-        let len = min productRows (s - r0)
-        for o in 0 .. m - 1 do
-            if not accumulate then Span<float>(dst, o * s + r0, len).Clear()
-        for i in 0 .. n - 1 do
-            let yi = ReadOnlySpan<float>(y, i * ld + first + r0, len)
-            for o in 0 .. m - 1 do
-                let d = Span<float>(dst, o * s + r0, len)
-                TensorPrimitives.MultiplyAdd(yi, alpha * k[o * n + i], ro d, d)
-        r0 <- r0 + len
-
-/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major): `mulAddRows`
-/// on all of Y's rows.
-let mulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
-    mulAddRows accumulate alpha s 0 s n m y k dst
-
-/// dst ← (accumulate ? dst : 0) + α · V Kᵀ, for V ∈ R^{s×m}, K ∈ R^{n×m} (column-major).
-let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (v: float[]) (k: float[]) (dst: float[]) =
-    for i in 0 .. n - 1 do
-        let d = col dst s i
-        if not accumulate then d.Clear()
-        for o in 0 .. m - 1 do
-            TensorPrimitives.MultiplyAdd(rcol v s o, alpha * k[o * n + i], ro d, d)
-
-/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X the s rows first … first+s−1 of a column-major
-/// matrix of `ld` rows and n columns (read in place, not copied) and V ∈ R^{s×m}; g is n×m
-/// column-major. Each column of X is read once and dotted with every column of V; a dot product of
-/// doubles depends on its values alone (not on where they lie), so the rows give the same bits as
-/// a copy of them would.
-let transposeMulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
-    for i in 0 .. n - 1 do
-        let xi = ReadOnlySpan<float>(x, i * ld + first, s)
-        for o in 0 .. m - 1 do
-            let dot = alpha * TensorPrimitives.Dot(xi, rcol v s o)
-            g[o * n + i] <- (if accumulate then g[o * n + i] + dot else dot)
-
-/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X ∈ R^{s×n}, V ∈ R^{s×m}; g is n×m column-major:
-/// `transposeMulAddRows` on all of X's rows.
-let transposeMulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
-    transposeMulAddRows accumulate alpha s 0 s n m x v g
-
-/// Y K as a new matrix, for a tall Y ∈ R^{s×n} and a small K ∈ R^{n×m}: Y is read once.
-let times (y: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
-    if y.ColumnCount <> k.RowCount then invalidArg (nameof k) $"cannot multiply {y.RowCount}×{y.ColumnCount} by {k.RowCount}×{k.ColumnCount}"
-    let z = zeros y.RowCount k.ColumnCount
-    mulAdd false 1.0 y.RowCount y.ColumnCount k.ColumnCount (columnMajor y) (columnMajor k) (storage z)
-    z
-
-/// V Kᵀ as a new matrix, for a tall V ∈ R^{s×m} and a small K ∈ R^{n×m}.
-let timesTranspose (v: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
-    if v.ColumnCount <> k.ColumnCount then invalidArg (nameof k) $"cannot multiply {v.RowCount}×{v.ColumnCount} by the transpose of {k.RowCount}×{k.ColumnCount}"
-    let z = zeros v.RowCount k.RowCount
-    mulTransposeAdd false 1.0 v.RowCount k.RowCount k.ColumnCount (columnMajor v) (columnMajor k) (storage z)
-    z
-
-/// Xᵀ V as a new n×m matrix, for tall X ∈ R^{s×n} and V ∈ R^{s×m}: X is read once.
-let transposeTimes (x: Matrix<float>) (v: Matrix<float>) : Matrix<float> =
-    if x.RowCount <> v.RowCount then invalidArg (nameof v) $"cannot multiply the transpose of {x.RowCount}×{x.ColumnCount} by {v.RowCount}×{v.ColumnCount}"
-    let g = zeros x.ColumnCount v.ColumnCount
-    transposeMulAdd false 1.0 x.RowCount x.ColumnCount v.ColumnCount (columnMajor x) (columnMajor v) (storage g)
-    g
-
 /// dst ← dst + α x (same length).
 let axpy (alpha: float) (x: float[]) (dst: float[]) =
     TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(x), alpha, ReadOnlySpan<float>(dst), Span<float>(dst))
@@ -203,6 +131,10 @@ let inline elemAt (a: float[]) (i: nativeint) : byref<float> = &Unsafe.Add(&Memo
 let inline prefetch (a: float[]) (i: int) =
     if X86.Sse.IsSupported then X86.Sse.Prefetch0(Unsafe.AsPointer(&elem a i))
 
+/// `prefetch` at a native-int index.
+let inline prefetchAt (a: float[]) (i: nativeint) =
+    if X86.Sse.IsSupported then X86.Sse.Prefetch0(Unsafe.AsPointer(&elemAt a i))
+
 /// The operations the width-generic kernels need on Vector512 (8 lanes, AVX-512). A value of
 /// this type is the witness that selects the width: `Simd.load (Vec512()) a i` is a Vector512.
 [<Struct; NoEquality; NoComparison>]
@@ -215,6 +147,7 @@ type Vec512 =
     static member inline Splat(x: float) = Vector512.Create x
     static member inline Fma(a: Vector512<float>, b: Vector512<float>, c: Vector512<float>) = Vector512.FusedMultiplyAdd(a, b, c)
     static member inline Sum(v: Vector512<float>) = Vector512.Sum v
+    static member inline Element(v: Vector512<float>, i: int) = v.GetElement i
     static member inline Absolute(v: Vector512<float>) = Vector512.Abs v
     static member inline Max(a: Vector512<float>, b: Vector512<float>) = Vector512.Max(a, b)
     static member inline CopySign(v: Vector512<float>, sign: Vector512<float>) = Vector512.CopySign(v, sign)
@@ -236,6 +169,7 @@ type Vec256 =
     static member inline Splat(x: float) = Vector256.Create x
     static member inline Fma(a: Vector256<float>, b: Vector256<float>, c: Vector256<float>) = Vector256.FusedMultiplyAdd(a, b, c)
     static member inline Sum(v: Vector256<float>) = Vector256.Sum v
+    static member inline Element(v: Vector256<float>, i: int) = v.GetElement i
     static member inline Absolute(v: Vector256<float>) = Vector256.Abs v
     static member inline Max(a: Vector256<float>, b: Vector256<float>) = Vector256.Max(a, b)
     static member inline CopySign(v: Vector256<float>, sign: Vector256<float>) = Vector256.CopySign(v, sign)
@@ -268,6 +202,8 @@ module Simd =
     let inline fma (_: ^W) (a: ^V) (b: ^V) (c: ^V) : ^V = (^W: (static member Fma: ^V * ^V * ^V -> ^V) (a, b, c))
     /// The sum of the lanes.
     let inline sum (_: ^W) (v: ^V) : float = (^W: (static member Sum: ^V -> float) v)
+    /// Lane i.
+    let inline element (_: ^W) (v: ^V) (i: int) : float = (^W: (static member Element: ^V * int -> float) (v, i))
     /// |v|.
     let inline abs (_: ^W) (v: ^V) : ^V = (^W: (static member Absolute: ^V -> ^V) v)
     /// The larger of a and b, lane-wise.
@@ -282,6 +218,287 @@ module Simd =
     let inline select (_: ^W) (mask: ^V) (a: ^V) (b: ^V) : ^V = (^W: (static member Select: ^V * ^V * ^V -> ^V) (mask, a, b))
     /// 2^k from kd = k + 1.5·2^52.
     let inline pow2 (_: ^W) (kd: ^V) : ^V = (^W: (static member Pow2: ^V -> ^V) kd)
+
+// ---- products of a tall matrix and a small one ----------------------------------------------
+// Y K, V Kᵀ and Xᵀ V for a tall Y, V or X (one example a row) and a small K: the classifier's
+// scores and their derivatives, and the plain backend's dense layers. Each is cut into blocks
+// of two vectors of rows (or two columns) by five outputs whose ten sums stay in registers, one
+// method a width, so that the JIT gives each block all the registers.
+
+/// Outputs of a block of the thin products.
+[<Literal>]
+let private GroupOutputs = 5
+
+/// Inputs per panel of `thinProduct`: two vectors of rows of every input of a panel (16 KB on
+/// 512-bit vectors) stay in the L1 cache while the panel's groups of outputs read them again,
+/// and the panel's pages stay in the TLB while the rows stream through.
+[<Literal>]
+let private PanelInputs = 128
+
+/// Rows ahead of the current pair of vectors of rows that a block asks the cache for, in every
+/// input.
+[<Literal>]
+let private PrefetchRows = 32
+
+/// Output `o + min index (count − 1)`: a block of fewer than five outputs repeats its last one
+/// in the sums it does not store.
+let inline private clamp (o: int) (count: int) (index: int) = o + min index (count - 1)
+
+/// dst[o·s + r] ← (init ? dst[o·s + r] : 0) + Σ_j x[x0 + j·xStride + r] k[o·oStride + j·jStride]
+/// over j = j0 … j0+inputs−1, for the rows of the vector at r and, when `pair`, of the next, and
+/// the outputs o … o+count−1 (count ≤ `GroupOutputs`): a product and a sum a term, each rounded
+/// (so that Y K − Y Kᵀ of a symmetric K is exactly zero, as term by term), in ascending j; of the
+/// vector at r only the last `keep` rows are stored. Every input's entry
+/// `ahead` places further on is asked of the cache.
+let inline private thinBlockWith (w: ^W) (init: bool) (s: int) (x: float[]) (x0: int) (xStride: int) (j0: int) (inputs: int) (k: float[]) (oStride: int) (jStride: int) (dst: float[]) (r: int) (pair: bool) (keep: int) (o: int) (count: int) (ahead: int) =
+    let r1 = if pair then r + Simd.lanes w else r
+    let o1, o2, o3, o4 = clamp o count 1, clamp o count 2, clamp o count 3, clamp o count 4
+    let inline start (out: int) (row: int) : ^V = if init then Simd.load w dst (out * s + row) else Simd.splat w 0.0
+    let mutable a0, a1, a2, a3, a4 = start o r, start o1 r, start o2 r, start o3 r, start o4 r
+    let mutable b0, b1, b2, b3, b4 = start o r1, start o1 r1, start o2 r1, start o3 r1, start o4 r1
+    let nx, nj = nativeint xStride, nativeint jStride
+    let k0, k1, k2, k3, k4 = nativeint (o * oStride), nativeint (o1 * oStride), nativeint (o2 * oStride), nativeint (o3 * oStride), nativeint (o4 * oStride)
+    let mutable xa = nativeint (x0 + j0 * xStride + r)
+    let mutable xb = nativeint (x0 + j0 * xStride + r1)
+    let mutable kj = nativeint (j0 * jStride)
+    let ahead = nativeint ahead
+    for _ in 1 .. inputs do
+        prefetchAt x (xa + ahead)
+        prefetchAt x (xb + ahead)
+        let xv: ^V = Simd.loadAt w x xa
+        let yv: ^V = Simd.loadAt w x xb
+        let c0: ^V = Simd.splatAt w k (kj + k0)
+        a0 <- a0 + xv * c0
+        b0 <- b0 + yv * c0
+        let c1: ^V = Simd.splatAt w k (kj + k1)
+        a1 <- a1 + xv * c1
+        b1 <- b1 + yv * c1
+        let c2: ^V = Simd.splatAt w k (kj + k2)
+        a2 <- a2 + xv * c2
+        b2 <- b2 + yv * c2
+        let c3: ^V = Simd.splatAt w k (kj + k3)
+        a3 <- a3 + xv * c3
+        b3 <- b3 + yv * c3
+        let c4: ^V = Simd.splatAt w k (kj + k4)
+        a4 <- a4 + xv * c4
+        b4 <- b4 + yv * c4
+        xa <- xa + nx
+        xb <- xb + nx
+        kj <- kj + nj
+    let lanes = Simd.lanes w
+    let inline put (index: int) (out: int) (a: ^V) (b: ^V) =
+        if index < count then
+            if keep = lanes then Simd.store w a dst (out * s + r)
+            else
+                for l in lanes - keep .. lanes - 1 do
+                    dst[out * s + r + l] <- Simd.element w a l
+            if pair then Simd.store w b dst (out * s + r1)
+    put 0 o a0 b0
+    put 1 o1 a1 b1
+    put 2 o2 a2 b2
+    put 3 o3 a3 b3
+    put 4 o4 a4 b4
+
+let private thinBlock512 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead =
+    thinBlockWith (Vec512()) init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
+
+let private thinBlock256 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead =
+    thinBlockWith (Vec256()) init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
+
+/// dst ← (init ? dst : 0) + Σ_j X_j K[j, ·] over the panel j = j0 … j0+inputs−1, for every row
+/// of dst (s × outputs, column-major): X_j's row r at x[x0 + j·xStride + r], K[j, o] at
+/// k[o·oStride + j·jStride]. Pairs of vectors of rows by `thinBlockWith`, and the rows past the
+/// last whole vector as the last lanes of a vector that ends at row s (or, in a batch shorter than
+/// a vector, one at a time): each row's sums are the same products and sums in the same order
+/// in any lane, so every row gets the bits it would get in any other position.
+let private panel (init: bool) (s: int) (outputs: int) (x: float[]) (x0: int) (xStride: int) (j0: int) (inputs: int) (k: float[]) (oStride: int) (jStride: int) (dst: float[]) =
+    let lanes = if useVector512 then 8 else 4
+    let whole = s - s % lanes
+    let group r pair keep o count =
+        // The rows `PrefetchRows` further on in the order the panels visit them: further down the
+        // same inputs, or at the top of the next panel's.
+        let ahead = if r + PrefetchRows < s then PrefetchRows else PanelInputs * xStride + PrefetchRows - s
+        if useVector512 then thinBlock512 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
+        else thinBlock256 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
+    // Every vector of rows once: pairs, then the overlapping last vector (`keep` rows its own).
+    let eachVector (f: int -> bool -> int -> unit) =
+        let mutable r = 0
+        while r < whole do
+            let pair = r + lanes < whole
+            f r pair lanes
+            r <- r + (if pair then 2 * lanes else lanes)
+        if whole < s && s >= lanes then f (s - lanes) false (s - whole)
+    let eachGroup (f: int -> int -> unit) =
+        let mutable o = 0
+        while o < outputs do
+            let count = min GroupOutputs (outputs - o)
+            f o count
+            o <- o + count
+    // Wide outputs (V Kᵀ): a group's columns of dst are written down their length in turn. Wide
+    // inputs (Y K): every group reads a vector of rows of the panel while it is in the L1 cache.
+    if outputs > inputs then eachGroup (fun o count -> eachVector (fun r pair keep -> group r pair keep o count))
+    else eachVector (fun r pair keep -> eachGroup (fun o count -> group r pair keep o count))
+    if whole < s && s < lanes then
+        for r in whole .. s - 1 do
+            for o in 0 .. outputs - 1 do
+                let mutable a = if init then dst[o * s + r] else 0.0
+                for j in j0 .. j0 + inputs - 1 do
+                    a <- a + x[x0 + j * xStride + r] * k[o * oStride + j * jStride]
+                dst[o * s + r] <- a
+
+/// dst ← (accumulate ? dst : 0) + Σ_j X_j K[j, ·] for every row of dst, over all `inputs`
+/// columns of x, panel by panel (`panel`); every entry sums over j in ascending order.
+let private thinProduct (accumulate: bool) (s: int) (outputs: int) (x: float[]) (x0: int) (xStride: int) (inputs: int) (k: float[]) (oStride: int) (jStride: int) (dst: float[]) =
+    if inputs = 0 && not accumulate then Array.Clear(dst, 0, s * outputs)
+    let mutable j0 = 0
+    while j0 < inputs do
+        let count = min PanelInputs (inputs - j0)
+        panel (accumulate || j0 > 0) s outputs x x0 xStride j0 count k oStride jStride dst
+        j0 <- j0 + count
+
+/// K scaled by α, or K itself for α = 1.
+let private scaled (alpha: float) (k: float[]) = if alpha = 1.0 then k else Array.map (fun v -> alpha * v) k
+
+/// dst ← (accumulate ? dst : 0) + α · Y K, for Y the s rows first … first+s−1 of a column-major
+/// matrix of `ld` rows and n columns (read in place, not copied), K ∈ R^{n×m} and dst ∈ R^{s×m}
+/// (column-major). Y is read once, panel of columns by panel; every entry sums the terms
+/// y_i (α K[i, o]) in ascending i, so the rows give the same bits as a copy of them would.
+let mulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
+    thinProduct accumulate s m y first ld n (scaled alpha k) n 1 dst
+
+/// dst ← (accumulate ? dst : 0) + α · Y K, for Y ∈ R^{s×n}, K ∈ R^{n×m} (column-major): `mulAddRows`
+/// on all of Y's rows.
+let mulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (y: float[]) (k: float[]) (dst: float[]) =
+    mulAddRows accumulate alpha s 0 s n m y k dst
+
+/// dst ← (accumulate ? dst : 0) + α · V Kᵀ, for V ∈ R^{s×m}, K ∈ R^{n×m} (column-major): every
+/// entry sums over the m columns of V in ascending order.
+let mulTransposeAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (v: float[]) (k: float[]) (dst: float[]) =
+    thinProduct accumulate s n v 0 s m (scaled alpha k) 1 n dst
+
+/// Σ_r x[xa + r] v[va + r] over r = 0 … s−1, from the sum `lanes` of the lane-wise sums of the
+/// rows of the whole vectors (r < whole): the rows past them added in order.
+let inline private finishDot (lanes: float) (whole: int) (s: int) (x: float[]) (xa: int) (v: float[]) (va: int) =
+    let mutable dot = lanes
+    for r in whole .. s - 1 do
+        dot <- dot + x[xa + r] * v[va + r]
+    dot
+
+/// g[o·n + i] ← (accumulate ? g[o·n + i] : 0) + α Σ_r X[r, i] V[r, o] for column i of X and,
+/// when `pair`, column i + 1 (row r of column i at x[i·ld + first + r]), and the columns
+/// o … o+count−1 of V (s × ·, count ≤ `GroupOutputs`): ten sums lane-wise over the whole vectors
+/// of rows counted from `first` (put in `sums`, ten vectors, before their lanes are added),
+/// then `finishDot`, so they depend on the rows' values alone, not on where they lie. The same
+/// rows of the next two columns are asked of the cache.
+let inline private dotBlockWith (w: ^W) (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (x: float[]) (v: float[]) (g: float[]) (sums: float[]) (i: int) (pair: bool) (o: int) (count: int) =
+    let lanes = Simd.lanes w
+    let whole = s - s % lanes
+    let i1 = if pair then i + 1 else i
+    let o1, o2, o3, o4 = clamp o count 1, clamp o count 2, clamp o count 3, clamp o count 4
+    let xa, xb = i * ld + first, i1 * ld + first
+    let zero: ^V = Simd.splat w 0.0
+    let mutable a0, a1, a2, a3, a4 = zero, zero, zero, zero, zero
+    let mutable b0, b1, b2, b3, b4 = zero, zero, zero, zero, zero
+    let v0, v1, v2, v3, v4 = nativeint (o * s), nativeint (o1 * s), nativeint (o2 * s), nativeint (o3 * s), nativeint (o4 * s)
+    let nxa, nxb, nlanes = nativeint xa, nativeint xb, nativeint lanes
+    let next = nativeint (2 * ld)
+    let mutable r = 0n
+    for _ in 1 .. whole / lanes do
+        prefetchAt x (nxa + next + r)
+        prefetchAt x (nxb + next + r)
+        let xv: ^V = Simd.loadAt w x (nxa + r)
+        let yv: ^V = Simd.loadAt w x (nxb + r)
+        let c0: ^V = Simd.loadAt w v (v0 + r)
+        a0 <- a0 + xv * c0
+        b0 <- b0 + yv * c0
+        let c1: ^V = Simd.loadAt w v (v1 + r)
+        a1 <- a1 + xv * c1
+        b1 <- b1 + yv * c1
+        let c2: ^V = Simd.loadAt w v (v2 + r)
+        a2 <- a2 + xv * c2
+        b2 <- b2 + yv * c2
+        let c3: ^V = Simd.loadAt w v (v3 + r)
+        a3 <- a3 + xv * c3
+        b3 <- b3 + yv * c3
+        let c4: ^V = Simd.loadAt w v (v4 + r)
+        a4 <- a4 + xv * c4
+        b4 <- b4 + yv * c4
+        r <- r + nlanes
+    // The sums go to `lanes` first, so that nothing else needs registers while they are live.
+    let q = Simd.lanes w
+    Simd.store w a0 sums 0
+    Simd.store w a1 sums q
+    Simd.store w a2 sums (2 * q)
+    Simd.store w a3 sums (3 * q)
+    Simd.store w a4 sums (4 * q)
+    Simd.store w b0 sums (5 * q)
+    Simd.store w b1 sums (6 * q)
+    Simd.store w b2 sums (7 * q)
+    Simd.store w b3 sums (8 * q)
+    Simd.store w b4 sums (9 * q)
+    let inline total (index: int) = Simd.sum w (Simd.load w sums (index * q) : ^V)
+    let sa0, sa1, sa2, sa3, sa4 = total 0, total 1, total 2, total 3, total 4
+    let sb0, sb1, sb2, sb3, sb4 = total 5, total 6, total 7, total 8, total 9
+    let inline put (index: int) (out: int) (sa: float) (sb: float) =
+        if index < count then
+            let e = out * n + i
+            g[e] <- (if accumulate then g[e] else 0.0) + alpha * finishDot sa whole s x xa v (out * s)
+            if pair then g[e + 1] <- (if accumulate then g[e + 1] else 0.0) + alpha * finishDot sb whole s x xb v (out * s)
+    put 0 o sa0 sb0
+    put 1 o1 sa1 sb1
+    put 2 o2 sa2 sb2
+    put 3 o3 sa3 sb3
+    put 4 o4 sa4 sb4
+
+let private dotBlock512 accumulate alpha ld first s n x v g sums i pair o count =
+    dotBlockWith (Vec512()) accumulate alpha ld first s n x v g sums i pair o count
+
+let private dotBlock256 accumulate alpha ld first s n x v g sums i pair o count =
+    dotBlockWith (Vec256()) accumulate alpha ld first s n x v g sums i pair o count
+
+/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X the s rows first … first+s−1 of a column-major
+/// matrix of `ld` rows and n columns (read in place, not copied) and V ∈ R^{s×m}; g is n×m
+/// column-major. Every column of X is read once from memory for all of V's columns, and every
+/// sum depends on the rows' values alone (not on where they lie), so the rows give the same
+/// bits as a copy of them would.
+let transposeMulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
+    let sums = Array.zeroCreate (2 * GroupOutputs * 8)
+    let mutable i = 0
+    while i < n do
+        let pair = i + 1 < n
+        let mutable o = 0
+        while o < m do
+            let count = min GroupOutputs (m - o)
+            if useVector512 then dotBlock512 accumulate alpha ld first s n x v g sums i pair o count
+            else dotBlock256 accumulate alpha ld first s n x v g sums i pair o count
+            o <- o + count
+        i <- i + (if pair then 2 else 1)
+
+/// g ← (accumulate ? g : 0) + α · Xᵀ V, for X ∈ R^{s×n}, V ∈ R^{s×m}; g is n×m column-major:
+/// `transposeMulAddRows` on all of X's rows.
+let transposeMulAdd (accumulate: bool) (alpha: float) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
+    transposeMulAddRows accumulate alpha s 0 s n m x v g
+
+/// Y K as a new matrix, for a tall Y ∈ R^{s×n} and a small K ∈ R^{n×m}: Y is read once.
+let times (y: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
+    if y.ColumnCount <> k.RowCount then invalidArg (nameof k) $"cannot multiply {y.RowCount}×{y.ColumnCount} by {k.RowCount}×{k.ColumnCount}"
+    let z = zeros y.RowCount k.ColumnCount
+    mulAdd false 1.0 y.RowCount y.ColumnCount k.ColumnCount (columnMajor y) (columnMajor k) (storage z)
+    z
+
+/// V Kᵀ as a new matrix, for a tall V ∈ R^{s×m} and a small K ∈ R^{n×m}.
+let timesTranspose (v: Matrix<float>) (k: Matrix<float>) : Matrix<float> =
+    if v.ColumnCount <> k.ColumnCount then invalidArg (nameof k) $"cannot multiply {v.RowCount}×{v.ColumnCount} by the transpose of {k.RowCount}×{k.ColumnCount}"
+    let z = zeros v.RowCount k.RowCount
+    mulTransposeAdd false 1.0 v.RowCount k.RowCount k.ColumnCount (columnMajor v) (columnMajor k) (storage z)
+    z
+
+/// Xᵀ V as a new n×m matrix, for tall X ∈ R^{s×n} and V ∈ R^{s×m}: X is read once.
+let transposeTimes (x: Matrix<float>) (v: Matrix<float>) : Matrix<float> =
+    if x.RowCount <> v.RowCount then invalidArg (nameof v) $"cannot multiply the transpose of {x.RowCount}×{x.ColumnCount} by {v.RowCount}×{v.ColumnCount}"
+    let g = zeros x.ColumnCount v.ColumnCount
+    transposeMulAdd false 1.0 x.RowCount x.ColumnCount v.ColumnCount (columnMajor x) (columnMajor v) (storage g)
+    g
 
 // ---- fast tanh ------------------------------------------------------------------------------
 // With e = e^{−2|x|} = s (1 + p), s = 2^k: tanh |x| = (1 − e)/(1 + e) = ((1 − s) − s p)/((1 + s) + s p),
