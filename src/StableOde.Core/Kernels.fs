@@ -320,24 +320,31 @@ let private panel (init: bool) (s: int) (outputs: int) (x: float[]) (x0: int) (x
         let ahead = if r + PrefetchRows < s then PrefetchRows else PanelInputs * xStride + PrefetchRows - s
         if useVector512 then thinBlock512 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
         else thinBlock256 init s x x0 xStride j0 inputs k oStride jStride dst r pair keep o count ahead
-    // Every vector of rows once: pairs, then the overlapping last vector (`keep` rows its own).
-    let eachVector (f: int -> bool -> int -> unit) =
-        let mutable r = 0
-        while r < whole do
-            let pair = r + lanes < whole
-            f r pair lanes
-            r <- r + (if pair then 2 * lanes else lanes)
-        if whole < s && s >= lanes then f (s - lanes) false (s - whole)
-    let eachGroup (f: int -> int -> unit) =
+    let groups r pair keep =
         let mutable o = 0
         while o < outputs do
             let count = min GroupOutputs (outputs - o)
-            f o count
+            group r pair keep o count
             o <- o + count
+    // Every vector of rows once (pairs, then the overlapping last vector, `keep` rows its own), with
+    // the outputs o … o+count−1, or with every group of outputs for count = 0.
+    let vectors o count =
+        let mutable r = 0
+        while r < whole do
+            let pair = r + lanes < whole
+            if count = 0 then groups r pair lanes else group r pair lanes o count
+            r <- r + (if pair then 2 * lanes else lanes)
+        if whole < s && s >= lanes then
+            if count = 0 then groups (s - lanes) false (s - whole) else group (s - lanes) false (s - whole) o count
     // Wide outputs (V Kᵀ): a group's columns of dst are written down their length in turn. Wide
     // inputs (Y K): every group reads a vector of rows of the panel while it is in the L1 cache.
-    if outputs > inputs then eachGroup (fun o count -> eachVector (fun r pair keep -> group r pair keep o count))
-    else eachVector (fun r pair keep -> eachGroup (fun o count -> group r pair keep o count))
+    if outputs > inputs then
+        let mutable o = 0
+        while o < outputs do
+            let count = min GroupOutputs (outputs - o)
+            vectors o count
+            o <- o + count
+    else vectors 0 0
     if whole < s && s < lanes then
         for r in whole .. s - 1 do
             for o in 0 .. outputs - 1 do
