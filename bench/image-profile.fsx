@@ -33,6 +33,7 @@ let newton =
       Pcg = { MaxIterations = options.Classification.PcgIterations; RelativeTolerance = options.Classification.PcgTolerance }
       LineSearch = options.LineSearch }
 let fit = timed "classifier: 5 Newton × ≤10 PCG" (fun () -> (Optimisers.newtonPcg newton System.Threading.CancellationToken.None (fun x -> problem.Evaluate x, ()) problem.Linearise (Objective.classifierToVector model.Classifier)).Result)
+printfn "  %d Newton iterations, %d PCG iterations (%A), objective %.6f" fit.History.Length (fit.History |> List.sumBy (fun i -> i.PcgIterations)) fit.Status (problem.Evaluate fit.Solution)
 let classifier = Objective.classifierOfVector model.Classifier.Hypothesis width 10 fit.Solution
 let sub = Array.sub (Dataset.permutation 7 trainCount) 0 (min options.Propagation.HessianSubsample trainCount)
 let rowsH, layoutH = Ranks.arrange Ranks.single shard sub

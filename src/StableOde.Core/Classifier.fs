@@ -113,16 +113,29 @@ module Classifier =
             let e = Math.Exp x
             e / (1.0 + e)
 
+    /// log Σ_k exp z[k·rows + i] over the m scores of row i of a column-major array, shifted by
+    /// their largest for range.
+    let private logSumExp (zs: float[]) (rows: int) (m: int) (i: int) =
+        let mutable mx = Double.NegativeInfinity
+        for k in 0 .. m - 1 do
+            mx <- max mx zs[k * rows + i]
+        let mutable sum = 0.0
+        for k in 0 .. m - 1 do
+            sum <- sum + Math.Exp(zs[k * rows + i] - mx)
+        mx + Math.Log sum
+
     /// P = h(Z): class probabilities (logistic: P(class 1)); the identity for least squares.
     let probabilitiesOfScores (h: Hypothesis) (z: Matrix<float>) : Matrix<float> =
         match h with
         | Softmax ->
-            let p = copy z
-            for i in 0 .. z.RowCount - 1 do
-                let row = z.Row i
-                let mx = row.Maximum()
-                let e = row.Map(fun v -> Math.Exp(v - mx))
-                p.SetRow(i, e / e.Sum())
+            let rows, m = z.RowCount, z.ColumnCount
+            let zs = columnMajor z
+            let p = zeros rows m
+            let ps = storage p
+            for i in 0 .. rows - 1 do
+                let lse = logSumExp zs rows m i
+                for k in 0 .. m - 1 do
+                    ps[k * rows + i] <- Math.Exp(zs[k * rows + i] - lse)
             p
         | Logistic -> z.Map sigmoid
         | LeastSquares -> copy z
@@ -132,18 +145,21 @@ module Classifier =
         let s = float z.RowCount
         match h with
         | Softmax ->
+            let rows, m = z.RowCount, z.ColumnCount
+            let zs, cs = columnMajor z, columnMajor c
+            let g = zeros rows m
+            let gs = storage g
             let mutable total = 0.0
-            let g = copy z
-            for i in 0 .. z.RowCount - 1 do
-                let row = z.Row i
-                let mx = row.Maximum()
-                let lse = mx + Math.Log(row.Map(fun v -> Math.Exp(v - mx)).Sum())
+            for i in 0 .. rows - 1 do
+                let lse = logSumExp zs rows m i
                 let mutable mass = 0.0
-                for k in 0 .. z.ColumnCount - 1 do
-                    total <- total - c[i, k] * (z[i, k] - lse)
-                    mass <- mass + c[i, k]
-                for k in 0 .. z.ColumnCount - 1 do
-                    g[i, k] <- (Math.Exp(z[i, k] - lse) * mass - c[i, k]) / s
+                for k in 0 .. m - 1 do
+                    let e = k * rows + i
+                    total <- total - cs[e] * (zs[e] - lse)
+                    mass <- mass + cs[e]
+                for k in 0 .. m - 1 do
+                    let e = k * rows + i
+                    gs[e] <- (Math.Exp(zs[e] - lse) * mass - cs[e]) / s
             total / s, g
         | Logistic ->
             let mutable total = 0.0
@@ -162,13 +178,21 @@ module Classifier =
         let s = float z.RowCount
         match h with
         | Softmax ->
-            let p = probabilitiesOfScores Softmax z
-            let out = copy dz
-            for i in 0 .. z.RowCount - 1 do
-                let mass = c.Row(i).Sum()
-                let pd = p.Row(i).DotProduct(dz.Row i)
-                for k in 0 .. z.ColumnCount - 1 do
-                    out[i, k] <- mass * p[i, k] * (dz[i, k] - pd) / s
+            let rows, m = z.RowCount, z.ColumnCount
+            let ps = storage (probabilitiesOfScores Softmax z)
+            let cs, ds = columnMajor c, columnMajor dz
+            let out = zeros rows m
+            let os = storage out
+            for i in 0 .. rows - 1 do
+                let mutable mass = 0.0
+                let mutable pd = 0.0
+                for k in 0 .. m - 1 do
+                    let e = k * rows + i
+                    mass <- mass + cs[e]
+                    pd <- pd + ps[e] * ds[e]
+                for k in 0 .. m - 1 do
+                    let e = k * rows + i
+                    os[e] <- mass * ps[e] * (ds[e] - pd) / s
             out
         | Logistic ->
             let out = copy dz

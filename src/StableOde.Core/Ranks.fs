@@ -39,8 +39,9 @@ type Layout =
 /// Parts, shards and the reductions of data-parallel training.
 module Ranks =
 
-    /// One process: rank 0 of 1, whose gather of one vector is that vector.
-    let single = { Rank = 0; Size = 1; Gather = Array.copy }
+    /// One process: rank 0 of 1, whose gather of one vector is that vector (the array itself,
+    /// which every reduction here only reads).
+    let single = { Rank = 0; Size = 1; Gather = id }
 
     /// Checks rank and size; throws ArgumentException naming the problem.
     let validate (ranks: Ranks) =
