@@ -5,15 +5,14 @@
 // of three runs each.
 // Build first (dotnet build src/StableOde.Core -c Release), then
 //   dotnet fsi bench/thin-products.fsx [s]
-#r "nuget: MathNet.Numerics, 5.0.0"
-#r "nuget: System.Numerics.Tensors, 10.0.0"
-#r "../src/StableOde.Core/bin/Release/net10.0/StableOde.Core.dll"
+#load "ImageBench.fsx"
 
 open System
 open System.Diagnostics
 open StableOde.Core
+open ImageBench
 
-let s = if fsi.CommandLineArgs.Length > 1 then int fsi.CommandLineArgs[1] else 8000
+let s = argOr 0 8000
 let n, m = 6 * 28 * 28, 10
 let rng = Random 1
 let y = Array.init (s * n) (fun _ -> rng.NextDouble() - 0.5)
