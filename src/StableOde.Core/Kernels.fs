@@ -251,7 +251,8 @@ let inline private clamp (o: int) (count: int) (index: int) = o + min index (cou
 /// vector at r only the last `keep` rows are stored. Every input's entry
 /// `ahead` places further on is asked of the cache.
 let inline private thinBlockWith (w: ^W) (init: bool) (s: int) (x: float[]) (x0: int) (xStride: int) (j0: int) (inputs: int) (k: float[]) (oStride: int) (jStride: int) (dst: float[]) (r: int) (pair: bool) (keep: int) (o: int) (count: int) (ahead: int) =
-    let r1 = if pair then r + Simd.lanes w else r
+    let lanes = Simd.lanes w
+    let r1 = if pair then r + lanes else r
     let o1, o2, o3, o4 = clamp o count 1, clamp o count 2, clamp o count 3, clamp o count 4
     let inline start (out: int) (row: int) : ^V = if init then Simd.load w dst (out * s + row) else Simd.splat w 0.0
     let mutable a0, a1, a2, a3, a4 = start o r, start o1 r, start o2 r, start o3 r, start o4 r
@@ -285,7 +286,6 @@ let inline private thinBlockWith (w: ^W) (init: bool) (s: int) (x: float[]) (x0:
         xa <- xa + nx
         xb <- xb + nx
         kj <- kj + nj
-    let lanes = Simd.lanes w
     let inline put (index: int) (out: int) (a: ^V) (b: ^V) =
         if index < count then
             if keep = lanes then Simd.store w a dst (out * s + r)
@@ -394,10 +394,10 @@ let inline private finishDot (lanes: float) (whole: int) (s: int) (x: float[]) (
 /// g[o·n + i] ← (accumulate ? g[o·n + i] : 0) + α Σ_r X[r, i] V[r, o] for column i of X and,
 /// when `pair`, column i + 1 (row r of column i at x[i·ld + first + r]), and the columns
 /// o … o+count−1 of V (s × ·, count ≤ `GroupOutputs`): ten sums lane-wise over the whole vectors
-/// of rows counted from `first` (put in `sums`, ten vectors, before their lanes are added),
-/// then `finishDot`, so they depend on the rows' values alone, not on where they lie. The same
+/// of rows counted from `first`, their lanes added, then `finishDot`, so they depend on the
+/// rows' values alone, not on where they lie. The same
 /// rows of the next two columns are asked of the cache.
-let inline private dotBlockWith (w: ^W) (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (x: float[]) (v: float[]) (g: float[]) (sums: float[]) (i: int) (pair: bool) (o: int) (count: int) =
+let inline private dotBlockWith (w: ^W) (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (x: float[]) (v: float[]) (g: float[]) (i: int) (pair: bool) (o: int) (count: int) =
     let lanes = Simd.lanes w
     let whole = s - s % lanes
     let i1 = if pair then i + 1 else i
@@ -431,21 +431,8 @@ let inline private dotBlockWith (w: ^W) (accumulate: bool) (alpha: float) (ld: i
         a4 <- a4 + xv * c4
         b4 <- b4 + yv * c4
         r <- r + nlanes
-    // The sums go to `lanes` first, so that nothing else needs registers while they are live.
-    let q = Simd.lanes w
-    Simd.store w a0 sums 0
-    Simd.store w a1 sums q
-    Simd.store w a2 sums (2 * q)
-    Simd.store w a3 sums (3 * q)
-    Simd.store w a4 sums (4 * q)
-    Simd.store w b0 sums (5 * q)
-    Simd.store w b1 sums (6 * q)
-    Simd.store w b2 sums (7 * q)
-    Simd.store w b3 sums (8 * q)
-    Simd.store w b4 sums (9 * q)
-    let inline total (index: int) = Simd.sum w (Simd.load w sums (index * q) : ^V)
-    let sa0, sa1, sa2, sa3, sa4 = total 0, total 1, total 2, total 3, total 4
-    let sb0, sb1, sb2, sb3, sb4 = total 5, total 6, total 7, total 8, total 9
+    let sa0, sa1, sa2, sa3, sa4 = Simd.sum w a0, Simd.sum w a1, Simd.sum w a2, Simd.sum w a3, Simd.sum w a4
+    let sb0, sb1, sb2, sb3, sb4 = Simd.sum w b0, Simd.sum w b1, Simd.sum w b2, Simd.sum w b3, Simd.sum w b4
     let inline put (index: int) (out: int) (sa: float) (sb: float) =
         if index < count then
             let e = out * n + i
@@ -457,11 +444,11 @@ let inline private dotBlockWith (w: ^W) (accumulate: bool) (alpha: float) (ld: i
     put 3 o3 sa3 sb3
     put 4 o4 sa4 sb4
 
-let private dotBlock512 accumulate alpha ld first s n x v g sums i pair o count =
-    dotBlockWith (Vec512()) accumulate alpha ld first s n x v g sums i pair o count
+let private dotBlock512 accumulate alpha ld first s n x v g i pair o count =
+    dotBlockWith (Vec512()) accumulate alpha ld first s n x v g i pair o count
 
-let private dotBlock256 accumulate alpha ld first s n x v g sums i pair o count =
-    dotBlockWith (Vec256()) accumulate alpha ld first s n x v g sums i pair o count
+let private dotBlock256 accumulate alpha ld first s n x v g i pair o count =
+    dotBlockWith (Vec256()) accumulate alpha ld first s n x v g i pair o count
 
 /// g ← (accumulate ? g : 0) + α · Xᵀ V, for X the s rows first … first+s−1 of a column-major
 /// matrix of `ld` rows and n columns (read in place, not copied) and V ∈ R^{s×m}; g is n×m
@@ -469,15 +456,14 @@ let private dotBlock256 accumulate alpha ld first s n x v g sums i pair o count 
 /// sum depends on the rows' values alone (not on where they lie), so the rows give the same
 /// bits as a copy of them would.
 let transposeMulAddRows (accumulate: bool) (alpha: float) (ld: int) (first: int) (s: int) (n: int) (m: int) (x: float[]) (v: float[]) (g: float[]) =
-    let sums = Array.zeroCreate (2 * GroupOutputs * 8)
     let mutable i = 0
     while i < n do
         let pair = i + 1 < n
         let mutable o = 0
         while o < m do
             let count = min GroupOutputs (m - o)
-            if useVector512 then dotBlock512 accumulate alpha ld first s n x v g sums i pair o count
-            else dotBlock256 accumulate alpha ld first s n x v g sums i pair o count
+            if useVector512 then dotBlock512 accumulate alpha ld first s n x v g i pair o count
+            else dotBlock256 accumulate alpha ld first s n x v g i pair o count
             o <- o + count
         i <- i + (if pair then 2 else 1)
 
