@@ -1,10 +1,11 @@
+using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
 
 namespace StableOde.Cli;
 
-/// <summary>What every command's output shares: its JSON objects, its plain-text tables and the scope in which Ctrl-C stops work instead of the process.</summary>
+/// <summary>What every command's output shares: its JSON objects, its plain-text tables and the scope in which Ctrl-C or SIGTERM stops work instead of the process.</summary>
 internal static class Output
 {
     /// <summary>One JSON object written by <paramref name="write"/>, followed by a newline.</summary>
@@ -58,7 +59,7 @@ internal static class Output
     /// <returns>The console.</returns>
     public static IAnsiConsole Progress() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
-    /// <summary>Runs <paramref name="work"/> with a token that Ctrl-C cancels: while it runs, Ctrl-C asks the work to stop instead of ending the process.</summary>
+    /// <summary>Runs <paramref name="work"/> with a token that Ctrl-C and SIGTERM cancel: while it runs, either asks the work to stop instead of ending the process (SIGTERM is what <c>kill</c>, <c>timeout</c> and service managers send).</summary>
     /// <typeparam name="T">What the work returns.</typeparam>
     /// <param name="work">The work, given the token.</param>
     /// <returns>What the work returned.</returns>
@@ -71,6 +72,11 @@ internal static class Output
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
         try
         {
             return work(cancel.Token);

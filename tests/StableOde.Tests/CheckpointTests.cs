@@ -25,8 +25,8 @@ public sealed class CheckpointTests : IDisposable
         }
     }
 
-    /// <summary>The built command line as a process of its own, killed with SIGKILL once its checkpoint holds <paramref name="levels"/> finished levels.</summary>
-    private static void KillAfter(int levels, string modelOut)
+    /// <summary>The built command line running <see cref="Run"/> as a process of its own, returned once its checkpoint holds <paramref name="levels"/> finished levels (and the run goes on).</summary>
+    private static Process StartUntil(int levels, string modelOut)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(typeof(Cli.Program).Assembly.Location);
@@ -35,7 +35,7 @@ public sealed class CheckpointTests : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        using var process = Process.Start(start)!;
+        var process = Process.Start(start)!;
         var clock = Stopwatch.StartNew();
         while (!(File.Exists(modelOut) && FinishedLevels(modelOut) >= levels))
         {
@@ -44,9 +44,41 @@ public sealed class CheckpointTests : IDisposable
             Thread.Sleep(20);
         }
 
-        Assert.False(process.HasExited, "the run ended before it was killed");
+        Assert.False(process.HasExited, "the run ended before it was stopped");
+        return process;
+    }
+
+    /// <summary>The run killed with SIGKILL once its checkpoint holds <paramref name="levels"/> finished levels.</summary>
+    private static void KillAfter(int levels, string modelOut)
+    {
+        using var process = StartUntil(levels, modelOut);
         process.Kill(entireProcessTree: true);
         process.WaitForExit();
+    }
+
+    [Fact]
+    public async Task SigtermStopsARunAfterItsIterationWithTheBestModelWrittenAndStatusCancelled()
+    {
+        var path = folder.File("terminated.json");
+        using var process = StartUntil(1, path);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(limit.Token);
+        Assert.Equal(0, process.ExitCode);
+        using var result = JsonDocument.Parse(await output);
+        Assert.Equal("cancelled", result.RootElement.GetProperty("status").GetString());
+        Assert.Contains("interrupted at", await errors, StringComparison.Ordinal);
+        var stopped = TrainingCheckpoint.Load(path);
+        Assert.InRange(stopped.Levels.Count, 1, 4);
+        Assert.Equal(result.RootElement.GetProperty("bestValidationAccuracy").GetDouble(), Model.Load(path).Accuracy(Datasets.Ellipses(seed: 1).Validation), 12);
     }
 
     private static IEnumerable<string> WithoutTimes(string json) =>

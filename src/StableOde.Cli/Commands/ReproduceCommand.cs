@@ -36,7 +36,7 @@ public sealed class ReproduceCommand : Command
         "report.md (every figure, every table, settings, wall times, core count) and results.json.\n" +
         $"The training experiments run multilevel from 4 layers to {QuickDepth} (the quick schedule, a few\n" +
         $"minutes on 2 cores) or to the paper's {FullDepth} with --full. The report is rewritten after every\n" +
-        "finished part, so an interrupted run (Ctrl-C) keeps what finished and says what was skipped.\n" +
+        "finished part, so an interrupted run (Ctrl-C or SIGTERM) keeps what finished and says what was skipped.\n" +
         "With --data DIR (an MNIST-style folder of IDX files) it also runs the image experiment (§6.4: Table 1\n" +
         "and Figure 7) for ResNet, the antisymmetric ResNet and Verlet at the paper's levels 4, 8 and 16: by\n" +
         $"default on 2,000 training and 500 validation images with {QuickImageIterations} iterations a level, with --full on 50,000\n" +
@@ -174,7 +174,7 @@ public sealed class ReproduceCommand : Command
         {
             if (cancel.IsCancellationRequested)
             {
-                report.Skip(part.Title, "interrupted (Ctrl-C) before it finished");
+                report.Skip(part.Title, "interrupted (Ctrl-C or SIGTERM) before it finished");
                 continue;
             }
 

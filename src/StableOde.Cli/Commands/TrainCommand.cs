@@ -36,7 +36,7 @@ public sealed class TrainCommand : Command
         "error is redirected. --model-out is a checkpoint: a kill at any moment leaves a loadable model,\n" +
         "the best so far, and train --resume FILE continues the run after its last finished level and\n" +
         "ends where the uninterrupted run ends.\n" +
-        "Ctrl-C stops after the current iteration and keeps the best model so far. When a level diverges\n" +
+        "Ctrl-C or SIGTERM stops after the current iteration and keeps the best model so far. When a level diverges\n" +
         "or its line search fails, training says so in one line on standard error, still writes the best\n" +
         "model and exits with 0; the \"status\" field of --json tells (completed, lineSearchFailed,\n" +
         "diverged, cancelled).\n" +
@@ -308,7 +308,7 @@ public sealed class TrainCommand : Command
     }
 
     /// <summary>
-    /// Trains; with Ctrl-C stopping after the current iteration when <paramref name="interruptible"/> (not on several ranks, where mpirun ends the
+    /// Trains; with Ctrl-C or SIGTERM stopping after the current iteration when <paramref name="interruptible"/> (not on several ranks, where mpirun ends the
     /// ranks on Ctrl-C and the console is not touched), with the live progress display when <paramref name="interactive"/>, and otherwise
     /// with <paramref name="lines"/> (if any) told of every iteration.
     /// </summary>
