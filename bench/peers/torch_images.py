@@ -12,8 +12,10 @@ from the IDX files (gzip or raw) here, and the same seeded permutation as `Datas
 images. After every --eval-every batches it prints one JSON line
 {"epoch", "batch", "seconds", "trainLoss", "validationAccuracy"}, seconds of training wall time
 (the evaluation excluded), and at the end the best validation accuracy and when it was reached.
-Run with Debian's python3-torch (apt-get install -y python3-torch libopenblas0-pthread):
-  python3 bench/peers/torch_images.py IMAGES LABELS --train-size 8000 --validation-size 2000
+Before it imports torch it installs python3-torch and OpenBLAS when missing and puts torch on
+OpenBLAS's best kernel for this processor (peer_blas.py, as torch_bench.py; the first JSON line
+names the core). Run with Debian's python3-torch:
+  /usr/bin/python3 bench/peers/torch_images.py IMAGES LABELS --train-size 8000 --validation-size 2000
 """
 import argparse
 import gzip
@@ -22,8 +24,7 @@ import math
 import os
 import time
 
-import torch
-import torch.nn.functional as F
+import peer_blas
 
 
 def parse():
@@ -121,11 +122,15 @@ def blas_libraries():
 
 def main():
     a = parse()
+    core = peer_blas.prepare()
+    import torch
+    import torch.nn.functional as F
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     torch.ones(256, 256) @ torch.ones(256, 256)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
-                      "blas": blas_libraries(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}))
+                      "blas": blas_libraries(), "openblasCore": core,
+                      "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}))
     dims, pixels = read_idx(a.images)
     ldims, labels = read_idx(a.labels)
     count, height, width = dims
