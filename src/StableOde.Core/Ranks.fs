@@ -156,23 +156,22 @@ module Ranks =
                 means[k] <- x
         if layout.Rows.Length = 1 then part 0
         else System.Threading.Tasks.Parallel.For(0, layout.Rows.Length, onePerCore, part) |> ignore
-        let weight k = let struct (_, rows) = layout.Rows[k] in float rows
-        let total = Array.zeroCreate width
-        if ranks.Size = 1 then
+        // dst[at …] += part k's mean times its examples, and its examples, for every part that has
+        // some; into a zeroed slot that is the weighted mean itself (0 + a = a, up to the sign of 0,
+        // which no sum below sees: each starts at +0).
+        let addParts (slotOf: int -> int) (dst: float[]) =
             for k in 0 .. means.Length - 1 do
                 if not (isNull means[k]) then
-                    let x, w = means[k], weight k
+                    let struct (_, rows) = layout.Rows[k]
+                    let x, w, at = means[k], float rows, slotOf k * width
                     for i in 0 .. length - 1 do
-                        total[i] <- total[i] + w * x[i]
-                    total[length] <- total[length] + w
+                        dst[at + i] <- dst[at + i] + w * x[i]
+                    dst[at + length] <- dst[at + length] + w
+        let total = Array.zeroCreate width
+        if ranks.Size = 1 then addParts (fun _ -> 0) total
         else
             let local = Array.zeroCreate (layout.Slots * width)
-            for k in 0 .. means.Length - 1 do
-                if not (isNull means[k]) then
-                    let x, w = means[k], weight k
-                    for i in 0 .. length - 1 do
-                        local[k * width + i] <- w * x[i]
-                    local[k * width + length] <- w
+            addParts id local
             let gathered = ranks.Gather local
             for b in 0 .. gathered.Length / width - 1 do
                 for i in 0 .. width - 1 do
