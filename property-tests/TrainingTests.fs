@@ -794,7 +794,7 @@ let private imageTests =
             let height, width, channels = 6, 6, 2
             let data = twoClassImages 61 160 height width |> Dataset.widen (channels * height * width)
             let split = Dataset.splitCounts 62 120 40 data
-            let options = { TrainingOptions.images Verlet channels height width with Iterations = 2; MaxDepth = 4 }
+            let options = TrainingOptions.images Verlet channels height width |> TrainingOptions.withSchedule 2 4
             let options = { options with Propagation = { options.Propagation with HessianSubsample = 60 } }
             let net = Network.create Verlet Tanh (Conv3x3(channels, height, width)) 2 6.0 false
             let r = Training.multilevel options Training.noControl net split

@@ -192,7 +192,8 @@ public sealed class Trainer
     /// iterations; the paper's 5,000 and 20 cost more time for the same accuracy, docs/images.md);
     /// the classifier ≤ 5 Newton–PCG iterations of ≤ 10 PCG iterations with the
     /// Laplacian on its weight images, α_W = 0.01, fitted anew after every prolongation (the paper keeps it: docs/images.md);
-    /// 5 iterations a level (the paper's levels are 4, 8, 16).
+    /// 10 iterations at the first level and 5 at every deeper one (the paper's levels are 4, 8, 16;
+    /// it does not give their iterations): the coarsest level is the cheapest and has gone furthest (docs/images.md).
     /// Leapfrog and Verlet recompute their states backwards for the adjoint, so memory does not grow with depth.
     /// </summary>
     /// <param name="propagator">The network's time-stepping scheme.</param>
@@ -200,7 +201,7 @@ public sealed class Trainer
     /// <param name="height">The image height in pixels.</param>
     /// <param name="width">The image width in pixels.</param>
     /// <param name="smoothness">α_θ instead of 5e-3; null for the paper's.</param>
-    /// <param name="iterations">Iterations at every level; null for 5.</param>
+    /// <param name="iterations">Iterations at every level; null for 10 at the first and 5 at every deeper one.</param>
     /// <param name="hessianSubsample">Examples for the Gauss–Newton curvature; null for 1,000 (the paper: 5,000).</param>
     /// <param name="seed">The seed of every random choice.</param>
     /// <returns>The trainer.</returns>
@@ -223,7 +224,7 @@ public sealed class Trainer
     /// <param name="height">The image height in pixels.</param>
     /// <param name="width">The image width in pixels.</param>
     /// <param name="smoothness">α_θ instead of 5e-3; null for the paper's.</param>
-    /// <param name="iterations">Iterations at every level; null for 5.</param>
+    /// <param name="iterations">Iterations at every level; null for 10 at the first and 5 at every deeper one.</param>
     /// <param name="hessianSubsample">Examples for the Gauss–Newton curvature; null for 1,000 (the paper: 5,000).</param>
     /// <param name="seed">The seed of every random choice.</param>
     /// <returns>The trainer.</returns>
@@ -356,7 +357,7 @@ public sealed class Trainer
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"Trainer: α_θ = {Smoothness}, {Iterations} iterations a level, {(BatchSize == int.MaxValue ? "the whole training set" : $"batches of {BatchSize}")}, curvature on {HessianSubsample}, seed {Seed}";
+        $"Trainer: α_θ = {Smoothness}, {(LevelIterations.Count == 0 ? "" : string.Join(", ", LevelIterations) + ", then ")}{Iterations} iterations a level, {(BatchSize == int.MaxValue ? "the whole training set" : $"batches of {BatchSize}")}, curvature on {HessianSubsample}, seed {Seed}";
 
     /// <summary>The options <paramref name="o"/> with every setting given (validated) in place of its own; a null setting keeps the option's.</summary>
     private static Core.TrainingOptions Configure(Core.TrainingOptions o, int seed, double? smoothness = null, int? iterations = null, int? batchSize = null, int? hessianSubsample = null, double? initialScale = null, Hypothesis? hypothesis = null, bool? refitClassifier = null)

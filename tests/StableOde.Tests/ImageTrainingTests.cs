@@ -49,7 +49,10 @@ public sealed class ImageTrainingTests : IDisposable
         var trainer = Trainer.ForImages(Propagator.Verlet, 6, 28, 28);
 
         Assert.Equal((5e-3, 1000, int.MaxValue, 5), (trainer.Smoothness, trainer.HessianSubsample, trainer.BatchSize, trainer.Iterations));
-        Assert.Equal(7, Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7).Iterations);
+        Assert.Equal([10], trainer.LevelIterations);
+        var seven = Trainer.ForImages(Propagator.ResNet, 6, 28, 28, iterations: 7);
+        Assert.Equal(7, seven.Iterations);
+        Assert.Empty(seven.LevelIterations);
         Assert.True(trainer.RefitsClassifier);
         Assert.False(trainer.WithClassifierRefit(false).RefitsClassifier);
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.ForImages(Propagator.ResNet, 0, 28, 28));

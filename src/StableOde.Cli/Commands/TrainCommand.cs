@@ -28,10 +28,10 @@ public sealed class TrainCommand : Command
         "logistic regression for two classes, softmax otherwise; levels 4,8,…,1024. Features narrower\n" +
         "than the network are repeated. Images (mnist, fashion-mnist, --images/--labels): 3×3 convolutions\n" +
         "of --width channels (default 6; the image is repeated into every channel), T = 6, α = 5e-3,\n" +
-        "levels 4,8,16, 5 iterations a level, the gradient over all training images and the curvature on\n" +
-        "1,000 (--hessian-subsample; ≤ 10 PCG iterations), the Laplacian on the classifier's weight\n" +
-        "images (0.01), a seeded split of 50,000 training and 10,000 validation images (80 % and 20 % of\n" +
-        "fewer than 60,000).\n" +
+        "levels 4,8,16, 10 iterations at the first level and 5 at the others, the gradient over all\n" +
+        "training images and the curvature on 1,000 (--hessian-subsample; ≤ 10 PCG iterations), the\n" +
+        "Laplacian on the classifier's weight images (0.01), a seeded split of 50,000 training and\n" +
+        "10,000 validation images (80 % and 20 % of fewer than 60,000).\n" +
         "Progress (with an estimate of the time left for the level) goes to the terminal unless standard\n" +
         "error is redirected. --model-out is a checkpoint: a kill at any moment leaves a loadable model,\n" +
         "the best so far, and train --resume FILE continues the run after its last finished level and\n" +
@@ -458,7 +458,7 @@ public sealed class TrainCommand : Command
     {
         var console = Output.Plain(stdout);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{network.WithDepth(result.Levels[0].Depth)} on {source.Name} ({source.Training.Count} training, {source.Validation.Count} validation examples); α = {trainer.Smoothness:G3}, {trainer.Iterations} iterations a level, the curvature on {trainer.HessianSubsample:N0}, seed {trainer.Seed}"));
+            $"{network.WithDepth(result.Levels[0].Depth)} on {source.Name} ({source.Training.Count} training, {source.Validation.Count} validation examples); α = {trainer.Smoothness:G3}, {(trainer.LevelIterations.Count == 0 ? "" : string.Join(", ", trainer.LevelIterations) + ", then ")}{trainer.Iterations} iterations a level, the curvature on {trainer.HessianSubsample:N0}, seed {trainer.Seed}"));
         var table = new Table().AddColumn("layers").AddColumn("best validation").AddColumn("training").AddColumn("best iteration").AddColumn("seconds").AddColumn("status");
         foreach (var level in result.Levels)
         {
