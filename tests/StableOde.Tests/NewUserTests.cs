@@ -104,7 +104,7 @@ public sealed class NewUserTests : IDisposable
         Assert.Equal(help, CliRunner.Succeed("train", "-h"));
         Assert.Equal(help, CliRunner.Succeed("train", "--help"));
         var iterations = help.Split('\n').Single(l => l.TrimStart().StartsWith("--iterations", StringComparison.Ordinal));
-        Assert.Contains($"(default {Core.TrainingOptionsModule.defaults.Iterations}; 5 for images)", iterations, StringComparison.Ordinal);
+        Assert.Contains($"(default {Core.TrainingOptionsModule.defaults.Iterations}; 10,5 for images)", iterations, StringComparison.Ordinal);
     }
 
     [Fact]
